@@ -1,0 +1,135 @@
+//! The typed outcome of one DNS question.
+//!
+//! Nothing above the DNS layer sees a resolver error: every answer is records, a negative
+//! answer (NODATA or NXDOMAIN, RFC 2308), or a failure. The distinction is the whole point of an
+//! auditor: a failure means "unknown", never "missing".
+
+use serde::{Deserialize, Serialize};
+
+/// Why a question got no usable answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Failure {
+    /// The server answered SERVFAIL (RFC 1035 §4.1.1 RCODE 2).
+    ServFail,
+    /// The server answered REFUSED (RCODE 5).
+    Refused,
+    /// No answer within the timeout, after retries.
+    Timeout,
+    /// The answer was truncated over UDP and TCP did not deliver it either.
+    Truncated,
+    /// Another response code, or a network or protocol error.
+    Other(String),
+    /// The name cannot be asked at all (empty label, label over 63 bytes, name over 255).
+    InvalidName(String),
+}
+
+impl Failure {
+    /// A short label for tables and evidence.
+    pub fn label(&self) -> &str {
+        match self {
+            Failure::ServFail => "SERVFAIL",
+            Failure::Refused => "REFUSED",
+            Failure::Timeout => "timeout",
+            Failure::Truncated => "truncated",
+            Failure::Other(text) | Failure::InvalidName(text) => text,
+        }
+    }
+}
+
+/// What one question (name, type) got back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer<T> {
+    /// The name has records of the asked type. `aliases` is the CNAME chain that led to them,
+    /// starting with the name asked (empty when the name had the records itself).
+    Records { records: Vec<T>, aliases: Vec<String> },
+    /// The name exists but has no record of this type (NOERROR, empty answer).
+    NoData,
+    /// The name does not exist (NXDOMAIN).
+    NxDomain,
+    /// No answer could be had: the result is unknown.
+    Failed(Failure),
+}
+
+impl<T> Answer<T> {
+    /// The records, or an empty slice for every other outcome.
+    pub fn records(&self) -> &[T] {
+        match self {
+            Answer::Records { records, .. } => records,
+            _ => &[],
+        }
+    }
+
+    /// The CNAME chain followed to reach the records (empty when none or no records).
+    pub fn aliases(&self) -> &[String] {
+        match self {
+            Answer::Records { aliases, .. } => aliases,
+            _ => &[],
+        }
+    }
+
+    /// The failure, if the question got no answer.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Answer::Failed(failure) => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// NXDOMAIN or NODATA: a "void lookup" in RFC 7208 §4.6.4 terms.
+    pub fn is_void(&self) -> bool {
+        matches!(self, Answer::NoData | Answer::NxDomain)
+            || matches!(self, Answer::Records { records, .. } if records.is_empty())
+    }
+
+    /// A short status word for evidence and JSON: `records`, `nodata`, `nxdomain` or the failure.
+    pub fn status(&self) -> String {
+        match self {
+            Answer::Records { .. } => "records".to_owned(),
+            Answer::NoData => "nodata".to_owned(),
+            Answer::NxDomain => "nxdomain".to_owned(),
+            Answer::Failed(failure) => failure.label().to_owned(),
+        }
+    }
+
+    /// Transforms the records, keeping every other outcome.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Answer<U> {
+        match self {
+            Answer::Records { records, aliases } => Answer::Records {
+                records: records.into_iter().map(f).collect(),
+                aliases,
+            },
+            Answer::NoData => Answer::NoData,
+            Answer::NxDomain => Answer::NxDomain,
+            Answer::Failed(failure) => Answer::Failed(failure),
+        }
+    }
+}
+
+/// A TXT record: its character-strings as sent, which may hold any bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Txt {
+    pub strings: Vec<Vec<u8>>,
+}
+
+impl Txt {
+    /// The character-strings joined without spaces (RFC 7208 §3.3, RFC 6376 §3.6.2.2), as
+    /// bytes.
+    pub fn joined_bytes(&self) -> Vec<u8> {
+        self.strings.concat()
+    }
+
+    /// The joined record as text; bytes that are not UTF-8 become U+FFFD, so that a hostile
+    /// record can be shown but never passes for a valid one.
+    pub fn joined(&self) -> String {
+        String::from_utf8_lossy(&self.joined_bytes()).into_owned()
+    }
+}
+
+/// An MX record (RFC 5321 §5.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mx {
+    pub preference: u16,
+    /// The exchange, lowercase, without the trailing dot; `.` is the null MX of RFC 7505.
+    pub exchange: String,
+}

@@ -1,0 +1,251 @@
+//! The DNS layer: every question the audit asks goes through [`Dns`].
+//!
+//! It wraps hickory-resolver so that (1) every answer is typed ([`Answer`]), (2) identical
+//! questions are asked once per run, even when asked concurrently, and (3) the number of
+//! questions in flight is bounded. Truncated UDP answers are retried over TCP by the resolver.
+
+mod answer;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use tokio::sync::{OnceCell, Semaphore};
+
+pub use answer::{Answer, Failure, Mx, Txt};
+
+/// How to reach the resolver.
+#[derive(Clone, Debug)]
+pub struct DnsConfig {
+    /// Servers to ask; empty means the system's configuration (`/etc/resolv.conf`).
+    pub servers: Vec<SocketAddr>,
+    /// Per-query timeout.
+    pub timeout: Duration,
+    /// Questions in flight at once, across the whole run.
+    pub concurrency: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            servers: Vec::new(),
+            timeout: Duration::from_secs(5),
+            concurrency: 64,
+        }
+    }
+}
+
+/// The resolver could not be set up: the program cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum DnsSetupError {
+    #[error("cannot read the system's resolver configuration: {reason}")]
+    SystemConfig { reason: String },
+    #[error("cannot build the resolver: {reason}")]
+    Build { reason: String },
+}
+
+type CacheKey = (String, RecordType);
+type CacheSlot = Arc<OnceCell<Answer<RData>>>;
+
+/// The DNS client of one run: a resolver, an answer cache, and a bound on queries in flight.
+pub struct Dns {
+    resolver: TokioResolver,
+    cache: Mutex<HashMap<CacheKey, CacheSlot>>,
+    in_flight: Semaphore,
+    sent: AtomicUsize,
+}
+
+impl Dns {
+    /// Builds the client. Must be called inside a Tokio runtime.
+    pub fn new(config: &DnsConfig) -> Result<Dns, DnsSetupError> {
+        let provider = TokioRuntimeProvider::default();
+        let mut builder = if config.servers.is_empty() {
+            TokioResolver::builder(provider).map_err(|e| DnsSetupError::SystemConfig {
+                reason: e.to_string(),
+            })?
+        } else {
+            let mut resolver_config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
+            for server in &config.servers {
+                let mut name_server = NameServerConfig::udp_and_tcp(server.ip());
+                for connection in &mut name_server.connections {
+                    connection.port = server.port();
+                }
+                resolver_config.add_name_server(name_server);
+            }
+            TokioResolver::builder_with_config(resolver_config, provider)
+        };
+        let options: &mut ResolverOpts = builder.options_mut();
+        options.timeout = config.timeout;
+        options.attempts = 2;
+        // Every name is asked fully qualified: no search list, no hosts file.
+        options.ndots = 0;
+        options.use_hosts_file = ResolveHosts::Never;
+        options.edns0 = true;
+        // The answers are cached here, per run; the resolver's own cache would only hide
+        // repeated questions from the count.
+        options.cache_size = 0;
+        let resolver = builder.build().map_err(|e| DnsSetupError::Build {
+            reason: e.to_string(),
+        })?;
+        Ok(Dns {
+            resolver,
+            cache: Mutex::new(HashMap::new()),
+            in_flight: Semaphore::new(config.concurrency.max(1)),
+            sent: AtomicUsize::new(0),
+        })
+    }
+
+    /// How many questions went to the resolver (cache hits are not counted).
+    pub fn queries_sent(&self) -> usize {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// TXT records of `name`.
+    pub async fn txt(&self, name: &str) -> Answer<Txt> {
+        self.lookup(name, RecordType::TXT).await.map(|rdata| match rdata {
+            RData::TXT(txt) => Txt {
+                strings: txt.txt_data.iter().map(|s| s.to_vec()).collect(),
+            },
+            _ => unreachable!("filtered by record type"),
+        })
+    }
+
+    /// MX records of `name`, sorted by preference.
+    pub async fn mx(&self, name: &str) -> Answer<Mx> {
+        let mut answer = self.lookup(name, RecordType::MX).await.map(|rdata| match rdata {
+            RData::MX(mx) => Mx {
+                preference: mx.preference,
+                exchange: display_name(&mx.exchange),
+            },
+            _ => unreachable!("filtered by record type"),
+        });
+        if let Answer::Records { records, .. } = &mut answer {
+            records.sort_by(|a, b| (a.preference, &a.exchange).cmp(&(b.preference, &b.exchange)));
+        }
+        answer
+    }
+
+    /// IPv4 addresses of `name`.
+    pub async fn a(&self, name: &str) -> Answer<Ipv4Addr> {
+        self.lookup(name, RecordType::A).await.map(|rdata| match rdata {
+            RData::A(a) => a.0,
+            _ => unreachable!("filtered by record type"),
+        })
+    }
+
+    /// IPv6 addresses of `name`.
+    pub async fn aaaa(&self, name: &str) -> Answer<Ipv6Addr> {
+        self.lookup(name, RecordType::AAAA).await.map(|rdata| match rdata {
+            RData::AAAA(aaaa) => aaaa.0,
+            _ => unreachable!("filtered by record type"),
+        })
+    }
+
+    /// A and AAAA of `name`, asked concurrently.
+    pub async fn addresses(&self, name: &str) -> (Answer<Ipv4Addr>, Answer<Ipv6Addr>) {
+        tokio::join!(self.a(name), self.aaaa(name))
+    }
+
+    /// PTR names of `ip` (RFC 1035 §3.5, RFC 3596 §2.5), without trailing dots.
+    pub async fn ptr(&self, ip: IpAddr) -> Answer<String> {
+        let name = display_name(&Name::from(ip));
+        self.lookup(&name, RecordType::PTR).await.map(|rdata| match rdata {
+            RData::PTR(ptr) => display_name(&ptr.0),
+            _ => unreachable!("filtered by record type"),
+        })
+    }
+
+    /// Asks (name, type) once per run: concurrent askers of the same question share one query.
+    async fn lookup(&self, name: &str, record_type: RecordType) -> Answer<RData> {
+        let key = (name.to_ascii_lowercase(), record_type);
+        let slot = {
+            let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(cache.entry(key).or_default())
+        };
+        slot.get_or_init(|| self.query(name, record_type))
+            .await
+            .clone()
+    }
+
+    async fn query(&self, name: &str, record_type: RecordType) -> Answer<RData> {
+        let fqdn = match fully_qualified(name) {
+            Ok(fqdn) => fqdn,
+            Err(reason) => return Answer::Failed(Failure::InvalidName(reason)),
+        };
+        let _permit = self.in_flight.acquire().await;
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        match self.resolver.lookup(fqdn.clone(), record_type).await {
+            Ok(lookup) => {
+                let mut aliases = Vec::new();
+                let mut records = Vec::new();
+                for record in lookup.answers() {
+                    if record.record_type() == record_type {
+                        records.push(record.data.clone());
+                    } else if let RData::CNAME(target) = &record.data {
+                        if aliases.is_empty() {
+                            aliases.push(display_name(&record.name));
+                        }
+                        aliases.push(display_name(&target.0));
+                    }
+                }
+                if records.is_empty() {
+                    Answer::NoData
+                } else {
+                    Answer::Records { records, aliases }
+                }
+            }
+            Err(error) => classify(&error),
+        }
+    }
+}
+
+/// Maps a resolver error to the typed outcome, without ever reading its message.
+fn classify(error: &NetError) -> Answer<RData> {
+    match error {
+        NetError::Dns(DnsError::NoRecordsFound(no_records)) => match no_records.response_code {
+            ResponseCode::NXDomain => Answer::NxDomain,
+            ResponseCode::NoError => Answer::NoData,
+            code => Answer::Failed(from_response_code(code)),
+        },
+        NetError::Dns(DnsError::ResponseCode(code)) => Answer::Failed(from_response_code(*code)),
+        NetError::Timeout => Answer::Failed(Failure::Timeout),
+        NetError::Truncated => Answer::Failed(Failure::Truncated),
+        other => Answer::Failed(Failure::Other(other.to_string())),
+    }
+}
+
+fn from_response_code(code: ResponseCode) -> Failure {
+    match code {
+        ResponseCode::ServFail => Failure::ServFail,
+        ResponseCode::Refused => Failure::Refused,
+        other => Failure::Other(other.to_string()),
+    }
+}
+
+/// `name` as an absolute DNS name, checked against RFC 1035 §2.3.4 lengths.
+fn fully_qualified(name: &str) -> Result<Name, String> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    if trimmed.is_empty() {
+        return Err("empty name".to_owned());
+    }
+    let mut fqdn = Name::from_ascii(trimmed).map_err(|e| format!("{name}: {e}"))?;
+    fqdn.set_fqdn(true);
+    Ok(fqdn)
+}
+
+/// A name as shown to users and compared by the checks: lowercase, no trailing dot.
+pub fn display_name(name: &Name) -> String {
+    let mut text = name.to_ascii().to_ascii_lowercase();
+    if text.len() > 1 && text.ends_with('.') {
+        text.pop();
+    }
+    text
+}

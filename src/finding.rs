@@ -1,0 +1,255 @@
+//! Findings: the stable codes of `findings.md`, their severities, and the evidence behind them.
+//!
+//! A finding is data, never an error: an audit that finds nothing but problems still ran.
+//! Codes are the public contract (scripts and monitoring key on them), so [`Code`] is the one
+//! place that spells them; a code never changes meaning once shipped.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is, ordered from least to most severe so that `>=` compares them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A fact worth knowing.
+    Info,
+    /// Weaker than best practice, risky.
+    Warning,
+    /// A standard is violated or a receiver will fail the check.
+    Error,
+    /// Mail is being rejected or is spoofable now.
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase name used in JSON and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Declares [`Code`] with each code's public name and default severity, in one table.
+macro_rules! codes {
+    ($($variant:ident => $name:literal, $severity:ident;)*) => {
+        /// A finding code of `findings.md`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Code {
+            $(#[serde(rename = $name)] $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the order of `findings.md`.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable public name, e.g. `spf.missing`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// The severity `findings.md` gives the code (a few codes may be raised at
+            /// another severity where the table says so, e.g. `ip.listed`).
+            pub fn default_severity(self) -> Severity {
+                match self { $(Code::$variant => Severity::$severity,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    SpfMissing => "spf.missing", Error;
+    SpfMultipleRecords => "spf.multiple-records", Error;
+    SpfSyntax => "spf.syntax", Error;
+    SpfLookupLimit => "spf.lookup-limit", Error;
+    SpfLookupNearLimit => "spf.lookup-near-limit", Warning;
+    SpfVoidLookupLimit => "spf.void-lookup-limit", Error;
+    SpfIncludeMissing => "spf.include-missing", Error;
+    SpfLoop => "spf.loop", Error;
+    SpfMxLimit => "spf.mx-limit", Error;
+    SpfPassAll => "spf.pass-all", Critical;
+    SpfNeutralAll => "spf.neutral-all", Warning;
+    SpfNoAll => "spf.no-all", Warning;
+    SpfPtr => "spf.ptr", Warning;
+    SpfTooLong => "spf.too-long", Warning;
+    SpfIpNotAuthorized => "spf.ip-not-authorized", Error;
+    SpfLookupFailed => "spf.lookup-failed", Error;
+
+    DmarcMissing => "dmarc.missing", Error;
+    DmarcMultipleRecords => "dmarc.multiple-records", Error;
+    DmarcSyntax => "dmarc.syntax", Error;
+    DmarcPolicyNone => "dmarc.policy-none", Warning;
+    DmarcTesting => "dmarc.testing", Warning;
+    DmarcPctPartial => "dmarc.pct-partial", Warning;
+    DmarcNoRua => "dmarc.no-rua", Warning;
+    DmarcRuaUnauthorized => "dmarc.rua-unauthorized", Error;
+    DmarcSpWeaker => "dmarc.sp-weaker", Warning;
+    DmarcInherited => "dmarc.inherited", Info;
+    DmarcLookupFailed => "dmarc.lookup-failed", Error;
+
+    DkimNotFound => "dkim.not-found", Warning;
+    DkimWeakKey => "dkim.weak-key", Warning;
+    DkimInsecureKey => "dkim.insecure-key", Critical;
+    DkimRevoked => "dkim.revoked", Info;
+    DkimTesting => "dkim.testing", Warning;
+    DkimSyntax => "dkim.syntax", Error;
+    DkimSha1 => "dkim.sha1", Warning;
+    DkimLookupFailed => "dkim.lookup-failed", Error;
+
+    MxMissing => "mx.missing", Warning;
+    MxNull => "mx.null", Info;
+    MxNullMixed => "mx.null-mixed", Error;
+    MxCname => "mx.cname", Error;
+    MxIpLiteral => "mx.ip-literal", Error;
+    MxHostUnresolvable => "mx.host-unresolvable", Error;
+    MxPrivateAddress => "mx.private-address", Error;
+    MxLookupFailed => "mx.lookup-failed", Error;
+
+    IpListed => "ip.listed", Critical;
+    IpDnsblRefused => "ip.dnsbl-refused", Warning;
+    IpDnsblUnavailable => "ip.dnsbl-unavailable", Info;
+    IpNoPtr => "ip.no-ptr", Error;
+    IpFcrdnsMismatch => "ip.fcrdns-mismatch", Error;
+    IpGenericPtr => "ip.generic-ptr", Warning;
+    DomainListed => "domain.listed", Critical;
+
+    MtastsMissing => "mtasts.missing", Info;
+    MtastsInvalid => "mtasts.invalid", Error;
+    MtastsPolicyUnreachable => "mtasts.policy-unreachable", Error;
+    MtastsMxMismatch => "mtasts.mx-mismatch", Error;
+    MtastsTesting => "mtasts.testing", Info;
+    TlsrptMissing => "tlsrpt.missing", Info;
+    TlsrptInvalid => "tlsrpt.invalid", Error;
+    BimiInvalid => "bimi.invalid", Error;
+    BimiDmarcNotEnforced => "bimi.dmarc-not-enforced", Warning;
+    DnssecUnsigned => "dnssec.unsigned", Info;
+
+    SmtpConnectRefused => "smtp.connect-refused", Error;
+    SmtpTimeout => "smtp.timeout", Error;
+    SmtpNoStarttls => "smtp.no-starttls", Error;
+    SmtpTlsFailed => "smtp.tls-failed", Error;
+    SmtpCertInvalid => "smtp.cert-invalid", Error;
+    SmtpTlsOutdated => "smtp.tls-outdated", Warning;
+    SmtpAuthPlaintext => "smtp.auth-plaintext", Critical;
+    SmtpBannerMismatch => "smtp.banner-mismatch", Warning;
+    SmtpAuthFailed => "smtp.auth-failed", Error;
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem or fact, with what to do about it and what it was seen in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    /// One line: what is wrong.
+    pub message: String,
+    /// What to publish or change instead; `None` for facts that need no action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// The record, the name queried, the answer: why the finding was raised.
+    #[serde(default)]
+    pub evidence: BTreeMap<String, serde_json::Value>,
+}
+
+impl Finding {
+    /// A finding at the code's default severity, with no fix and no evidence yet.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Finding {
+            code,
+            severity: code.default_severity(),
+            message: message.into(),
+            fix: None,
+            evidence: BTreeMap::new(),
+        }
+    }
+
+    /// Sets what to publish or change instead.
+    #[must_use]
+    pub fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    /// Adds one piece of evidence.
+    #[must_use]
+    pub fn evidence(mut self, key: &str, value: impl Serialize) -> Self {
+        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        self.evidence.insert(key.to_owned(), value);
+        self
+    }
+
+    /// Raises or lowers the severity where `findings.md` allows a code more than one.
+    #[must_use]
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+}
+
+/// What an area could conclude: the verdict shown beside its records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Published and no finding above info.
+    Ok,
+    /// Published, with warnings.
+    Weak,
+    /// Missing or broken.
+    Fail,
+    /// A DNS failure kept the area from being checked.
+    Unknown,
+}
+
+impl Verdict {
+    /// The verdict an area's findings imply, given whether its lookups all answered.
+    pub fn from_findings(findings: &[Finding], lookups_answered: bool) -> Verdict {
+        if !lookups_answered {
+            return Verdict::Unknown;
+        }
+        match findings.iter().map(|f| f.severity).max() {
+            None | Some(Severity::Info) => Verdict::Ok,
+            Some(Severity::Warning) => Verdict::Weak,
+            Some(Severity::Error | Severity::Critical) => Verdict::Fail,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_names_are_unique_and_round_trip_through_json() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            let json = serde_json::to_string(code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            let back: Code = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, *code);
+        }
+    }
+
+    #[test]
+    fn severities_order_from_info_to_critical() {
+        assert!(Severity::Info < Severity::Warning);
+        assert!(Severity::Warning < Severity::Error);
+        assert!(Severity::Error < Severity::Critical);
+    }
+}

@@ -1,0 +1,7 @@
+//! mailaudit: an email deliverability auditor.
+//!
+//! Three layers, data flowing one way: [`dns`] asks, the area modules ([`spf`], [`dmarc`],
+//! [`dkim`], [`mx`]) evaluate and raise [`finding::Finding`]s, and [`report`] renders.
+
+pub mod dns;
+pub mod finding;

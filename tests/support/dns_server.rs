@@ -1,0 +1,161 @@
+//! A real DNS server on 127.0.0.1, in the test process: hickory-server serving the zone files of
+#![allow(dead_code)]
+//! `fixtures/zones/`, over UDP and TCP on one port.
+//!
+//! Two suffixes are faults on purpose, so that the audit's handling of failure is tested over
+//! real sockets: names under `dead.test.` are never answered (a firewalled or dead server) and
+//! names under `servfail.test.` get SERVFAIL (a broken or DNSSEC-bogus zone).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_server::proto::rr::{LowerName, Name, RecordType};
+use hickory_server::proto::serialize::txt::Parser;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, MessageResponseBuilder, ZoneType};
+use hickory_server::Server;
+
+/// One question the server received.
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub name: String,
+    pub record_type: RecordType,
+    pub over_tcp: bool,
+}
+
+/// The running server: where it listens and what it was asked.
+pub struct TestDns {
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<Query>>>,
+}
+
+impl TestDns {
+    /// `--resolver` argument for the binary.
+    pub fn resolver_arg(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Every question received so far for `name` (lowercase, no trailing dot).
+    pub fn queries_for(&self, name: &str) -> Vec<Query> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|q| q.name == name)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The server shared by every test of this test binary, started on first use.
+pub fn server() -> &'static TestDns {
+    static SERVER: OnceLock<TestDns> = OnceLock::new();
+    SERVER.get_or_init(start)
+}
+
+fn start() -> TestDns {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let handler = FaultyCatalog {
+        catalog: load_catalog(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zones")),
+        log: Arc::clone(&log),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("test DNS runtime");
+        runtime.block_on(async move {
+            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind UDP");
+            let addr = udp.local_addr().expect("UDP address");
+            let tcp = tokio::net::TcpListener::bind(addr).await.expect("bind TCP on the same port");
+            let mut server = Server::new(handler);
+            server.register_socket(udp);
+            server.register_listener(tcp, Duration::from_secs(10), 64 * 1024);
+            tx.send(addr).expect("report address");
+            let _ = server.block_until_done().await;
+        });
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(10)).expect("test DNS server started");
+    TestDns { addr, log }
+}
+
+/// Loads every `NAME.zone` file as the zone `NAME.` (`root.zone` is the root zone).
+fn load_catalog(dir: &Path) -> Catalog {
+    let mut catalog = Catalog::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("fixtures/zones")
+        .map(|entry| entry.expect("zone dir entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "zone"))
+        .collect();
+    files.sort();
+    for path in files {
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let origin_text = if stem == "root" { ".".to_owned() } else { format!("{stem}.") };
+        let origin = Name::from_ascii(&origin_text).expect("zone file name is a domain");
+        let text = std::fs::read_to_string(&path).expect("read zone file");
+        let (origin, records) = Parser::new(text, Some(path.clone()), Some(origin))
+            .parse()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let records: BTreeMap<_, _> = records.into_iter().collect();
+        let zone = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
+            origin.clone(),
+            records,
+            ZoneType::Primary,
+            AxfrPolicy::Deny,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        catalog.upsert(LowerName::from(origin), vec![Arc::new(zone)]);
+    }
+    catalog
+}
+
+struct FaultyCatalog {
+    catalog: Catalog,
+    log: Arc<Mutex<Vec<Query>>>,
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for FaultyCatalog {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let Ok(info) = request.request_info() else {
+            return self.catalog.handle_request::<R, T>(request, response_handle).await;
+        };
+        let name = info.query.name().to_string().to_ascii_lowercase();
+        let name = name.trim_end_matches('.').to_owned();
+        self.log.lock().unwrap().push(Query {
+            name: name.clone(),
+            record_type: info.query.query_type(),
+            over_tcp: request.protocol() == Protocol::Tcp,
+        });
+        if name == "dead.test" || name.ends_with(".dead.test") {
+            // Never answer: the client must time out.
+            let metadata = Metadata::response_from_request(&request.metadata);
+            return ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() });
+        }
+        if name == "servfail.test" || name.ends_with(".servfail.test") {
+            let response = MessageResponseBuilder::from_message_request(request)
+                .error_msg(&request.metadata, ResponseCode::ServFail);
+            return match response_handle.send_response(response).await {
+                Ok(info) => info,
+                Err(_) => ResponseInfo::from(Header {
+                    metadata: Metadata::response_from_request(&request.metadata),
+                    counts: HeaderCounts::default(),
+                }),
+            };
+        }
+        self.catalog.handle_request::<R, T>(request, response_handle).await
+    }
+}
