@@ -230,6 +230,14 @@ impl Verdict {
     }
 }
 
+/// What an area check returns: its own report (records as fetched, what was derived) and the
+/// findings it raised. The audit merges the findings into one list.
+#[derive(Clone, Debug)]
+pub struct Checked<T> {
+    pub report: T,
+    pub findings: Vec<Finding>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
