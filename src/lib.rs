@@ -9,3 +9,5 @@ pub mod dns;
 pub mod finding;
 pub mod mx;
 pub mod spf;
+pub mod input;
+pub mod score;
