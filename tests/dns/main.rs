@@ -1,7 +1,9 @@
 //! The DNS layer against a real DNS server over real sockets (in process, on 127.0.0.1).
 
-#[path = "../support/dns_server.rs"]
-mod dns_server;
+#[path = "../support/mod.rs"]
+mod support;
+
+use support::dns_server;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

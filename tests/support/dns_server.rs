@@ -1,5 +1,4 @@
 //! A real DNS server on 127.0.0.1, in the test process: hickory-server serving the zone files of
-#![allow(dead_code)]
 //! `fixtures/zones/`, over UDP and TCP on one port.
 //!
 //! Two suffixes are faults on purpose, so that the audit's handling of failure is tested over

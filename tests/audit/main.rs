@@ -1,0 +1,12 @@
+//! End-to-end tests: the built binary, pointed at the in-process DNS server, its JSON read into
+//! typed structs. One module per area; one fixture domain per finding code.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod dkim;
+mod dmarc;
+mod faults;
+mod mx;
+mod output;
+mod spf;

@@ -1,0 +1,38 @@
+//! What the end-to-end tests share: the in-process DNS server and a way to run the built
+//! binary against it and read its JSON into typed structs.
+#![allow(dead_code)]
+
+pub mod dns_server;
+pub mod report;
+
+use std::process::{Command, Output};
+
+pub use report::{FindingOut, Report};
+
+/// Runs `mailaudit ARGS... --resolver <test server> --timeout 1` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    let server = dns_server::server();
+    Command::new(env!("CARGO_BIN_EXE_mailaudit"))
+        .args(args)
+        .args(["--resolver", &server.resolver_arg(), "--timeout", "1"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run mailaudit")
+}
+
+/// Audits one domain with `--format json` (and any extra flags) and reads the report.
+pub fn audit_with(domain: &str, extra: &[&str]) -> Report {
+    let mut args = vec!["audit", domain, "--format", "json", "--fail-on", "never"];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "mailaudit {args:?} failed: {stderr}");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{domain}: JSON does not match the contract: {e}\n{}", String::from_utf8_lossy(&output.stdout))
+    })
+}
+
+/// Audits one domain with `--format json`.
+pub fn audit(domain: &str) -> Report {
+    audit_with(domain, &[])
+}
