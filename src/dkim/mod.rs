@@ -1,1 +1,557 @@
-//! Placeholder: being written.
+//! DKIM (RFC 6376, RFC 8301, RFC 8463): find the domain's public keys and judge them.
+//!
+//! Without a signed message the selectors in use are unknown, so every built-in selector and
+//! every `--selector` is probed at `<selector>._domainkey.<domain>`, all at once: probing costs
+//! one round trip, not one per selector. Each key record found is parsed ([`record`]) and its
+//! key read: RSA size from the modulus itself (RFC 8301 §3.2), Ed25519 recognised (RFC 8463).
+
+pub mod record;
+pub mod selectors;
+
+use futures::future::join_all;
+use serde::Serialize;
+
+use crate::dns::{Answer, Dns, Txt};
+use crate::finding::{Checked, Code, Finding, Verdict};
+
+pub use record::{KeyAlgorithm, KeyEncoding, KeyRecord, PublicKeyInfo, Tag};
+pub use selectors::Source;
+
+/// RFC 8301 §3.2: signers MUST use RSA keys of at least 1024 bits and SHOULD use 2048.
+const RSA_MINIMUM_BITS: u32 = 1024;
+const RSA_RECOMMENDED_BITS: u32 = 2048;
+
+/// The DKIM area of the report: every selector tried and what it found.
+#[derive(Clone, Debug, Serialize)]
+pub struct DkimReport {
+    pub verdict: Verdict,
+    /// The selectors that hold a key record (revoked ones included).
+    pub found: Vec<String>,
+    /// Every selector tried, in the order tried.
+    pub selectors: Vec<SelectorReport>,
+}
+
+/// What one selector's name held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SelectorStatus {
+    /// A key record (see `keys`).
+    Key,
+    /// TXT records, but none is a DKIM key record (no `p=`, no `v=DKIM1`): e.g. a wildcard SPF
+    /// record. Not a syntax error: the selector simply has no key.
+    NotKeyRecord,
+    /// NXDOMAIN or NODATA.
+    NoRecord,
+    /// The lookup failed: unknown.
+    LookupFailed,
+    /// The name given cannot be a selector; it was not asked.
+    InvalidName,
+}
+
+/// One selector probed.
+#[derive(Clone, Debug, Serialize)]
+pub struct SelectorReport {
+    pub selector: String,
+    pub source: Source,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The name queried.
+    pub name: String,
+    pub status: SelectorStatus,
+    /// The DNS outcome: `records`, `nodata`, `nxdomain`, or the failure.
+    pub answer: String,
+    /// The CNAME chain from `name` to the record (a selector delegated to a provider), if any.
+    pub aliases: Vec<String>,
+    /// Every TXT record at the name, strings joined (RFC 6376 §3.6.2.2), as fetched.
+    pub records: Vec<String>,
+    /// The key records among them, parsed.
+    pub keys: Vec<KeyRecord>,
+}
+
+/// Checks the domain's DKIM keys at the built-in selectors and at `extra_selectors`.
+pub async fn check(dns: &Dns, domain: &str, extra_selectors: &[String]) -> Checked<DkimReport> {
+    let candidates = selectors::candidates(extra_selectors);
+    let answers = join_all(candidates.iter().map(|candidate| async {
+        if selectors::is_valid_selector(&candidate.selector) {
+            Some(dns.txt(&key_name(&candidate.selector, domain)).await)
+        } else {
+            None
+        }
+    }))
+    .await;
+    let selectors: Vec<SelectorReport> = candidates
+        .into_iter()
+        .zip(answers)
+        .map(|(candidate, answer)| selector_report(candidate, domain, answer.as_ref()))
+        .collect();
+    evaluate(domain, selectors)
+}
+
+fn key_name(selector: &str, domain: &str) -> String {
+    format!("{selector}._domainkey.{domain}")
+}
+
+/// Reads one selector's answer (`None`: the name was not asked).
+fn selector_report(
+    candidate: selectors::Candidate,
+    domain: &str,
+    answer: Option<&Answer<Txt>>,
+) -> SelectorReport {
+    let name = key_name(&candidate.selector, domain);
+    let mut report = SelectorReport {
+        selector: candidate.selector,
+        source: candidate.source,
+        provider: candidate.provider,
+        name,
+        status: SelectorStatus::InvalidName,
+        answer: "not asked".to_owned(),
+        aliases: Vec::new(),
+        records: Vec::new(),
+        keys: Vec::new(),
+    };
+    let Some(answer) = answer else {
+        return report;
+    };
+    report.answer = answer.status();
+    report.aliases = answer.aliases().to_vec();
+    report.records = answer.records().iter().map(Txt::joined).collect();
+    report.keys = report
+        .records
+        .iter()
+        .filter(|text| record::is_key_record(text))
+        .map(|text| record::parse_key_record(text))
+        .collect();
+    report.status = match answer {
+        Answer::Failed(_) => SelectorStatus::LookupFailed,
+        Answer::NoData | Answer::NxDomain => SelectorStatus::NoRecord,
+        Answer::Records { .. } if report.keys.is_empty() => SelectorStatus::NotKeyRecord,
+        Answer::Records { .. } => SelectorStatus::Key,
+    };
+    report
+}
+
+/// Raises the findings for the selectors probed: pure, so that it is tested without DNS.
+fn evaluate(domain: &str, selectors: Vec<SelectorReport>) -> Checked<DkimReport> {
+    let mut findings = Vec::new();
+    for selector in &selectors {
+        if selector.keys.len() > 1 {
+            findings.push(
+                evidence(
+                    Finding::new(
+                        Code::DkimSyntax,
+                        format!(
+                            "{} key records at selector {}: RFC 6376 §3.6.2.2 leaves the result \
+                             undefined, so verifiers may pick either",
+                            selector.keys.len(),
+                            selector.selector
+                        ),
+                    ),
+                    selector,
+                )
+                .evidence("records", &selector.records)
+                .fix(format!(
+                    "Keep exactly one key record at {}: remove all but the one your signer uses",
+                    selector.name
+                )),
+            );
+        }
+        for key in &selector.keys {
+            key_findings(selector, key, &mut findings);
+        }
+    }
+
+    let failed: Vec<&SelectorReport> = selectors
+        .iter()
+        .filter(|s| s.status == SelectorStatus::LookupFailed)
+        .collect();
+    let found: Vec<String> = selectors
+        .iter()
+        .filter(|s| s.status == SelectorStatus::Key)
+        .map(|s| s.selector.clone())
+        .collect();
+    if !failed.is_empty() {
+        let names: Vec<&str> = failed.iter().map(|s| s.selector.as_str()).collect();
+        let outcomes: Vec<serde_json::Value> = failed
+            .iter()
+            .map(|s| serde_json::json!({ "selector": s.selector, "name": s.name, "answer": s.answer }))
+            .collect();
+        let message = if found.is_empty() {
+            format!(
+                "DKIM lookup failed for {} selector(s) ({}) and no key was found elsewhere: \
+                 whether {domain} publishes a DKIM key is unknown",
+                failed.len(),
+                names.join(", ")
+            )
+        } else {
+            format!(
+                "DKIM lookup failed for {} selector(s) ({}): those keys are unknown",
+                failed.len(),
+                names.join(", ")
+            )
+        };
+        findings.push(
+            Finding::new(Code::DkimLookupFailed, message)
+                .fix(format!(
+                    "Make the authoritative name servers answer TXT queries for {} (and for any \
+                     name it is an alias of), then rerun the audit",
+                    failed.first().map_or("", |s| s.name.as_str())
+                ))
+                .evidence("failed", outcomes),
+        );
+    } else if found.is_empty() {
+        findings.push(not_found(domain, &selectors));
+    }
+
+    let verdict = Verdict::from_findings(&findings, failed.is_empty());
+    Checked {
+        report: DkimReport {
+            verdict,
+            found,
+            selectors,
+        },
+        findings,
+    }
+}
+
+fn not_found(domain: &str, selectors: &[SelectorReport]) -> Finding {
+    let tried: Vec<&str> = selectors
+        .iter()
+        .filter(|s| s.status != SelectorStatus::InvalidName)
+        .map(|s| s.selector.as_str())
+        .collect();
+    let other_records: Vec<serde_json::Value> = selectors
+        .iter()
+        .filter(|s| s.status == SelectorStatus::NotKeyRecord)
+        .map(|s| serde_json::json!({ "name": s.name, "records": s.records }))
+        .collect();
+    let invalid: Vec<&str> = selectors
+        .iter()
+        .filter(|s| s.status == SelectorStatus::InvalidName)
+        .map(|s| s.selector.as_str())
+        .collect();
+    let mut finding = Finding::new(
+        Code::DkimNotFound,
+        format!(
+            "No DKIM key record at any of the {} selectors tried for {domain}: {}",
+            tried.len(),
+            tried.join(", ")
+        ),
+    )
+    .fix(format!(
+        "Publish the public key of the selector your mail is signed with, e.g. \
+         <selector>._domainkey.{domain} TXT \"v=DKIM1; k=rsa; p=<base64 of a 2048-bit public \
+         key>\"; if mail is already signed with another selector (the s= of its DKIM-Signature), \
+         audit again with --selector <selector>"
+    ))
+    .evidence("tried", &tried)
+    .evidence("query", format!("<selector>._domainkey.{domain} TXT"));
+    if !other_records.is_empty() {
+        finding = finding.evidence("not_key_records", other_records);
+    }
+    if !invalid.is_empty() {
+        finding = finding.evidence("invalid_selectors", invalid);
+    }
+    finding
+}
+
+/// The name queried, the answer and the aliases of a selector, as evidence.
+fn evidence(finding: Finding, selector: &SelectorReport) -> Finding {
+    let mut finding = finding
+        .evidence("selector", &selector.selector)
+        .evidence("name", &selector.name)
+        .evidence("answer", &selector.answer);
+    if !selector.aliases.is_empty() {
+        finding = finding.evidence("aliases", &selector.aliases);
+    }
+    finding
+}
+
+/// `dkim.insecure-key` or `dkim.weak-key` for an RSA key under the RFC 8301 §3.2 sizes.
+fn rsa_size(sel: &str, name: &str, info: &PublicKeyInfo) -> Option<Finding> {
+    if info.algorithm != KeyAlgorithm::Rsa || info.bits >= RSA_RECOMMENDED_BITS {
+        return None;
+    }
+    let finding = if info.bits < RSA_MINIMUM_BITS {
+        Finding::new(
+            Code::DkimInsecureKey,
+            format!(
+                "DKIM key at selector {sel} is RSA {} bits: RFC 8301 §3.2 forbids keys under \
+                 {RSA_MINIMUM_BITS} bits, receivers reject its signatures and it can be factored",
+                info.bits
+            ),
+        )
+    } else {
+        Finding::new(
+            Code::DkimWeakKey,
+            format!(
+                "DKIM key at selector {sel} is RSA {} bits: RFC 8301 §3.2 says signers SHOULD use \
+                 {RSA_RECOMMENDED_BITS}",
+                info.bits
+            ),
+        )
+    };
+    Some(finding.evidence("key_bits", info.bits).fix(format!(
+        "Generate a {RSA_RECOMMENDED_BITS}-bit RSA key pair and publish {name} TXT \"v=DKIM1; \
+         k=rsa; p=<base64 of the new {RSA_RECOMMENDED_BITS}-bit public key>\" (or the same under a \
+         new selector), switch the signer to the new key, then retire the old one"
+    )))
+}
+
+fn key_findings(selector: &SelectorReport, key: &KeyRecord, findings: &mut Vec<Finding>) {
+    let name = &selector.name;
+    let sel = &selector.selector;
+    let with = |finding: Finding| evidence(finding, selector).evidence("record", &key.record);
+
+    if !key.problems.is_empty() {
+        findings.push(
+            with(Finding::new(
+                Code::DkimSyntax,
+                format!(
+                    "DKIM key record at selector {sel} does not parse: {}",
+                    key.problems[0]
+                ),
+            ))
+            .evidence("problems", &key.problems)
+            .fix(format!(
+                "Publish the record in the form {name} TXT \"v=DKIM1; k=rsa; p=<base64 of the DER \
+                 SubjectPublicKeyInfo>\" (k=ed25519 with the raw 32-byte key for Ed25519), as \
+                 your signer's key-generation tool prints it"
+            )),
+        );
+    }
+    if key.is_revoked() {
+        findings.push(
+            with(Finding::new(
+                Code::DkimRevoked,
+                format!(
+                    "DKIM key at selector {sel} is revoked (empty p=): mail signed with it fails"
+                ),
+            ))
+            .fix(format!(
+                "Nothing to do if no mail is signed with selector {sel} any more; otherwise \
+                 publish the current key: {name} TXT \"v=DKIM1; k=rsa; p=<base64 public key>\""
+            )),
+        );
+    }
+    if let Some(info) = &key.key
+        && let Some(finding) = rsa_size(sel, name, info)
+    {
+        findings.push(with(finding));
+    }
+    if key.is_testing() {
+        let flags: Vec<&str> = key
+            .flags
+            .iter()
+            .map(String::as_str)
+            .filter(|f| *f != "y")
+            .collect();
+        let flags = flags.join(":");
+        let corrected = if flags.is_empty() {
+            key.rewritten(&[("t", None)])
+        } else {
+            key.rewritten(&[("t", Some(&flags))])
+        };
+        findings.push(
+            with(Finding::new(
+                Code::DkimTesting,
+                format!(
+                    "DKIM key at selector {sel} has t=y: the domain is testing DKIM and \
+                     verifiers may treat its signatures as if the mail were unsigned (RFC 6376 §3.6.1)"
+                ),
+            ))
+            .fix(format!("When signing works, publish {name} TXT \"{corrected}\"")),
+        );
+    }
+    if key.sha1_only() {
+        let corrected = key.rewritten(&[("h", Some("sha256"))]);
+        findings.push(
+            with(Finding::new(
+                Code::DkimSha1,
+                format!(
+                    "DKIM key at selector {sel} allows only sha1 (h=sha1): RFC 8301 §3.1 forbids \
+                     rsa-sha1, so receivers do not verify signatures made with it"
+                ),
+            ))
+            .fix(format!(
+                "Sign with rsa-sha256 and publish {name} TXT \"{corrected}\" (or drop h=)"
+            )),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::Failure;
+    use crate::finding::Severity;
+
+    const RSA1024: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC5";
+
+    fn txt(text: &str) -> Answer<Txt> {
+        Answer::Records {
+            records: vec![Txt {
+                strings: vec![text.as_bytes().to_vec()],
+            }],
+            aliases: Vec::new(),
+        }
+    }
+
+    /// Runs the evaluation over the built-in selectors with the given answers by selector name;
+    /// every other selector is NXDOMAIN.
+    fn run(answers: &[(&str, Answer<Txt>)], extra: &[&str]) -> Checked<DkimReport> {
+        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let selectors = selectors::candidates(&extra)
+            .into_iter()
+            .map(|candidate| {
+                let answer = answers
+                    .iter()
+                    .find(|(name, _)| *name == candidate.selector)
+                    .map_or(Answer::NxDomain, |(_, answer)| answer.clone());
+                let asked = selectors::is_valid_selector(&candidate.selector).then_some(answer);
+                selector_report(candidate, "example.com", asked.as_ref())
+            })
+            .collect();
+        evaluate("example.com", selectors)
+    }
+
+    fn codes(checked: &Checked<DkimReport>) -> Vec<&'static str> {
+        checked.findings.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    fn key_record(bits_b64: &str) -> String {
+        format!("v=DKIM1; k=rsa; p={bits_b64}")
+    }
+
+    #[test]
+    fn nothing_found_names_the_selectors_tried() {
+        let checked = run(&[], &[]);
+        assert_eq!(codes(&checked), ["dkim.not-found"]);
+        assert!(
+            checked.findings[0]
+                .message
+                .contains("selector1, selector2, google")
+        );
+        assert_eq!(checked.report.verdict, Verdict::Weak);
+        assert!(
+            checked
+                .report
+                .selectors
+                .iter()
+                .all(|s| s.status == SelectorStatus::NoRecord)
+        );
+    }
+
+    #[test]
+    fn a_failed_lookup_is_unknown_never_not_found() {
+        let checked = run(&[("selector1", Answer::Failed(Failure::Timeout))], &[]);
+        assert_eq!(codes(&checked), ["dkim.lookup-failed"]);
+        assert_eq!(checked.report.verdict, Verdict::Unknown);
+        assert_eq!(
+            checked.report.selectors[0].status,
+            SelectorStatus::LookupFailed
+        );
+        assert_eq!(checked.report.selectors[0].answer, "timeout");
+    }
+
+    #[test]
+    fn a_wildcard_spf_record_is_not_a_key_record_nor_a_syntax_error() {
+        let spf = txt("v=spf1 -all");
+        let checked = run(&[("selector1", spf.clone()), ("google", spf)], &[]);
+        assert_eq!(codes(&checked), ["dkim.not-found"]);
+        assert_eq!(
+            checked.report.selectors[0].status,
+            SelectorStatus::NotKeyRecord
+        );
+        assert!(checked.findings[0].evidence.contains_key("not_key_records"));
+    }
+
+    #[test]
+    fn an_undecodable_key_is_a_syntax_error_and_still_counts_as_found() {
+        let checked = run(&[("google", txt("v=DKIM1; k=rsa; p=MIIB!!"))], &[]);
+        assert_eq!(codes(&checked), ["dkim.syntax"]);
+        assert_eq!(checked.report.found, ["google"]);
+        assert_eq!(
+            checked.findings[0].evidence["name"],
+            "google._domainkey.example.com"
+        );
+    }
+
+    #[test]
+    fn two_key_records_at_one_selector_are_a_syntax_error() {
+        let answer = Answer::Records {
+            records: vec![
+                Txt {
+                    strings: vec![b"v=DKIM1; p=".to_vec()],
+                },
+                Txt {
+                    strings: vec![b"v=DKIM1; p=".to_vec()],
+                },
+            ],
+            aliases: Vec::new(),
+        };
+        let checked = run(&[("s1", answer)], &[]);
+        assert!(
+            codes(&checked).contains(&"dkim.syntax"),
+            "{:?}",
+            codes(&checked)
+        );
+    }
+
+    #[test]
+    fn revoked_testing_and_sha1_are_raised_with_the_corrected_record() {
+        let checked = run(&[("k1", txt("v=DKIM1; p="))], &[]);
+        assert_eq!(codes(&checked), ["dkim.revoked"]);
+        assert_eq!(checked.findings[0].severity, Severity::Info);
+
+        // A truncated key does not parse, but the flags are still read.
+        let checked = run(
+            &[("k1", txt(&format!("v=DKIM1; t=y; h=sha1; p={RSA1024}")))],
+            &[],
+        );
+        let found = codes(&checked);
+        assert!(
+            found.contains(&"dkim.testing") && found.contains(&"dkim.sha1"),
+            "{found:?}"
+        );
+        let testing = checked
+            .findings
+            .iter()
+            .find(|f| f.code == Code::DkimTesting)
+            .unwrap();
+        assert!(
+            testing
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains(&format!("\"v=DKIM1; h=sha1; p={RSA1024}\""))
+        );
+        let sha1 = checked
+            .findings
+            .iter()
+            .find(|f| f.code == Code::DkimSha1)
+            .unwrap();
+        assert!(sha1.fix.as_deref().unwrap().contains("h=sha256"));
+    }
+
+    #[test]
+    fn an_invalid_given_selector_is_reported_not_asked() {
+        let checked = run(&[], &["bad selector"]);
+        assert_eq!(
+            checked.report.selectors[0].status,
+            SelectorStatus::InvalidName
+        );
+        assert!(
+            checked.findings[0]
+                .evidence
+                .contains_key("invalid_selectors")
+        );
+    }
+
+    #[test]
+    fn a_given_selector_is_probed_first() {
+        let checked = run(&[("custom", txt(&key_record("")))], &["custom"]);
+        assert_eq!(checked.report.selectors[0].source, Source::Given);
+        assert_eq!(checked.report.found, ["custom"]);
+        assert_eq!(codes(&checked), ["dkim.revoked"]);
+    }
+}

@@ -1,0 +1,172 @@
+//! The built-in selector list (`selectors.toml`) and the user's `--selector` names.
+//!
+//! DKIM selectors cannot be enumerated (RFC 6376 §3.1: the signer picks any name and puts it in
+//! each signature's `s=`), so an audit without a signed message can only probe the names that
+//! providers and signing software commonly use, plus those the user gives.
+
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a probed selector came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The built-in list.
+    BuiltIn,
+    /// `--selector`.
+    Given,
+}
+
+/// One selector to probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub selector: String,
+    pub source: Source,
+    /// The provider that uses this selector, for built-in ones.
+    pub provider: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct File {
+    selector: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    name: String,
+    provider: String,
+}
+
+/// The built-in list, parsed once.
+static BUILT_IN: LazyLock<Vec<Entry>> = LazyLock::new(|| {
+    // The file is part of the binary and checked by a unit test; an empty list is the only
+    // sane fallback should it ever fail to parse.
+    toml::from_str::<File>(include_str!("selectors.toml"))
+        .map_or_else(|_| Vec::new(), |file| file.selector)
+});
+
+/// The selectors to probe: the user's first (in their order), then the built-in ones, each
+/// name once. User names are lowercased: DNS names compare case-insensitively.
+pub fn candidates(extra: &[String]) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    for name in extra {
+        let selector = name.trim().trim_end_matches('.').to_ascii_lowercase();
+        if out.iter().any(|c| c.selector == selector) {
+            continue;
+        }
+        let provider = BUILT_IN
+            .iter()
+            .find(|e| e.name == selector)
+            .map(|e| e.provider.clone());
+        out.push(Candidate {
+            selector,
+            source: Source::Given,
+            provider,
+        });
+    }
+    for entry in BUILT_IN.iter() {
+        if !out.iter().any(|c| c.selector == entry.name) {
+            out.push(Candidate {
+                selector: entry.name.clone(),
+                source: Source::BuiltIn,
+                provider: Some(entry.provider.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// Whether `selector` can be asked as DNS labels (RFC 6376 §3.1: `selector = sub-domain *( "."
+/// sub-domain )`; '_' is tolerated as in practice). A name that fails is reported, not asked.
+pub fn is_valid_selector(selector: &str) -> bool {
+    !selector.is_empty()
+        && selector.len() <= 200
+        && selector.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_list_parses_and_covers_the_common_providers() {
+        let names: Vec<_> = BUILT_IN.iter().map(|e| e.name.as_str()).collect();
+        for expected in [
+            "selector1",
+            "selector2",
+            "google",
+            "k1",
+            "k2",
+            "k3",
+            "s1",
+            "s2",
+            "pdk1",
+            "pdk2",
+            "mte1",
+            "mte2",
+            "mandrill",
+            "fm1",
+            "fm2",
+            "fm3",
+            "protonmail",
+            "protonmail2",
+            "protonmail3",
+            "zmail",
+            "sig1",
+            "default",
+            "dkim",
+            "mail",
+            "smtp",
+            "s1024",
+            "s2048",
+        ] {
+            assert!(
+                names.contains(&expected),
+                "{expected} missing from selectors.toml"
+            );
+        }
+        for entry in BUILT_IN.iter() {
+            assert!(is_valid_selector(&entry.name), "{}", entry.name);
+            assert!(!entry.provider.is_empty(), "{} has no provider", entry.name);
+        }
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "a selector is listed twice");
+    }
+
+    #[test]
+    fn given_selectors_come_first_lowercased_and_once() {
+        let list = candidates(&[
+            "Custom".to_owned(),
+            "google".to_owned(),
+            "custom".to_owned(),
+        ]);
+        assert_eq!(list[0].selector, "custom");
+        assert_eq!(list[0].source, Source::Given);
+        assert_eq!(list[1].selector, "google");
+        assert_eq!(list[1].source, Source::Given);
+        assert_eq!(list[1].provider.as_deref(), Some("Google Workspace"));
+        assert_eq!(list.iter().filter(|c| c.selector == "google").count(), 1);
+        assert_eq!(list.len(), BUILT_IN.len() + 1);
+    }
+
+    #[test]
+    fn selectors_must_be_dns_labels() {
+        assert!(is_valid_selector("s1.eu"));
+        assert!(is_valid_selector("selector1-example-com"));
+        assert!(!is_valid_selector(""));
+        assert!(!is_valid_selector("a..b"));
+        assert!(!is_valid_selector("bad selector"));
+        assert!(!is_valid_selector("sél"));
+    }
+}

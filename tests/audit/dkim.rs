@@ -1,0 +1,224 @@
+//! DKIM end to end: the fixtures of `fixtures/zones/dkim.test.zone`, one domain per code.
+
+use crate::support::{Report, audit, audit_with};
+
+/// The DKIM findings of a report.
+fn dkim_codes(report: &Report) -> Vec<String> {
+    report
+        .codes()
+        .into_iter()
+        .filter(|c| c.starts_with("dkim."))
+        .collect()
+}
+
+/// The report entry of one selector.
+fn selector<'a>(report: &'a Report, name: &str) -> &'a serde_json::Value {
+    report.dkim["selectors"]
+        .as_array()
+        .expect("dkim.selectors is a list")
+        .iter()
+        .find(|s| s["selector"] == name)
+        .unwrap_or_else(|| panic!("selector {name} not in {}", report.dkim))
+}
+
+/// The parsed key of a selector's (only) key record.
+fn key<'a>(report: &'a Report, name: &str) -> &'a serde_json::Value {
+    &selector(report, name)["keys"][0]
+}
+
+#[test]
+fn a_2048_bit_key_gives_no_finding_above_info() {
+    let report = audit("good.dkim.test");
+    let above_info: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.code.starts_with("dkim.") && f.severity != "info")
+        .collect();
+    assert!(above_info.is_empty(), "{above_info:#?}");
+    assert_eq!(report.dkim["verdict"], "ok");
+    assert_eq!(report.dkim["found"], serde_json::json!(["selector1"]));
+    let selector1 = selector(&report, "selector1");
+    assert_eq!(selector1["name"], "selector1._domainkey.good.dkim.test");
+    assert_eq!(selector1["status"], "key");
+    assert_eq!(selector1["provider"], "Microsoft 365");
+    assert_eq!(key(&report, "selector1")["key"]["algorithm"], "rsa");
+    assert_eq!(key(&report, "selector1")["key"]["bits"], 2048);
+}
+
+#[test]
+fn every_selector_tried_is_listed_with_what_it_found() {
+    let report = audit("good.dkim.test");
+    let selectors = report.dkim["selectors"].as_array().unwrap();
+    assert!(
+        selectors.len() >= 27,
+        "only {} selectors tried",
+        selectors.len()
+    );
+    for name in [
+        "selector2",
+        "google",
+        "k1",
+        "s1",
+        "pdk1",
+        "mte1",
+        "fm1",
+        "protonmail",
+        "zmail",
+        "sig1",
+    ] {
+        assert_eq!(selector(&report, name)["status"], "no-record", "{name}");
+        assert_eq!(selector(&report, name)["answer"], "nxdomain", "{name}");
+    }
+}
+
+#[test]
+fn a_1024_bit_key_is_weak() {
+    let report = audit("weak.dkim.test");
+    assert_eq!(dkim_codes(&report), ["dkim.weak-key"]);
+    let finding = &report.with_code("dkim.weak-key")[0];
+    assert_eq!(finding.severity, "warning");
+    assert_eq!(finding.evidence["name"], "google._domainkey.weak.dkim.test");
+    assert_eq!(finding.evidence["key_bits"], 1024);
+    let fix = finding.fix.as_deref().unwrap();
+    assert!(
+        fix.contains("google._domainkey.weak.dkim.test TXT \"v=DKIM1; k=rsa; p="),
+        "{fix}"
+    );
+    assert!(fix.contains("2048-bit"), "{fix}");
+    assert_eq!(report.dkim["verdict"], "weak");
+}
+
+#[test]
+fn a_512_bit_key_is_insecure() {
+    let report = audit("insecure.dkim.test");
+    assert_eq!(dkim_codes(&report), ["dkim.insecure-key"]);
+    assert_eq!(
+        report.with_code("dkim.insecure-key")[0].severity,
+        "critical"
+    );
+    assert_eq!(key(&report, "s1")["key"]["bits"], 512);
+    assert_eq!(report.dkim["verdict"], "fail");
+}
+
+#[test]
+fn an_empty_p_is_a_revoked_key() {
+    let report = audit("revoked.dkim.test");
+    assert_eq!(dkim_codes(&report), ["dkim.revoked"]);
+    assert_eq!(report.with_code("dkim.revoked")[0].severity, "info");
+    assert_eq!(report.dkim["found"], serde_json::json!(["default"]));
+}
+
+#[test]
+fn t_y_is_testing_and_the_fix_is_the_record_without_it() {
+    let report = audit("testing.dkim.test");
+    assert_eq!(dkim_codes(&report), ["dkim.testing"]);
+    let fix = report.with_code("dkim.testing")[0].fix.clone().unwrap();
+    assert!(
+        fix.contains("k1._domainkey.testing.dkim.test TXT \"v=DKIM1; k=rsa; p=MIIB"),
+        "{fix}"
+    );
+    assert!(!fix.contains("t=y"), "{fix}");
+}
+
+#[test]
+fn a_key_that_is_not_base64_is_a_syntax_error() {
+    let report = audit("syntax.dkim.test");
+    assert_eq!(dkim_codes(&report), ["dkim.syntax"]);
+    let finding = &report.with_code("dkim.syntax")[0];
+    assert!(finding.message.contains("base64"), "{}", finding.message);
+    assert_eq!(finding.evidence["name"], "mail._domainkey.syntax.dkim.test");
+    assert!(
+        !key(&report, "mail")["problems"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn h_sha1_only_is_flagged() {
+    let report = audit("sha1.dkim.test");
+    assert_eq!(dkim_codes(&report), ["dkim.sha1"]);
+    let fix = report.with_code("dkim.sha1")[0].fix.clone().unwrap();
+    assert!(fix.contains("h=sha256"), "{fix}");
+}
+
+#[test]
+fn an_ed25519_key_is_recognised() {
+    let report = audit("ed25519.dkim.test");
+    assert_eq!(dkim_codes(&report), Vec::<String>::new());
+    let info = &key(&report, "dkim")["key"];
+    assert_eq!(info["algorithm"], "ed25519");
+    assert_eq!(info["encoding"], "raw");
+    assert_eq!(report.dkim["verdict"], "ok");
+}
+
+#[test]
+fn a_bare_pkcs1_key_is_read_and_noted() {
+    let report = audit("pkcs1.dkim.test");
+    assert_eq!(dkim_codes(&report), Vec::<String>::new());
+    let record = key(&report, "s2048");
+    assert_eq!(record["key"]["bits"], 2048);
+    assert_eq!(record["key"]["encoding"], "pkcs1");
+    assert_eq!(record["remarks"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_selector_delegated_by_cname_shows_the_chain() {
+    let report = audit("cname.dkim.test");
+    assert_eq!(dkim_codes(&report), Vec::<String>::new());
+    assert_eq!(
+        selector(&report, "selector1")["aliases"],
+        serde_json::json!([
+            "selector1._domainkey.cname.dkim.test",
+            "selector1-cname-dkim-test._domainkey.tenant.provider.dkim.test"
+        ])
+    );
+    assert_eq!(key(&report, "selector1")["key"]["bits"], 2048);
+}
+
+#[test]
+fn no_key_at_any_selector_is_not_found_naming_those_tried() {
+    let report = audit("none.dkim.test");
+    assert_eq!(dkim_codes(&report), ["dkim.not-found"]);
+    let finding = &report.with_code("dkim.not-found")[0];
+    assert_eq!(finding.severity, "warning");
+    for name in ["selector1", "google", "k1", "s1", "default"] {
+        assert!(
+            finding.message.contains(name),
+            "{name} not named: {}",
+            finding.message
+        );
+    }
+    assert_eq!(report.dkim["verdict"], "weak");
+}
+
+#[test]
+fn a_wildcard_spf_record_at_the_selectors_is_not_a_key_record() {
+    let report = audit("wildcard.dkim.test");
+    assert_eq!(dkim_codes(&report), ["dkim.not-found"]);
+    let selector1 = selector(&report, "selector1");
+    assert_eq!(selector1["status"], "not-key-record");
+    assert_eq!(selector1["records"], serde_json::json!(["v=spf1 -all"]));
+}
+
+#[test]
+fn a_selector_no_list_knows_is_found_with_selector() {
+    let without = audit("custom.dkim.test");
+    assert_eq!(dkim_codes(&without), ["dkim.not-found"]);
+
+    let with = audit_with("custom.dkim.test", &["--selector", "custom"]);
+    assert_eq!(dkim_codes(&with), Vec::<String>::new());
+    assert_eq!(with.dkim["found"], serde_json::json!(["custom"]));
+    assert_eq!(selector(&with, "custom")["source"], "given");
+}
+
+#[test]
+fn a_selector_whose_server_never_answers_is_lookup_failed_not_not_found() {
+    let report = audit("deadsel.dkim.test");
+    assert_eq!(dkim_codes(&report), ["dkim.lookup-failed"]);
+    assert_eq!(report.dkim["verdict"], "unknown");
+    assert_eq!(selector(&report, "selector1")["status"], "lookup-failed");
+    let finding = &report.with_code("dkim.lookup-failed")[0];
+    assert!(finding.message.contains("selector1"), "{}", finding.message);
+}
