@@ -294,6 +294,13 @@ fn read_key(
         KeyAlgorithm::Ed25519 => decode_ed25519_key(&bytes),
     };
     let info = decoded.map_err(|reason| problems.push(reason)).ok()?;
+    if info.algorithm == KeyAlgorithm::Ed25519 {
+        remarks.push(
+            "Ed25519 key: receivers that do not implement RFC 8463 ignore its signatures, so sign \
+             with an RSA key too (RFC 8463 §6)"
+                .to_owned(),
+        );
+    }
     if info.encoding == KeyEncoding::Pkcs1 {
         remarks.push(
             "p= holds a bare PKCS#1 RSAPublicKey, not the SubjectPublicKeyInfo RFC 6376 §3.6.1 \
@@ -562,7 +569,10 @@ mod tests {
 
     #[test]
     fn ed25519_is_the_raw_32_byte_key() {
-        let info = key(&format!("v=DKIM1; k=ed25519; p={ED25519_RAW}"));
+        let record = parse_key_record(&format!("v=DKIM1; k=ed25519; p={ED25519_RAW}"));
+        assert!(record.problems.is_empty(), "{:?}", record.problems);
+        assert_eq!(record.remarks.len(), 1, "the advice to sign with RSA too");
+        let info = record.key.expect("key");
         assert_eq!(info.algorithm, KeyAlgorithm::Ed25519);
         assert_eq!(info.encoding, KeyEncoding::Raw);
     }
