@@ -14,7 +14,9 @@ use std::path::Path;
 pub enum InputError {
     #[error("invalid domain '{input}': {reason}")]
     Domain { input: String, reason: String },
-    #[error("invalid resolver address '{input}': expected IP or IP:PORT (e.g. 127.0.0.1:5353 or [::1]:53)")]
+    #[error(
+        "invalid resolver address '{input}': expected IP or IP:PORT (e.g. 127.0.0.1:5353 or [::1]:53)"
+    )]
     Resolver { input: String },
     #[error("cannot read '{path}': {reason}")]
     File { path: String, reason: String },
@@ -39,7 +41,8 @@ pub fn normalize_domain(input: &str) -> Result<String, InputError> {
     if without_dot.is_empty() || without_dot.ends_with('.') {
         return Err(fail("empty label"));
     }
-    let ascii = idna::domain_to_ascii(without_dot).map_err(|_| fail("not a valid internationalised domain name (IDNA)"))?;
+    let ascii = idna::domain_to_ascii(without_dot)
+        .map_err(|_| fail("not a valid internationalised domain name (IDNA)"))?;
     let ascii = ascii.to_ascii_lowercase();
     if ascii.len() > 253 {
         return Err(fail("longer than 253 characters"));
@@ -55,14 +58,22 @@ pub fn normalize_domain(input: &str) -> Result<String, InputError> {
         if label.len() > 63 {
             return Err(fail("a label is longer than 63 characters"));
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(fail("only letters, digits and hyphens are allowed in a host name"));
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(fail(
+                "only letters, digits and hyphens are allowed in a host name",
+            ));
         }
         if label.starts_with('-') || label.ends_with('-') {
             return Err(fail("a label starts or ends with a hyphen"));
         }
     }
-    if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+    if labels
+        .last()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(fail("the top-level label is all digits"));
     }
     Ok(ascii)
@@ -122,7 +133,10 @@ mod tests {
     #[test]
     fn domains_are_lowercased_and_lose_the_trailing_dot() {
         assert_eq!(normalize_domain("Example.COM.").unwrap(), "example.com");
-        assert_eq!(normalize_domain("  mail.example.org ").unwrap(), "mail.example.org");
+        assert_eq!(
+            normalize_domain("  mail.example.org ").unwrap(),
+            "mail.example.org"
+        );
     }
 
     #[test]
@@ -133,8 +147,20 @@ mod tests {
 
     #[test]
     fn invalid_domains_are_refused_naming_the_input() {
-        for bad in ["", ".", "a..b", "-a.com", "a-.com", "exa mple.com", "under_score.com",
-            "localhost", "192.0.2.1", "::1", "a.123", "<script>.com"] {
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "exa mple.com",
+            "under_score.com",
+            "localhost",
+            "192.0.2.1",
+            "::1",
+            "a.123",
+            "<script>.com",
+        ] {
             let err = normalize_domain(bad).expect_err(bad).to_string();
             assert!(err.starts_with("invalid domain '"), "{err}");
         }
@@ -146,16 +172,27 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped_in_messages() {
-        let err = normalize_domain("bad\u{1b}[31m.com").unwrap_err().to_string();
+        let err = normalize_domain("bad\u{1b}[31m.com")
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains('\u{1b}'), "{err}");
     }
 
     #[test]
     fn resolver_addresses_take_an_optional_port() {
-        assert_eq!(parse_resolver("127.0.0.1").unwrap(), "127.0.0.1:53".parse().unwrap());
-        assert_eq!(parse_resolver("127.0.0.1:5353").unwrap(), "127.0.0.1:5353".parse().unwrap());
+        assert_eq!(
+            parse_resolver("127.0.0.1").unwrap(),
+            "127.0.0.1:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_resolver("127.0.0.1:5353").unwrap(),
+            "127.0.0.1:5353".parse().unwrap()
+        );
         assert_eq!(parse_resolver("::1").unwrap(), "[::1]:53".parse().unwrap());
-        assert_eq!(parse_resolver("[::1]:5353").unwrap(), "[::1]:5353".parse().unwrap());
+        assert_eq!(
+            parse_resolver("[::1]:5353").unwrap(),
+            "[::1]:5353".parse().unwrap()
+        );
         assert!(parse_resolver("dns.example").is_err());
         assert!(parse_resolver("127.0.0.1:99999").is_err());
     }

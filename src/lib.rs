@@ -1,13 +1,20 @@
 //! mailaudit: an email deliverability auditor.
 //!
-//! Three layers, data flowing one way: [`dns`] asks, the area modules ([`spf`], [`dmarc`],
-//! [`dkim`], [`mx`]) evaluate and raise [`finding::Finding`]s, and [`report`] renders.
+//! Three layers, data flowing one way: [`dns`] asks; the area modules ([`spf`], [`dmarc`],
+//! [`dkim`], [`mx`], [`ip`], [`dnsbl`]) evaluate and raise [`finding::Finding`]s, scored by
+//! [`score`]; [`report`] renders. [`cli`] and [`app`] are the command line around them.
 
+pub mod app;
+pub mod audit;
+pub mod cli;
 pub mod dkim;
 pub mod dmarc;
 pub mod dns;
+pub mod dnsbl;
 pub mod finding;
-pub mod mx;
-pub mod spf;
 pub mod input;
+pub mod ip;
+pub mod mx;
+pub mod report;
 pub mod score;
+pub mod spf;

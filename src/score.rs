@@ -93,14 +93,22 @@ pub fn score(findings: &[Finding]) -> Score {
         })
         .filter(|d| d.points > 0.0)
         .collect();
-    deductions.sort_by(|a, b| b.points.total_cmp(&a.points).then_with(|| a.code.cmp(&b.code)));
+    deductions.sort_by(|a, b| {
+        b.points
+            .total_cmp(&a.points)
+            .then_with(|| a.code.cmp(&b.code))
+    });
 
     let mut top_fixes: Vec<TopFix> = Vec::new();
     let mut codes: Vec<_> = findings.iter().map(|f| f.code).collect();
     codes.sort();
     codes.dedup();
     for code in codes {
-        let rest: Vec<Finding> = findings.iter().filter(|f| f.code != code).cloned().collect();
+        let rest: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.code != code)
+            .cloned()
+            .collect();
         let gain = score_value(&rest).saturating_sub(value);
         let fix = findings
             .iter()
@@ -169,12 +177,19 @@ mod tests {
     use crate::finding::Code;
 
     fn findings(codes: &[Code]) -> Vec<Finding> {
-        codes.iter().map(|&c| Finding::new(c, "test").fix(format!("fix {c}"))).collect()
+        codes
+            .iter()
+            .map(|&c| Finding::new(c, "test").fix(format!("fix {c}")))
+            .collect()
     }
 
     #[test]
     fn no_finding_above_info_scores_at_least_90() {
-        let s = score(&findings(&[Code::DmarcInherited, Code::MxNull, Code::DkimRevoked]));
+        let s = score(&findings(&[
+            Code::DmarcInherited,
+            Code::MxNull,
+            Code::DkimRevoked,
+        ]));
         assert!(s.score >= 90, "{s:?}");
         assert_eq!(s.grade, Grade::A);
     }
@@ -190,21 +205,38 @@ mod tests {
     #[test]
     fn fixing_any_finding_never_lowers_the_score() {
         let all = findings(&[
-            Code::SpfPassAll, Code::SpfPtr, Code::SpfLookupLimit, Code::DmarcPolicyNone,
-            Code::DmarcNoRua, Code::DkimWeakKey, Code::DkimInsecureKey, Code::MxCname,
-            Code::MxMissing, Code::DmarcInherited, Code::SpfSyntax, Code::SpfNoAll,
+            Code::SpfPassAll,
+            Code::SpfPtr,
+            Code::SpfLookupLimit,
+            Code::DmarcPolicyNone,
+            Code::DmarcNoRua,
+            Code::DkimWeakKey,
+            Code::DkimInsecureKey,
+            Code::MxCname,
+            Code::MxMissing,
+            Code::DmarcInherited,
+            Code::SpfSyntax,
+            Code::SpfNoAll,
         ]);
         let full = score(&all).score;
         for i in 0..all.len() {
             let mut rest = all.clone();
             rest.remove(i);
-            assert!(score(&rest).score >= full, "removing {} lowered the score", all[i].code);
+            assert!(
+                score(&rest).score >= full,
+                "removing {} lowered the score",
+                all[i].code
+            );
         }
     }
 
     #[test]
     fn top_fixes_name_the_findings_that_cost_most() {
-        let s = score(&findings(&[Code::SpfMissing, Code::DmarcPolicyNone, Code::DkimInsecureKey]));
+        let s = score(&findings(&[
+            Code::SpfMissing,
+            Code::DmarcPolicyNone,
+            Code::DkimInsecureKey,
+        ]));
         assert_eq!(s.top_fixes[0].code, "dkim.insecure-key");
         assert_eq!(s.top_fixes[0].fix, "fix dkim.insecure-key");
         assert!(s.top_fixes.len() <= 3);
@@ -212,7 +244,12 @@ mod tests {
 
     #[test]
     fn one_area_cannot_cost_more_than_its_cap() {
-        let many = findings(&[Code::SpfSyntax, Code::SpfLoop, Code::SpfLookupLimit, Code::SpfMxLimit]);
+        let many = findings(&[
+            Code::SpfSyntax,
+            Code::SpfLoop,
+            Code::SpfLookupLimit,
+            Code::SpfMxLimit,
+        ]);
         assert_eq!(score(&many).score, 60);
     }
 }

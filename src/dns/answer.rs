@@ -42,7 +42,10 @@ impl Failure {
 pub enum Answer<T> {
     /// The name has records of the asked type. `aliases` is the CNAME chain that led to them,
     /// starting with the name asked (empty when the name had the records itself).
-    Records { records: Vec<T>, aliases: Vec<String> },
+    Records {
+        records: Vec<T>,
+        aliases: Vec<String>,
+    },
     /// The name exists but has no record of this type (NOERROR, empty answer).
     NoData,
     /// The name does not exist (NXDOMAIN).

@@ -110,23 +110,28 @@ impl Dns {
 
     /// TXT records of `name`.
     pub async fn txt(&self, name: &str) -> Answer<Txt> {
-        self.lookup(name, RecordType::TXT).await.map(|rdata| match rdata {
-            RData::TXT(txt) => Txt {
-                strings: txt.txt_data.iter().map(|s| s.to_vec()).collect(),
-            },
-            _ => unreachable!("filtered by record type"),
-        })
+        self.lookup(name, RecordType::TXT)
+            .await
+            .map(|rdata| match rdata {
+                RData::TXT(txt) => Txt {
+                    strings: txt.txt_data.iter().map(|s| s.to_vec()).collect(),
+                },
+                _ => unreachable!("filtered by record type"),
+            })
     }
 
     /// MX records of `name`, sorted by preference.
     pub async fn mx(&self, name: &str) -> Answer<Mx> {
-        let mut answer = self.lookup(name, RecordType::MX).await.map(|rdata| match rdata {
-            RData::MX(mx) => Mx {
-                preference: mx.preference,
-                exchange: display_name(&mx.exchange),
-            },
-            _ => unreachable!("filtered by record type"),
-        });
+        let mut answer = self
+            .lookup(name, RecordType::MX)
+            .await
+            .map(|rdata| match rdata {
+                RData::MX(mx) => Mx {
+                    preference: mx.preference,
+                    exchange: display_name(&mx.exchange),
+                },
+                _ => unreachable!("filtered by record type"),
+            });
         if let Answer::Records { records, .. } = &mut answer {
             records.sort_by(|a, b| (a.preference, &a.exchange).cmp(&(b.preference, &b.exchange)));
         }
@@ -135,18 +140,22 @@ impl Dns {
 
     /// IPv4 addresses of `name`.
     pub async fn a(&self, name: &str) -> Answer<Ipv4Addr> {
-        self.lookup(name, RecordType::A).await.map(|rdata| match rdata {
-            RData::A(a) => a.0,
-            _ => unreachable!("filtered by record type"),
-        })
+        self.lookup(name, RecordType::A)
+            .await
+            .map(|rdata| match rdata {
+                RData::A(a) => a.0,
+                _ => unreachable!("filtered by record type"),
+            })
     }
 
     /// IPv6 addresses of `name`.
     pub async fn aaaa(&self, name: &str) -> Answer<Ipv6Addr> {
-        self.lookup(name, RecordType::AAAA).await.map(|rdata| match rdata {
-            RData::AAAA(aaaa) => aaaa.0,
-            _ => unreachable!("filtered by record type"),
-        })
+        self.lookup(name, RecordType::AAAA)
+            .await
+            .map(|rdata| match rdata {
+                RData::AAAA(aaaa) => aaaa.0,
+                _ => unreachable!("filtered by record type"),
+            })
     }
 
     /// A and AAAA of `name`, asked concurrently.
@@ -157,17 +166,22 @@ impl Dns {
     /// PTR names of `ip` (RFC 1035 §3.5, RFC 3596 §2.5), without trailing dots.
     pub async fn ptr(&self, ip: IpAddr) -> Answer<String> {
         let name = display_name(&Name::from(ip));
-        self.lookup(&name, RecordType::PTR).await.map(|rdata| match rdata {
-            RData::PTR(ptr) => display_name(&ptr.0),
-            _ => unreachable!("filtered by record type"),
-        })
+        self.lookup(&name, RecordType::PTR)
+            .await
+            .map(|rdata| match rdata {
+                RData::PTR(ptr) => display_name(&ptr.0),
+                _ => unreachable!("filtered by record type"),
+            })
     }
 
     /// Asks (name, type) once per run: concurrent askers of the same question share one query.
     async fn lookup(&self, name: &str, record_type: RecordType) -> Answer<RData> {
         let key = (name.to_ascii_lowercase(), record_type);
         let slot = {
-            let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut cache = self
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(cache.entry(key).or_default())
         };
         slot.get_or_init(|| self.query(name, record_type))

@@ -25,7 +25,10 @@ async fn records_are_typed_and_txt_strings_kept_apart() {
     let answer = dns.txt("dns.test").await;
     let records = answer.records();
     assert_eq!(records.len(), 1, "{answer:?}");
-    assert_eq!(records[0].strings, vec![b"v=spf1 ".to_vec(), b"-all".to_vec()]);
+    assert_eq!(
+        records[0].strings,
+        vec![b"v=spf1 ".to_vec(), b"-all".to_vec()]
+    );
     assert_eq!(records[0].joined(), "v=spf1 -all");
 }
 
@@ -39,13 +42,19 @@ async fn nxdomain_and_nodata_are_told_apart() {
 #[tokio::test]
 async fn servfail_is_a_failure_not_an_absence() {
     let dns = client(2000);
-    assert_eq!(dns.txt("x.servfail.test").await, Answer::Failed(Failure::ServFail));
+    assert_eq!(
+        dns.txt("x.servfail.test").await,
+        Answer::Failed(Failure::ServFail)
+    );
 }
 
 #[tokio::test]
 async fn a_server_that_never_answers_times_out() {
     let dns = client(300);
-    assert_eq!(dns.txt("x.dead.test").await, Answer::Failed(Failure::Timeout));
+    assert_eq!(
+        dns.txt("x.dead.test").await,
+        Answer::Failed(Failure::Timeout)
+    );
 }
 
 #[tokio::test]
@@ -56,7 +65,10 @@ async fn a_txt_answer_too_large_for_udp_comes_over_tcp() {
     assert_eq!(records.len(), 1, "{answer:?}");
     assert_eq!(records[0].joined_bytes().len(), 4000);
     let asked = dns_server::server().queries_for("big.dns.test");
-    assert!(asked.iter().any(|q| q.over_tcp), "no TCP retry seen: {asked:?}");
+    assert!(
+        asked.iter().any(|q| q.over_tcp),
+        "no TCP retry seen: {asked:?}"
+    );
 }
 
 #[tokio::test]
@@ -64,21 +76,32 @@ async fn cname_chains_are_followed_and_visible() {
     let dns = client(2000);
     let answer = dns.a("alias.dns.test").await;
     assert_eq!(answer.records(), &[Ipv4Addr::new(192, 0, 2, 11)]);
-    assert_eq!(answer.aliases(), &["alias.dns.test", "alias2.dns.test", "target.dns.test"]);
+    assert_eq!(
+        answer.aliases(),
+        &["alias.dns.test", "alias2.dns.test", "target.dns.test"]
+    );
 }
 
 #[tokio::test]
 async fn mx_records_come_sorted_by_preference() {
     let dns = client(2000);
     let answer = dns.mx("mx.dns.test").await;
-    let hosts: Vec<_> = answer.records().iter().map(|mx| (mx.preference, mx.exchange.as_str())).collect();
+    let hosts: Vec<_> = answer
+        .records()
+        .iter()
+        .map(|mx| (mx.preference, mx.exchange.as_str()))
+        .collect();
     assert_eq!(hosts, vec![(5, "mail0.dns.test"), (10, "mail1.dns.test")]);
 }
 
 #[tokio::test]
 async fn identical_questions_are_asked_once_even_concurrently() {
     let dns = client(2000);
-    let (a, b, c) = tokio::join!(dns.a("target.dns.test"), dns.a("target.dns.test"), dns.a("TARGET.dns.test"));
+    let (a, b, c) = tokio::join!(
+        dns.a("target.dns.test"),
+        dns.a("target.dns.test"),
+        dns.a("TARGET.dns.test")
+    );
     assert_eq!(a, b);
     assert_eq!(b, c);
     assert_eq!(dns.queries_sent(), 1);

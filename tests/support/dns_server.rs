@@ -11,15 +11,16 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use hickory_server::Server;
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
-use hickory_server::proto::rr::{LowerName, Name, RecordType};
+use hickory_server::proto::rr::rdata::TXT;
+use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::proto::serialize::txt::Parser;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, MessageResponseBuilder, ZoneType};
-use hickory_server::Server;
 
 /// One question the server received.
 #[derive(Clone, Debug)]
@@ -56,10 +57,11 @@ impl TestDns {
 /// The server shared by every test of this test binary, started on first use.
 pub fn server() -> &'static TestDns {
     static SERVER: OnceLock<TestDns> = OnceLock::new();
-    SERVER.get_or_init(start)
+    SERVER.get_or_init(|| start("127.0.0.1:0".parse().expect("loopback address")))
 }
 
-fn start() -> TestDns {
+/// Starts a server on `addr` (UDP and TCP on the same port) in a thread of its own.
+pub fn start(addr: SocketAddr) -> TestDns {
     let log = Arc::new(Mutex::new(Vec::new()));
     let handler = FaultyCatalog {
         catalog: load_catalog(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zones")),
@@ -73,9 +75,11 @@ fn start() -> TestDns {
             .build()
             .expect("test DNS runtime");
         runtime.block_on(async move {
-            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind UDP");
+            let udp = tokio::net::UdpSocket::bind(addr).await.expect("bind UDP");
             let addr = udp.local_addr().expect("UDP address");
-            let tcp = tokio::net::TcpListener::bind(addr).await.expect("bind TCP on the same port");
+            let tcp = tokio::net::TcpListener::bind(addr)
+                .await
+                .expect("bind TCP on the same port");
             let mut server = Server::new(handler);
             server.register_socket(udp);
             server.register_listener(tcp, Duration::from_secs(10), 64 * 1024);
@@ -83,7 +87,9 @@ fn start() -> TestDns {
             let _ = server.block_until_done().await;
         });
     });
-    let addr = rx.recv_timeout(Duration::from_secs(10)).expect("test DNS server started");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("test DNS server started");
     TestDns { addr, log }
 }
 
@@ -98,23 +104,57 @@ fn load_catalog(dir: &Path) -> Catalog {
     files.sort();
     for path in files {
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let origin_text = if stem == "root" { ".".to_owned() } else { format!("{stem}.") };
+        let origin_text = if stem == "root" {
+            ".".to_owned()
+        } else {
+            format!("{stem}.")
+        };
         let origin = Name::from_ascii(&origin_text).expect("zone file name is a domain");
         let text = std::fs::read_to_string(&path).expect("read zone file");
         let (origin, records) = Parser::new(text, Some(path.clone()), Some(origin))
             .parse()
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let records: BTreeMap<_, _> = records.into_iter().collect();
-        let zone = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
-            origin.clone(),
-            records,
-            ZoneType::Primary,
-            AxfrPolicy::Deny,
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut zone =
+            InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
+                origin.clone(),
+                records,
+                ZoneType::Primary,
+                AxfrPolicy::Deny,
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for record in raw_records(&origin) {
+            assert!(zone.upsert_mut(record, 1), "raw fixture record");
+        }
         catalog.upsert(LowerName::from(origin), vec![Arc::new(zone)]);
     }
     catalog
+}
+
+/// Records a zone file cannot spell: TXT strings with raw bytes (escape sequences, NUL, bytes that
+/// are not UTF-8), added to the `hostile.test` zone, as a hostile publisher would.
+fn raw_records(origin: &Name) -> Vec<Record> {
+    if origin.to_ascii() != "hostile.test." {
+        return Vec::new();
+    }
+    let spf: &[&[u8]] = &[
+        b"v=spf1 include:<script>alert(1)</script>.hostile.test ",
+        b"\x1b[2J\x1b[31m \x00\x01\xff\xfe\x07 ",
+        b"-all",
+    ];
+    let binary: &[&[u8]] = &[b"v=DKIM1; k=rsa; p=\x1b]0;owned\x07\x00\xc3\x28"];
+    vec![
+        Record::from_rdata(
+            origin.clone(),
+            300,
+            RData::TXT(TXT::from_bytes(spf.to_vec())),
+        ),
+        Record::from_rdata(
+            Name::from_ascii("selector2._domainkey.hostile.test.").expect("fixture name"),
+            300,
+            RData::TXT(TXT::from_bytes(binary.to_vec())),
+        ),
+    ]
 }
 
 struct FaultyCatalog {
@@ -130,7 +170,10 @@ impl RequestHandler for FaultyCatalog {
         mut response_handle: R,
     ) -> ResponseInfo {
         let Ok(info) = request.request_info() else {
-            return self.catalog.handle_request::<R, T>(request, response_handle).await;
+            return self
+                .catalog
+                .handle_request::<R, T>(request, response_handle)
+                .await;
         };
         let name = info.query.name().to_string().to_ascii_lowercase();
         let name = name.trim_end_matches('.').to_owned();
@@ -142,7 +185,10 @@ impl RequestHandler for FaultyCatalog {
         if name == "dead.test" || name.ends_with(".dead.test") {
             // Never answer: the client must time out.
             let metadata = Metadata::response_from_request(&request.metadata);
-            return ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() });
+            return ResponseInfo::from(Header {
+                metadata,
+                counts: HeaderCounts::default(),
+            });
         }
         if name == "servfail.test" || name.ends_with(".servfail.test") {
             let response = MessageResponseBuilder::from_message_request(request)
@@ -155,6 +201,8 @@ impl RequestHandler for FaultyCatalog {
                 }),
             };
         }
-        self.catalog.handle_request::<R, T>(request, response_handle).await
+        self.catalog
+            .handle_request::<R, T>(request, response_handle)
+            .await
     }
 }

@@ -7,6 +7,7 @@ pub mod report;
 
 use std::process::{Command, Output};
 
+#[allow(unused_imports)] // not every test binary reads reports
 pub use report::{FindingOut, Report};
 
 /// Runs `mailaudit ARGS... --resolver <test server> --timeout 1` and returns its output.
@@ -26,9 +27,16 @@ pub fn audit_with(domain: &str, extra: &[&str]) -> Report {
     args.extend_from_slice(extra);
     let output = run(&args);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "mailaudit {args:?} failed: {stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "mailaudit {args:?} failed: {stderr}"
+    );
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!("{domain}: JSON does not match the contract: {e}\n{}", String::from_utf8_lossy(&output.stdout))
+        panic!(
+            "{domain}: JSON does not match the contract: {e}\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        )
     })
 }
 

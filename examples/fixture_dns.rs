@@ -1,0 +1,31 @@
+//! Serves the test fixtures (`fixtures/zones/`) on loopback, to try mailaudit by hand the way the
+//! tests do:
+//!
+//! ```sh
+//! cargo run --example fixture_dns -- 127.0.0.1:5353 &
+//! cargo run --release -- audit hostile.test --resolver 127.0.0.1:5353
+//! ```
+
+#[path = "../tests/support/dns_server.rs"]
+#[allow(dead_code)] // the tests use more of it than this server does
+mod dns_server;
+
+fn main() {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:5353".to_owned())
+        .parse()
+        .expect("usage: fixture_dns [IP:PORT]");
+    assert!(
+        std::net::SocketAddr::ip(&addr).is_loopback(),
+        "the fixture server listens on loopback only"
+    );
+    let server = dns_server::start(addr);
+    eprintln!(
+        "serving fixtures/zones on {} (UDP and TCP); Ctrl-C stops",
+        server.addr
+    );
+    loop {
+        std::thread::park();
+    }
+}

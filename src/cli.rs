@@ -1,0 +1,119 @@
+//! The command line of `cli.md`, as clap types. Parsing only: [`crate::app`] runs it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::finding::Severity;
+
+/// Email deliverability auditor: checks what a domain publishes in DNS (SPF, DKIM, DMARC, MX)
+/// against the RFCs and what mailbox providers require, and says exactly what to fix.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailaudit",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 could not run."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Full audit of one or more domains: SPF, DMARC, DKIM and MX.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Domains to audit (IDN allowed: bücher.example becomes xn--bcher-kva.example).
+    #[arg(value_name = "DOMAIN")]
+    pub domains: Vec<String>,
+
+    /// Read domains from this file, one a line, '#' comments; '-' is standard input.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+
+    /// A DKIM selector to check in addition to the built-in ones (repeatable).
+    #[arg(long = "selector", value_name = "NAME")]
+    pub selectors: Vec<String>,
+
+    /// Queries in flight at once across the whole run.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: u32,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// DNS server to ask, ADDR[:PORT] (repeatable; default: the system's resolver).
+    #[arg(long = "resolver", value_name = "ADDR[:PORT]", global = true)]
+    pub resolvers: Vec<String>,
+
+    /// Per-query timeout in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout, global = true)]
+    pub timeout: f64,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    pub format: Format,
+
+    /// Write the report here instead of standard output.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub output: Option<PathBuf>,
+
+    /// Exit 1 when a finding is at least this severe.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Error, global = true)]
+    pub fail_on: FailOn,
+}
+
+/// How the report is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tables for a terminal (colour only on a terminal; `NO_COLOR` is honoured).
+    Table,
+    /// One JSON object for one target, an array for several.
+    Json,
+    /// One JSON object a line, each written as soon as its target is done.
+    Jsonl,
+}
+
+/// The `--fail-on` threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Warning,
+    Error,
+    Critical,
+    Never,
+}
+
+impl FailOn {
+    /// The least severity that fails the run, or `None` for `never`.
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::Never => None,
+        }
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 300.0 => Ok(secs),
+        _ => Err(format!(
+            "'{text}' is not a number of seconds between 0 and 300"
+        )),
+    }
+}

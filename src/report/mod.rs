@@ -1,0 +1,80 @@
+//! The report model (one `Serialize` type for every format) and one module per output format.
+//! Reporters write to any `io::Write` and decide nothing: every verdict is made before.
+
+pub mod json;
+pub mod summary;
+pub mod table;
+
+use serde::Serialize;
+
+use crate::finding::{Finding, Severity};
+use crate::score::{self, Grade, Score};
+use crate::{dkim, dmarc, mx, spf};
+
+/// The version of the JSON report's shape; raised only on an incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What was audited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Domain,
+    Ip,
+}
+
+/// The areas of a domain audit, each with its records as fetched and what was derived.
+#[derive(Clone, Debug, Serialize)]
+pub struct DomainAreas {
+    pub spf: spf::SpfReport,
+    pub dmarc: dmarc::DmarcReport,
+    pub dkim: dkim::DkimReport,
+    pub mx: mx::MxReport,
+}
+
+/// The report of one target, as `cli.md` specifies its JSON.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetReport {
+    pub schema_version: u32,
+    pub target: String,
+    pub kind: TargetKind,
+    pub score: u8,
+    pub grade: Grade,
+    /// Why the score is what it is, and the fixes that would raise it most.
+    pub scoring: Score,
+    /// Every finding, most severe first.
+    pub findings: Vec<Finding>,
+    #[serde(flatten)]
+    pub areas: DomainAreas,
+}
+
+impl TargetReport {
+    /// Assembles a report: findings ordered most severe first, then scored.
+    pub fn new(
+        target: &str,
+        kind: TargetKind,
+        mut findings: Vec<Finding>,
+        areas: DomainAreas,
+    ) -> Self {
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.code.cmp(&b.code))
+        });
+        let scoring = score::score(&findings);
+        TargetReport {
+            schema_version: SCHEMA_VERSION,
+            target: target.to_owned(),
+            kind,
+            score: scoring.score,
+            grade: scoring.grade,
+            scoring,
+            findings,
+            areas,
+        }
+    }
+
+    /// The most severe finding, if any.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}

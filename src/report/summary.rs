@@ -1,0 +1,209 @@
+//! One line of "what was found" per area, shared by the text formats (the table now; Markdown
+//! later). It only restates the report: every verdict was made by the area's check.
+
+use crate::dkim::{DkimReport, SelectorStatus};
+use crate::dmarc::DmarcReport;
+use crate::finding::Verdict;
+use crate::mx::{HostStatus, MxReport};
+use crate::spf::{Node, NodeStatus, SpfReport};
+
+use super::DomainAreas;
+
+/// At most this many tree or host lines per area; the JSON has them all.
+const MAX_LINES: usize = 12;
+
+/// An area, its verdict, and what was found, one fact a line.
+pub struct AreaLine {
+    pub area: &'static str,
+    pub verdict: Verdict,
+    pub found: Vec<String>,
+}
+
+/// The areas of a domain audit, in the order a reader checks them.
+pub fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
+    vec![
+        spf(&areas.spf),
+        dmarc(&areas.dmarc),
+        dkim(&areas.dkim),
+        mx(&areas.mx),
+    ]
+}
+
+fn spf(report: &SpfReport) -> AreaLine {
+    let mut found = Vec::new();
+    match (&report.record, report.records.len()) {
+        (Some(record), _) => found.push(record.clone()),
+        (None, 0) => found.push(format!("no v=spf1 record (TXT answer: {})", report.dns)),
+        (None, n) => found.push(format!("{n} v=spf1 records")),
+    }
+    if report.record.is_some() {
+        found.push(format!(
+            "{} of 10 DNS lookups, {} of 2 void lookups",
+            report.total_lookups, report.void_lookups
+        ));
+        let mut tree = Vec::new();
+        tree_lines(&report.tree, 0, &mut tree);
+        found.extend(capped(tree));
+    }
+    AreaLine {
+        area: "SPF",
+        verdict: report.verdict,
+        found,
+    }
+}
+
+/// The include/redirect tree below `node`, one indented line a node with its lookup counts.
+fn tree_lines(node: &Node, depth: usize, lines: &mut Vec<String>) {
+    for child in &node.children {
+        let state = match child.status {
+            NodeStatus::Ok => format!(
+                "{} lookups, {} so far",
+                child.subtree_lookups, child.cumulative_lookups
+            ),
+            NodeStatus::SyntaxError => "does not parse".to_owned(),
+            NodeStatus::Missing => "no SPF record".to_owned(),
+            NodeStatus::MultipleRecords => "several SPF records".to_owned(),
+            NodeStatus::Failed => {
+                format!("lookup failed ({})", child.dns.as_deref().unwrap_or("DNS"))
+            }
+            NodeStatus::Loop => "loop".to_owned(),
+            NodeStatus::NotWalked => "not walked".to_owned(),
+        };
+        let term = child.term.clone().unwrap_or_else(|| child.domain.clone());
+        lines.push(format!("{}└ {term}: {state}", "  ".repeat(depth)));
+        tree_lines(child, depth + 1, lines);
+    }
+}
+
+fn dmarc(report: &DmarcReport) -> AreaLine {
+    let mut found = Vec::new();
+    if let (Some(name), Some(record)) = (&report.found_at, &report.record) {
+        let whose = if report.inherited {
+            " (inherited from a parent)"
+        } else {
+            ""
+        };
+        found.push(format!("{name}{whose}"));
+        found.push(record.clone());
+    } else {
+        let asked: Vec<String> = report
+            .queries
+            .iter()
+            .map(|q| format!("{} {}", q.name, q.status))
+            .collect();
+        found.push(format!("no DMARC record; asked {}", asked.join(", ")));
+    }
+    if let Some(policy) = &report.effective_policy {
+        found.push(format!("policy: {}", policy.why));
+    }
+    for destination in &report.report_destinations {
+        found.push(format!(
+            "{} {}: {}",
+            destination.tag,
+            destination.uri.uri,
+            serde_json::to_value(destination.authorization)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ));
+    }
+    AreaLine {
+        area: "DMARC",
+        verdict: report.verdict,
+        found,
+    }
+}
+
+fn dkim(report: &DkimReport) -> AreaLine {
+    let mut found = Vec::new();
+    for selector in &report.selectors {
+        let alias = selector
+            .aliases
+            .last()
+            .map(|target| format!(" → {target}"))
+            .unwrap_or_default();
+        match selector.status {
+            SelectorStatus::Key => {
+                for key in &selector.keys {
+                    let described = match &key.key {
+                        Some(info) => format!("{} {} bits", key.key_type, info.bits),
+                        None if key.is_revoked() => "revoked (empty p=)".to_owned(),
+                        None => format!("{} key that does not parse", key.key_type),
+                    };
+                    found.push(format!("{}{alias}: {described}", selector.selector));
+                }
+            }
+            SelectorStatus::LookupFailed => {
+                found.push(format!(
+                    "{}: lookup failed ({})",
+                    selector.selector, selector.answer
+                ));
+            }
+            SelectorStatus::NotKeyRecord
+            | SelectorStatus::NoRecord
+            | SelectorStatus::InvalidName => {}
+        }
+    }
+    let found_count = found.len();
+    let mut found = capped(found);
+    if found_count == 0 {
+        found.push("no key at any selector tried".to_owned());
+    }
+    found.push(format!("{} selectors tried", report.selectors.len()));
+    AreaLine {
+        area: "DKIM",
+        verdict: report.verdict,
+        found,
+    }
+}
+
+fn mx(report: &MxReport) -> AreaLine {
+    let mut found = Vec::new();
+    if report.null_mx {
+        found.push("null MX (0 .): accepts no mail".to_owned());
+    }
+    if report.records.is_empty() && !report.null_mx {
+        found.push(format!("no MX records (MX answer: {})", report.answer));
+    }
+    let hosts = report.hosts.iter().chain(report.fallback.iter());
+    let mut lines = Vec::new();
+    for host in hosts {
+        let preferences: Vec<String> = host.preferences.iter().map(u16::to_string).collect();
+        let addresses = match host.status {
+            HostStatus::Resolved => host
+                .addresses
+                .iter()
+                .map(|a| match a.ptr.first() {
+                    Some(ptr) => format!("{} ({ptr})", a.ip),
+                    None => a.ip.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            HostStatus::IpLiteral => "an IP address written as a name".to_owned(),
+            HostStatus::Unresolvable => "no A or AAAA record".to_owned(),
+            HostStatus::LookupFailed => format!("lookup failed (A {}, AAAA {})", host.a, host.aaaa),
+        };
+        let label = if preferences.is_empty() {
+            format!("{} (no MX: the domain's own address)", host.exchange)
+        } else {
+            format!("{} {}", preferences.join("/"), host.exchange)
+        };
+        lines.push(format!("{label} → {addresses}"));
+    }
+    found.extend(capped(lines));
+    AreaLine {
+        area: "MX",
+        verdict: report.verdict,
+        found,
+    }
+}
+
+/// The first [`MAX_LINES`] lines, and how many more there were.
+fn capped(mut lines: Vec<String>) -> Vec<String> {
+    if lines.len() > MAX_LINES {
+        let more = lines.len() - MAX_LINES;
+        lines.truncate(MAX_LINES);
+        lines.push(format!("... and {more} more (see --format json)"));
+    }
+    lines
+}

@@ -1,0 +1,227 @@
+//! `--format table`: what a person reads on a terminal. A summary line with the grade, the
+//! areas with what was found, then each finding with its fix.
+//!
+//! Everything shown that came from DNS is passed through [`clean`]: a TXT record is written by a
+//! stranger and may hold escape sequences, binary bytes or kilobytes of text.
+
+use std::io::{self, Write};
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
+
+use super::TargetReport;
+use super::summary::{self, AreaLine};
+use crate::finding::{Severity, Verdict};
+
+/// The width tables are laid out to when the output is not a terminal.
+const DEFAULT_WIDTH: u16 = 120;
+/// Longest text shown in one cell; longer text is cut and says how long it was.
+const MAX_CELL_CHARS: usize = 300;
+
+/// Writes the tables of every report, and a closing summary when there are several.
+pub fn write_tables(out: &mut dyn Write, reports: &[TargetReport], color: bool) -> io::Result<()> {
+    for (i, report) in reports.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        write_report(out, report, color)?;
+    }
+    if reports.len() > 1 {
+        writeln!(out)?;
+        write_bulk_summary(out, reports, color)?;
+    }
+    Ok(())
+}
+
+fn write_report(out: &mut dyn Write, report: &TargetReport, color: bool) -> io::Result<()> {
+    let counts = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+    writeln!(
+        out,
+        "{}  grade {}  score {}/100  ({} critical, {} error, {} warning, {} info)",
+        clean(&report.target),
+        report.grade,
+        report.score,
+        counts(Severity::Critical),
+        counts(Severity::Error),
+        counts(Severity::Warning),
+        counts(Severity::Info),
+    )?;
+
+    let mut areas = new_table(color);
+    areas.set_header(vec!["Area", "Verdict", "What was found"]);
+    for AreaLine {
+        area,
+        verdict,
+        found,
+    } in summary::domain_areas(&report.areas)
+    {
+        areas.add_row(vec![
+            Cell::new(area).add_attribute(Attribute::Bold),
+            verdict_cell(verdict, color),
+            Cell::new(
+                found
+                    .iter()
+                    .map(|line| clean(line))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        ]);
+    }
+    writeln!(out, "{areas}")?;
+
+    if report.findings.is_empty() {
+        writeln!(out, "No findings.")?;
+        return Ok(());
+    }
+    let mut findings = new_table(color);
+    findings.set_header(vec!["Severity", "Code", "Problem", "Fix"]);
+    for finding in &report.findings {
+        findings.add_row(vec![
+            severity_cell(finding.severity, color),
+            Cell::new(finding.code.as_str()),
+            Cell::new(clean(&finding.message)),
+            Cell::new(clean(finding.fix.as_deref().unwrap_or("-"))),
+        ]);
+    }
+    writeln!(out, "{findings}")?;
+
+    if !report.scoring.top_fixes.is_empty() {
+        let mut fixes = new_table(color);
+        fixes.set_header(vec![
+            "Fix first",
+            "Gain",
+            "Code",
+            "What to publish or change",
+        ]);
+        for (i, fix) in report.scoring.top_fixes.iter().enumerate() {
+            fixes.add_row(vec![
+                Cell::new(i + 1),
+                Cell::new(format!("+{}", fix.gain)),
+                Cell::new(&fix.code),
+                Cell::new(clean(&fix.fix)),
+            ]);
+        }
+        writeln!(out, "{fixes}")?;
+    }
+    Ok(())
+}
+
+fn write_bulk_summary(
+    out: &mut dyn Write,
+    reports: &[TargetReport],
+    color: bool,
+) -> io::Result<()> {
+    let mut table = new_table(color);
+    table.set_header(vec!["Target", "Grade", "Score", "Worst finding"]);
+    for report in reports {
+        let worst = report
+            .findings
+            .first()
+            .map_or_else(|| "-".to_owned(), |f| format!("{} {}", f.severity, f.code));
+        table.add_row(vec![
+            Cell::new(clean(&report.target)),
+            Cell::new(report.grade.to_string()),
+            Cell::new(report.score),
+            Cell::new(worst),
+        ]);
+    }
+    writeln!(out, "{table}")?;
+    let mut by_grade = std::collections::BTreeMap::new();
+    for report in reports {
+        *by_grade.entry(report.grade).or_insert(0usize) += 1;
+    }
+    let grades: Vec<String> = by_grade.iter().map(|(g, n)| format!("{g}: {n}")).collect();
+    writeln!(out, "{} targets. {}", reports.len(), grades.join(", "))
+}
+
+fn new_table(color: bool) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty().set_width(DEFAULT_WIDTH);
+    }
+    table
+}
+
+fn severity_cell(severity: Severity, color: bool) -> Cell {
+    let cell = Cell::new(severity);
+    if !color {
+        return cell;
+    }
+    match severity {
+        Severity::Critical => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+        Severity::Error => cell.fg(Color::Red),
+        Severity::Warning => cell.fg(Color::Yellow),
+        Severity::Info => cell.fg(Color::Cyan),
+    }
+}
+
+fn verdict_cell(verdict: Verdict, color: bool) -> Cell {
+    let text = match verdict {
+        Verdict::Ok => "ok",
+        Verdict::Weak => "weak",
+        Verdict::Fail => "fail",
+        Verdict::Unknown => "unknown",
+    };
+    let cell = Cell::new(text);
+    if !color {
+        return cell;
+    }
+    match verdict {
+        Verdict::Ok => cell.fg(Color::Green),
+        Verdict::Weak => cell.fg(Color::Yellow),
+        Verdict::Fail => cell.fg(Color::Red),
+        Verdict::Unknown => cell.fg(Color::Magenta),
+    }
+}
+
+/// Text from DNS made safe for a terminal cell: control characters (escape sequences included)
+/// shown as `\u{..}` escapes, and long text cut with its full length said.
+pub fn clean(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len().min(MAX_CELL_CHARS + 32));
+    let total = text.chars().count();
+    for (index, c) in text.chars().enumerate() {
+        if index >= MAX_CELL_CHARS {
+            shown.push_str("… (");
+            shown.push_str(&total.to_string());
+            shown.push_str(" characters in all)");
+            break;
+        }
+        if c == '\n' || !(c.is_control() || is_bidi_control(c)) {
+            shown.push(c);
+        } else {
+            shown.extend(c.escape_default());
+        }
+    }
+    shown
+}
+
+/// Unicode bidirectional controls, which can make a terminal show text in another order than
+/// it has (the "Trojan Source" trick, CVE-2021-42574).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn escape_sequences_and_binary_are_shown_not_sent() {
+        let cleaned = clean("v=spf1 \u{1b}[2J\u{7}\0 -all");
+        assert!(!cleaned.chars().any(char::is_control), "{cleaned:?}");
+        assert!(cleaned.contains("\\u{1b}[2J"));
+        assert!(!clean("a\u{202e}b").contains('\u{202e}'));
+    }
+
+    #[test]
+    fn long_text_is_cut_and_says_how_long_it_was() {
+        let cleaned = clean(&"x".repeat(4000));
+        assert!(cleaned.chars().count() < 400);
+        assert!(cleaned.ends_with("(4000 characters in all)"));
+    }
+}
