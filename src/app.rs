@@ -2,6 +2,7 @@
 //! to the chosen reporter, and says which exit status the run earned (cli.md).
 
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,9 +10,11 @@ use std::time::Duration;
 use anyhow::Context;
 use futures::StreamExt;
 
-use crate::audit::{self, AuditOptions};
-use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format};
+use crate::audit::{self, AuditOptions, Blocklists};
+use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format, IpArgs};
 use crate::dns::{Dns, DnsConfig};
+use crate::dnsbl::{self, Catalog};
+use crate::finding::Severity;
 use crate::input::{self, InputError};
 use crate::report::{TargetReport, json, table};
 
@@ -22,6 +25,7 @@ const EXIT_FINDINGS: u8 = 1;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Audit(args) => run_audit(&args),
+        Command::Ip(args) => run_ip(&args),
     }
 }
 
@@ -37,68 +41,159 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|d| input::normalize_domain(d))
         .collect::<Result<Vec<_>, _>>()?;
-    let dns_config = dns_config(&args.common, args.concurrency)?;
     let options = AuditOptions {
         selectors: args.selectors.clone(),
+        ips: parse_ips(&args.ips)?,
     };
-    let mut output = Output::open(&args.common)?;
+    let context = RunContext::prepare(&args.common)?;
+    runtime()?.block_on(async {
+        let (dns, blocklists, mut output) = context.start().await?;
+        let audits = domains
+            .iter()
+            .map(|domain| audit::audit_domain(&dns, domain, &options, &blocklists));
+        emit(audits, &args.common, &mut output).await
+    })
+}
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let reports = runtime.block_on(async {
-        let dns = Dns::new(&dns_config)?;
-        let audits = futures::stream::iter(domains.iter())
-            .map(|domain| audit::audit_domain(&dns, domain, &options));
-        // Domains run side by side; the DNS layer bounds the queries in flight.
-        let parallel = usize::try_from(args.concurrency)
-            .unwrap_or(1)
-            .div_ceil(16)
-            .max(1);
-        let mut reports = Vec::new();
-        if args.common.format == Format::Jsonl {
-            let mut stream = audits.buffer_unordered(parallel);
-            while let Some(report) = stream.next().await {
-                json::write_jsonl_line(&mut output.writer, &report).context(output.describe())?;
-                reports.push(Summary::of(&report));
-            }
-            return Ok::<_, anyhow::Error>((reports, Vec::new()));
+fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
+    let ips = parse_ips(&args.ips)?;
+    let context = RunContext::prepare(&args.common)?;
+    runtime()?.block_on(async {
+        let (dns, blocklists, mut output) = context.start().await?;
+        if args.check_lists {
+            return write_health(&blocklists, &args.common, &mut output);
         }
-        let full: Vec<TargetReport> = audits.buffered(parallel).collect().await;
-        reports.extend(full.iter().map(Summary::of));
-        Ok((reports, full))
-    })?;
-    let (summaries, full) = reports;
-    match args.common.format {
-        Format::Json => json::write_json(&mut output.writer, &full),
-        Format::Table => table::write_tables(&mut output.writer, &full, output.color),
-        Format::Jsonl => Ok(()),
+        let audits = ips
+            .iter()
+            .map(|&address| audit::audit_ip(&dns, address, &blocklists));
+        emit(audits, &args.common, &mut output).await
+    })
+}
+
+/// `ip --check-lists`: the health of every list; exit status 1 when one does not work.
+fn write_health(
+    blocklists: &Blocklists,
+    common: &CommonArgs,
+    output: &mut Output,
+) -> anyhow::Result<ExitCode> {
+    match common.format {
+        Format::Json | Format::Jsonl => json::write_health(&mut output.writer, &blocklists.health),
+        Format::Table => table::write_health(&mut output.writer, &blocklists.health, output.color),
     }
     .and_then(|()| output.writer.flush())
+    .or_else(ignore_broken_pipe)
     .context(output.describe())?;
-    Ok(exit_status(&summaries, args.common.fail_on))
+    let all_work = blocklists.health.iter().all(dnsbl::ListHealth::works);
+    Ok(if all_work {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FINDINGS)
+    })
 }
 
-/// What the exit status needs of a report, so that streamed reports need not be kept.
-struct Summary {
-    worst: Option<crate::finding::Severity>,
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
-impl Summary {
-    fn of(report: &TargetReport) -> Summary {
-        Summary {
-            worst: report.worst(),
-        }
+fn parse_ips(raw: &[String]) -> Result<Vec<std::net::IpAddr>, InputError> {
+    raw.iter().map(|ip| input::parse_ip(ip)).collect()
+}
+
+/// What every command needs before it can ask anything: checked arguments, the blocklist
+/// catalog, the output opened.
+struct RunContext {
+    dns_config: DnsConfig,
+    catalog: Catalog,
+    output: Output,
+}
+
+impl RunContext {
+    fn prepare(common: &CommonArgs) -> anyhow::Result<RunContext> {
+        let servers = common
+            .resolvers
+            .iter()
+            .map(|r| input::parse_resolver(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let dns_config = DnsConfig {
+            servers,
+            timeout: Duration::from_secs_f64(common.timeout),
+            concurrency: usize::try_from(common.concurrency).unwrap_or(usize::MAX),
+        };
+        let catalog = match &common.dnsbl {
+            Some(path) => Catalog::from_file(path)?,
+            None => Catalog::builtin(),
+        };
+        Ok(RunContext {
+            dns_config,
+            catalog,
+            output: Output::open(common)?,
+        })
+    }
+
+    /// Starts the DNS client and checks the blocklists once (RFC 5782 §5).
+    async fn start(self) -> anyhow::Result<(Dns, Blocklists, Output)> {
+        let dns = Dns::new(&self.dns_config)?;
+        let blocklists = Blocklists::checked(&dns, self.catalog).await;
+        Ok((dns, blocklists, self.output))
     }
 }
 
-fn exit_status(summaries: &[Summary], fail_on: FailOn) -> ExitCode {
-    let failed = fail_on.threshold().is_some_and(|threshold| {
-        summaries
-            .iter()
-            .any(|s| s.worst.is_some_and(|w| w >= threshold))
-    });
+/// Runs the audits side by side and writes their reports in the chosen format; returns the
+/// exit status they earned.
+async fn emit<I, Fut>(
+    audits: I,
+    common: &CommonArgs,
+    output: &mut Output,
+) -> anyhow::Result<ExitCode>
+where
+    I: Iterator<Item = Fut>,
+    Fut: Future<Output = TargetReport>,
+{
+    // Targets run side by side; the DNS layer bounds the queries in flight.
+    let parallel = usize::try_from(common.concurrency)
+        .unwrap_or(1)
+        .div_ceil(16)
+        .max(1);
+    let audits = futures::stream::iter(audits);
+    let mut worst: Option<Severity> = None;
+    if common.format == Format::Jsonl {
+        let mut stream = audits.buffer_unordered(parallel);
+        while let Some(report) = stream.next().await {
+            worst = worst.max(report.worst());
+            json::write_jsonl_line(&mut output.writer, &report)
+                .or_else(ignore_broken_pipe)
+                .context(output.describe())?;
+        }
+    } else {
+        let reports: Vec<TargetReport> = audits.buffered(parallel).collect().await;
+        worst = reports.iter().filter_map(TargetReport::worst).max();
+        match common.format {
+            Format::Json => json::write_json(&mut output.writer, &reports),
+            _ => table::write_tables(&mut output.writer, &reports, output.color),
+        }
+        .and_then(|()| output.writer.flush())
+        .or_else(ignore_broken_pipe)
+        .context(output.describe())?;
+    }
+    Ok(exit_status(worst, common.fail_on))
+}
+
+/// A reader that stopped reading (`| head`) is not an error of the audit.
+fn ignore_broken_pipe(error: io::Error) -> io::Result<()> {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(error)
+    }
+}
+
+fn exit_status(worst: Option<Severity>, fail_on: FailOn) -> ExitCode {
+    let failed = fail_on
+        .threshold()
+        .is_some_and(|threshold| worst.is_some_and(|w| w >= threshold));
     if failed {
         ExitCode::from(EXIT_FINDINGS)
     } else {
@@ -106,21 +201,8 @@ fn exit_status(summaries: &[Summary], fail_on: FailOn) -> ExitCode {
     }
 }
 
-fn dns_config(common: &CommonArgs, concurrency: u32) -> Result<DnsConfig, InputError> {
-    let servers = common
-        .resolvers
-        .iter()
-        .map(|r| input::parse_resolver(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(DnsConfig {
-        servers,
-        timeout: Duration::from_secs_f64(common.timeout),
-        concurrency: usize::try_from(concurrency).unwrap_or(usize::MAX),
-    })
-}
-
 /// Where the report goes, and whether it may be coloured.
-struct Output {
+pub(crate) struct Output {
     writer: Box<dyn Write>,
     path: Option<String>,
     color: bool,

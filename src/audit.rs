@@ -1,36 +1,130 @@
-//! The audit of one domain: every area checked concurrently over one DNS client, the findings
-//! merged and scored. The round trips an audit takes are those of its longest dependency chain.
+//! The audit of one target: every area checked concurrently over one DNS client, the findings
+//! merged and scored. The round trips an audit takes are those of its longest dependency chain
+//! (MX → host addresses → PTR; MX → host domains → domain blocklists), not its query count.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use futures::future::join_all;
 
 use crate::dns::Dns;
+use crate::dnsbl::{self, Catalog, DomainListingReport, ListHealth};
 use crate::finding::Finding;
-use crate::report::{DomainAreas, TargetKind, TargetReport};
-use crate::{dkim, dmarc, mx, spf};
+use crate::mx::{HostStatus, MxReport};
+use crate::report::{Areas, DomainAreas, IpAreas, TargetKind, TargetReport};
+use crate::{dkim, dmarc, ip, mx, spf};
+
+/// The blocklists of a run: the catalog and what its health check found (RFC 5782 §5), asked
+/// once per run before any target.
+pub struct Blocklists {
+    pub catalog: Catalog,
+    pub health: Vec<ListHealth>,
+}
+
+impl Blocklists {
+    /// Runs the health check of `catalog`'s enabled lists.
+    pub async fn checked(dns: &Dns, catalog: Catalog) -> Blocklists {
+        let health = dnsbl::health_check(dns, &catalog).await;
+        Blocklists { catalog, health }
+    }
+}
 
 /// What an audit checks besides the defaults.
 #[derive(Clone, Debug, Default)]
 pub struct AuditOptions {
     /// DKIM selectors to probe beside the built-in list.
     pub selectors: Vec<String>,
+    /// The domain's sending IPs (`--ip`).
+    pub ips: Vec<IpAddr>,
 }
 
 /// Audits one normalised domain.
-pub async fn audit_domain(dns: &Dns, domain: &str, options: &AuditOptions) -> TargetReport {
-    let (spf, dmarc, dkim, mx) = tokio::join!(
+pub async fn audit_domain(
+    dns: &Dns,
+    domain: &str,
+    options: &AuditOptions,
+    blocklists: &Blocklists,
+) -> TargetReport {
+    let mx_and_listings = async {
+        let mx = mx::check(dns, domain).await;
+        let listings =
+            join_all(listing_domains(domain, &mx.report).iter().map(|name| {
+                dnsbl::check_domain(dns, name, &blocklists.catalog, &blocklists.health)
+            }))
+            .await;
+        (mx, listings)
+    };
+    let ips = join_all(
+        options
+            .ips
+            .iter()
+            .map(|&address| ip::check(dns, address, &blocklists.catalog, &blocklists.health)),
+    );
+    let (spf, dmarc, dkim, (mx, listings), ips) = tokio::join!(
         spf::check(dns, domain),
         dmarc::check(dns, domain),
         dkim::check(dns, domain, &options.selectors),
-        mx::check(dns, domain),
+        mx_and_listings,
+        ips,
     );
     let mut findings: Vec<Finding> = Vec::new();
     findings.extend(spf.findings);
     findings.extend(dmarc.findings);
     findings.extend(dkim.findings);
     findings.extend(mx.findings);
+    let mut blocklist_reports: Vec<DomainListingReport> = Vec::new();
+    for listing in listings {
+        findings.extend(listing.findings);
+        blocklist_reports.push(listing.report);
+    }
+    let mut ip_reports = Vec::new();
+    for checked in ips {
+        findings.extend(checked.findings);
+        ip_reports.push(checked.report);
+    }
     let areas = DomainAreas {
         spf: spf.report,
         dmarc: dmarc.report,
         dkim: dkim.report,
         mx: mx.report,
+        ips: ip_reports,
+        blocklists: blocklist_reports,
     };
-    TargetReport::new(domain, TargetKind::Domain, findings, areas)
+    TargetReport::new(
+        domain,
+        TargetKind::Domain,
+        findings,
+        Areas::Domain(Box::new(areas)),
+    )
+}
+
+/// Checks one sending IP.
+pub async fn audit_ip(dns: &Dns, address: IpAddr, blocklists: &Blocklists) -> TargetReport {
+    let checked = ip::check(dns, address, &blocklists.catalog, &blocklists.health).await;
+    let areas = IpAreas { ip: checked.report };
+    let target = areas.ip.ip.to_string();
+    TargetReport::new(
+        &target,
+        TargetKind::Ip,
+        checked.findings,
+        Areas::Ip(Box::new(areas)),
+    )
+}
+
+/// The domains to look up on domain blocklists: the audited domain, then the registrable
+/// domain of each MX host (a listed mail host's domain hurts the domain's mail too).
+fn listing_domains(domain: &str, mx: &MxReport) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut names = vec![domain.to_owned()];
+    seen.insert(domain.to_owned());
+    for host in &mx.hosts {
+        if host.status == HostStatus::IpLiteral {
+            continue;
+        }
+        let registrable = psl::domain_str(&host.exchange).unwrap_or(&host.exchange);
+        if seen.insert(registrable.to_owned()) {
+            names.push(registrable.to_owned());
+        }
+    }
+    names
 }

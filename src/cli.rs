@@ -25,8 +25,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Full audit of one or more domains: SPF, DMARC, DKIM and MX.
+    /// Full audit of one or more domains: SPF, DMARC, DKIM, MX and domain blocklists; with
+    /// --ip, the domain's sending IPs too.
     Audit(AuditArgs),
+    /// Reputation of sending IPs (IPv4 and IPv6): DNS blocklists, PTR, forward-confirmed
+    /// reverse DNS.
+    Ip(IpArgs),
 }
 
 #[derive(Debug, Args)]
@@ -39,13 +43,33 @@ pub struct AuditArgs {
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
 
+    /// A sending IP of the domain (repeatable): SPF evaluation for it, PTR and forward-confirmed
+    /// reverse DNS, blocklists.
+    #[arg(long = "ip", value_name = "IP")]
+    pub ips: Vec<String>,
+
     /// A DKIM selector to check in addition to the built-in ones (repeatable).
     #[arg(long = "selector", value_name = "NAME")]
     pub selectors: Vec<String>,
 
-    /// Queries in flight at once across the whole run.
-    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub concurrency: u32,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IpArgs {
+    /// Sending IPs to check (IPv4 or IPv6).
+    #[arg(value_name = "IP", required_unless_present = "check_lists")]
+    pub ips: Vec<String>,
+
+    /// Also evaluate this domain's SPF policy for each IP (RFC 7208 §4).
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+
+    /// RFC 5782 health check of every configured blocklist instead: which lists work, which
+    /// refuse this resolver, which list everything. Exit status 1 when one does not work.
+    #[arg(long, conflicts_with_all = ["ips", "domain"])]
+    pub check_lists: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -69,6 +93,15 @@ pub struct CommonArgs {
     /// Write the report here instead of standard output.
     #[arg(long, value_name = "PATH", global = true)]
     pub output: Option<PathBuf>,
+
+    /// A TOML file of DNS blocklists replacing the built-in catalog (see src/dnsbl/catalog.toml).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub dnsbl: Option<PathBuf>,
+
+    /// Queries in flight at once across the whole run.
+    #[arg(long, value_name = "N", default_value_t = 64, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: u32,
 
     /// Exit 1 when a finding is at least this severe.
     #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Error, global = true)]

@@ -22,6 +22,8 @@ pub enum InputError {
     File { path: String, reason: String },
     #[error("no domain given: name one or more domains, or use --file")]
     NoDomain,
+    #[error("invalid IP address '{input}': expected IPv4 (192.0.2.1) or IPv6 (2001:db8::1)")]
+    Ip { input: String },
 }
 
 /// Normalises one domain name; see the module documentation.
@@ -77,6 +79,13 @@ pub fn normalize_domain(input: &str) -> Result<String, InputError> {
         return Err(fail("the top-level label is all digits"));
     }
     Ok(ascii)
+}
+
+/// Parses an IPv4 or IPv6 address as the user typed it.
+pub fn parse_ip(input: &str) -> Result<IpAddr, InputError> {
+    input.trim().parse::<IpAddr>().map_err(|_| InputError::Ip {
+        input: printable(input),
+    })
 }
 
 /// Parses `--resolver ADDR[:PORT]`; the port defaults to 53.
@@ -176,6 +185,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains('\u{1b}'), "{err}");
+    }
+
+    #[test]
+    fn ip_addresses_of_both_families_parse_and_others_are_named() {
+        assert_eq!(parse_ip("192.0.2.1").unwrap().to_string(), "192.0.2.1");
+        assert_eq!(parse_ip("2001:DB8::1").unwrap().to_string(), "2001:db8::1");
+        for bad in ["192.0.2.256", "192.0.2", "example.com", "", "2001:db8:::1"] {
+            let err = parse_ip(bad).expect_err(bad).to_string();
+            assert!(err.contains(&format!("'{bad}'")), "{err}");
+        }
     }
 
     #[test]

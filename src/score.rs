@@ -5,7 +5,9 @@
 //! - the cost is multiplied by its area's weight: SPF, DMARC, DKIM, sending IPs and domain
 //!   blocklists 1.0; MX and SMTP 0.75; MTA-STS, TLS-RPT, BIMI and DNSSEC 0.5;
 //! - one area costs at most 40 points, so that one broken record cannot hide every other area;
-//! - the score is 100 less the costs, at least 0; any critical finding caps it at 65 (grade D);
+//! - the score is 100 less the costs, at least 0; any critical finding caps it at 65 (grade D),
+//!   and a listing on a major blocklist (`ip.listed` or `domain.listed` at critical) caps it at
+//!   40 (grade F): mail from a listed IP or domain is rejected whatever else is right;
 //! - grades: A from 90, B from 80, C from 70, D from 60, F below.
 //!
 //! Every cost is positive and the caps are minimums, so the score is monotone: fixing a finding
@@ -15,12 +17,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::finding::{Finding, Severity};
+use crate::finding::{Code, Finding, Severity};
 
 /// The most one area can cost.
 const AREA_CAP: f64 = 40.0;
 /// The best score a target with a critical finding can get.
 const CRITICAL_CAP: u8 = 65;
+/// The best score a target listed on a major blocklist can get.
+const LISTED_CAP: u8 = 40;
 
 /// A-F, from the score.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -147,7 +151,16 @@ fn score_value(findings: &[Finding]) -> u8 {
     if findings.iter().any(|f| f.severity == Severity::Critical) {
         value = value.min(CRITICAL_CAP);
     }
+    if findings.iter().any(is_major_listing) {
+        value = value.min(LISTED_CAP);
+    }
     value
+}
+
+/// A listing on a major blocklist: the lists most receivers reject on.
+fn is_major_listing(finding: &Finding) -> bool {
+    matches!(finding.code, Code::IpListed | Code::DomainListed)
+        && finding.severity == Severity::Critical
 }
 
 /// The area of a finding: its code up to the first dot (`spf`, `dmarc`, `ip` ...).
@@ -174,7 +187,6 @@ fn cost(finding: &Finding) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Code;
 
     fn findings(codes: &[Code]) -> Vec<Finding> {
         codes
@@ -240,6 +252,14 @@ mod tests {
         assert_eq!(s.top_fixes[0].code, "dkim.insecure-key");
         assert_eq!(s.top_fixes[0].fix, "fix dkim.insecure-key");
         assert!(s.top_fixes.len() <= 3);
+    }
+
+    #[test]
+    fn a_major_listing_dominates_the_score() {
+        let mut findings = findings(&[Code::IpListed]);
+        assert_eq!(score(&findings).grade, Grade::F);
+        findings[0].severity = Severity::Error;
+        assert!(score(&findings).score > 40, "a minor list does not cap");
     }
 
     #[test]

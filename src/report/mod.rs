@@ -7,7 +7,9 @@ pub mod table;
 
 use serde::Serialize;
 
+use crate::dnsbl::DomainListingReport;
 use crate::finding::{Finding, Severity};
+use crate::ip::IpReport;
 use crate::score::{self, Grade, Score};
 use crate::{dkim, dmarc, mx, spf};
 
@@ -29,6 +31,25 @@ pub struct DomainAreas {
     pub dmarc: dmarc::DmarcReport,
     pub dkim: dkim::DkimReport,
     pub mx: mx::MxReport,
+    /// The sending IPs given with `--ip`: reverse DNS and blocklists.
+    pub ips: Vec<IpReport>,
+    /// The domain and its MX hosts' domains on the domain blocklists.
+    pub blocklists: Vec<DomainListingReport>,
+}
+
+/// The areas of a sending-IP report.
+#[derive(Clone, Debug, Serialize)]
+pub struct IpAreas {
+    /// Reverse DNS and every blocklist's answer.
+    pub ip: IpReport,
+}
+
+/// The areas of a report, by kind of target; flattened into the report's JSON object.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Areas {
+    Domain(Box<DomainAreas>),
+    Ip(Box<IpAreas>),
 }
 
 /// The report of one target, as `cli.md` specifies its JSON.
@@ -44,17 +65,12 @@ pub struct TargetReport {
     /// Every finding, most severe first.
     pub findings: Vec<Finding>,
     #[serde(flatten)]
-    pub areas: DomainAreas,
+    pub areas: Areas,
 }
 
 impl TargetReport {
     /// Assembles a report: findings ordered most severe first, then scored.
-    pub fn new(
-        target: &str,
-        kind: TargetKind,
-        mut findings: Vec<Finding>,
-        areas: DomainAreas,
-    ) -> Self {
+    pub fn new(target: &str, kind: TargetKind, mut findings: Vec<Finding>, areas: Areas) -> Self {
         findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)

@@ -3,11 +3,13 @@
 
 use crate::dkim::{DkimReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
+use crate::dnsbl::{DomainListingReport, ListAnswer, ListStatus};
 use crate::finding::Verdict;
+use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
 use crate::spf::{Node, NodeStatus, SpfReport};
 
-use super::DomainAreas;
+use super::{Areas, DomainAreas};
 
 /// At most this many tree or host lines per area; the JSON has them all.
 const MAX_LINES: usize = 12;
@@ -19,14 +21,156 @@ pub struct AreaLine {
     pub found: Vec<String>,
 }
 
-/// The areas of a domain audit, in the order a reader checks them.
-pub fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
-    vec![
+/// The areas of a report, in the order a reader checks them.
+pub fn areas(areas: &Areas) -> Vec<AreaLine> {
+    match areas {
+        Areas::Domain(domain) => domain_areas(domain),
+        Areas::Ip(ip) => vec![reverse_dns(&ip.ip), ip_lists(&ip.ip)],
+    }
+}
+
+fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
+    let mut lines = vec![
         spf(&areas.spf),
         dmarc(&areas.dmarc),
         dkim(&areas.dkim),
         mx(&areas.mx),
-    ]
+        domain_lists(&areas.blocklists),
+    ];
+    if !areas.ips.is_empty() {
+        lines.push(sending_ips(&areas.ips));
+    }
+    lines
+}
+
+/// The sending IPs of the report that have one (the IP itself, or the domain's `--ip`s).
+pub fn ip_reports(areas: &Areas) -> Vec<&IpReport> {
+    match areas {
+        Areas::Domain(domain) => domain.ips.iter().collect(),
+        Areas::Ip(ip) => vec![&ip.ip],
+    }
+}
+
+fn domain_lists(reports: &[DomainListingReport]) -> AreaLine {
+    let mut found = Vec::new();
+    for report in reports {
+        found.push(format!(
+            "{}: {}",
+            report.domain,
+            lists_outcome(&report.lists)
+        ));
+    }
+    AreaLine {
+        area: "Blocklists",
+        verdict: worst_verdict(reports.iter().map(|r| r.verdict)),
+        found,
+    }
+}
+
+fn sending_ips(reports: &[IpReport]) -> AreaLine {
+    let mut found = Vec::new();
+    for report in reports {
+        found.push(format!("{}: {}", report.ip, ptr_summary(report)));
+        found.push(format!("  {}", lists_outcome(&report.lists)));
+    }
+    AreaLine {
+        area: "Sending IPs",
+        verdict: worst_verdict(reports.iter().map(|r| r.verdict)),
+        found,
+    }
+}
+
+fn reverse_dns(report: &IpReport) -> AreaLine {
+    let reverse = &report.reverse_dns;
+    let no_ptr =
+        reverse.names.is_empty() && matches!(reverse.answer.as_str(), "nxdomain" | "nodata");
+    let verdict = match reverse.fcrdns {
+        None if no_ptr => Verdict::Fail,
+        None => Verdict::Unknown,
+        Some(false) => Verdict::Fail,
+        Some(true) if reverse.names.iter().any(|n| n.generic.is_some()) => Verdict::Weak,
+        Some(true) => Verdict::Ok,
+    };
+    AreaLine {
+        area: "Reverse DNS",
+        verdict,
+        found: vec![ptr_summary(report)],
+    }
+}
+
+fn ip_lists(report: &IpReport) -> AreaLine {
+    AreaLine {
+        area: "Blocklists",
+        verdict: report.verdict,
+        found: vec![lists_outcome(&report.lists)],
+    }
+}
+
+/// PTR names and whether they are forward-confirmed.
+fn ptr_summary(report: &IpReport) -> String {
+    let reverse = &report.reverse_dns;
+    if reverse.names.is_empty() {
+        return format!("no PTR ({} for {})", reverse.answer, reverse.query);
+    }
+    let names: Vec<String> = reverse
+        .names
+        .iter()
+        .map(|ptr| {
+            let confirmed = if ptr.confirms {
+                "forward-confirmed"
+            } else {
+                "not forward-confirmed"
+            };
+            let generic = ptr
+                .generic
+                .as_ref()
+                .map(|why| format!(", looks generic: {why}"))
+                .unwrap_or_default();
+            format!("PTR {} ({confirmed}{generic})", ptr.name)
+        })
+        .collect();
+    names.join("; ")
+}
+
+/// "listed on X, Y; N lists clean; M unknown" for a set of list answers.
+fn lists_outcome(lists: &[ListAnswer]) -> String {
+    let count = |status: ListStatus| lists.iter().filter(|l| l.status == status).count();
+    let listed: Vec<&str> = lists
+        .iter()
+        .filter(|l| l.status == ListStatus::Listed)
+        .map(|l| l.list.as_str())
+        .collect();
+    let unknown = count(ListStatus::Refused)
+        + count(ListStatus::InvalidAnswer)
+        + count(ListStatus::Unavailable);
+    let mut parts = Vec::new();
+    if listed.is_empty() {
+        parts.push(format!(
+            "not listed on {} lists asked",
+            count(ListStatus::NotListed)
+        ));
+    } else {
+        parts.push(format!("LISTED on {}", listed.join(", ")));
+        parts.push(format!("clean on {}", count(ListStatus::NotListed)));
+    }
+    if unknown > 0 {
+        parts.push(format!("{unknown} did not give a usable answer"));
+    }
+    let skipped = count(ListStatus::Skipped);
+    if skipped > 0 {
+        parts.push(format!("{skipped} skipped"));
+    }
+    parts.join("; ")
+}
+
+fn worst_verdict(verdicts: impl Iterator<Item = Verdict>) -> Verdict {
+    let rank = |v: &Verdict| match v {
+        Verdict::Ok => 0,
+        Verdict::Weak => 1,
+        Verdict::Unknown => 2,
+        Verdict::Fail => 3,
+    };
+    verdicts.max_by_key(rank).unwrap_or(Verdict::Ok)
 }
 
 fn spf(report: &SpfReport) -> AreaLine {

@@ -9,9 +9,11 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
-use super::TargetReport;
 use super::summary::{self, AreaLine};
+use super::{TargetKind, TargetReport};
+use crate::dnsbl::{ListAnswer, ListHealth, ListStatus};
 use crate::finding::{Severity, Verdict};
+use crate::ip::IpReport;
 
 /// The width tables are laid out to when the output is not a terminal.
 const DEFAULT_WIDTH: u16 = 120;
@@ -20,11 +22,21 @@ const MAX_CELL_CHARS: usize = 300;
 
 /// Writes the tables of every report, and a closing summary when there are several.
 pub fn write_tables(out: &mut dyn Write, reports: &[TargetReport], color: bool) -> io::Result<()> {
+    // Several sending IPs share one matrix (one column an IP), after their reports.
+    let shared_matrix = reports.len() > 1 && reports.iter().all(|r| r.kind == TargetKind::Ip);
     for (i, report) in reports.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
         }
-        write_report(out, report, color)?;
+        write_report(out, report, color, !shared_matrix)?;
+    }
+    if shared_matrix {
+        writeln!(out)?;
+        let ips: Vec<&IpReport> = reports
+            .iter()
+            .flat_map(|r| summary::ip_reports(&r.areas))
+            .collect();
+        write_matrix(out, &ips, color)?;
     }
     if reports.len() > 1 {
         writeln!(out)?;
@@ -33,7 +45,12 @@ pub fn write_tables(out: &mut dyn Write, reports: &[TargetReport], color: bool) 
     Ok(())
 }
 
-fn write_report(out: &mut dyn Write, report: &TargetReport, color: bool) -> io::Result<()> {
+fn write_report(
+    out: &mut dyn Write,
+    report: &TargetReport,
+    color: bool,
+    with_matrix: bool,
+) -> io::Result<()> {
     let counts = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     writeln!(
         out,
@@ -53,7 +70,7 @@ fn write_report(out: &mut dyn Write, report: &TargetReport, color: bool) -> io::
         area,
         verdict,
         found,
-    } in summary::domain_areas(&report.areas)
+    } in summary::areas(&report.areas)
     {
         areas.add_row(vec![
             Cell::new(area).add_attribute(Attribute::Bold),
@@ -68,6 +85,10 @@ fn write_report(out: &mut dyn Write, report: &TargetReport, color: bool) -> io::
         ]);
     }
     writeln!(out, "{areas}")?;
+    let ips = summary::ip_reports(&report.areas);
+    if with_matrix && !ips.is_empty() {
+        write_matrix(out, &ips, color)?;
+    }
 
     if report.findings.is_empty() {
         writeln!(out, "No findings.")?;
@@ -104,6 +125,72 @@ fn write_report(out: &mut dyn Write, report: &TargetReport, color: bool) -> io::
         writeln!(out, "{fixes}")?;
     }
     Ok(())
+}
+
+/// The IP × blocklist matrix: one row a list, one column an IP, the answer in each cell.
+fn write_matrix(out: &mut dyn Write, ips: &[&IpReport], color: bool) -> io::Result<()> {
+    let mut table = new_table(color);
+    let mut header = vec!["Blocklist".to_owned()];
+    header.extend(ips.iter().map(|r| r.ip.to_string()));
+    table.set_header(header);
+    let mut lists: Vec<(&str, &str)> = Vec::new();
+    for report in ips {
+        for answer in &report.lists {
+            if !lists.contains(&(answer.list.as_str(), answer.zone.as_str())) {
+                lists.push((answer.list.as_str(), answer.zone.as_str()));
+            }
+        }
+    }
+    for (list, zone) in lists {
+        let mut row = vec![Cell::new(format!("{list} ({zone})"))];
+        for report in ips {
+            let answer = report
+                .lists
+                .iter()
+                .find(|a| a.list == list && a.zone == zone);
+            row.push(match answer {
+                Some(answer) => list_cell(answer, color),
+                None => Cell::new("-"),
+            });
+        }
+        table.add_row(row);
+    }
+    writeln!(out, "{table}")
+}
+
+fn list_cell(answer: &ListAnswer, color: bool) -> Cell {
+    let codes: Vec<String> = answer.codes.iter().map(|c| c.address.to_string()).collect();
+    let (text, tint) = match answer.status {
+        ListStatus::Listed => (format!("LISTED {}", codes.join(" ")), Color::Red),
+        ListStatus::NotListed => ("clean".to_owned(), Color::Green),
+        ListStatus::Refused => (format!("refused {}", codes.join(" ")), Color::Yellow),
+        ListStatus::InvalidAnswer => ("invalid answer".to_owned(), Color::Yellow),
+        ListStatus::Unavailable => ("no answer".to_owned(), Color::Magenta),
+        ListStatus::Skipped => ("skipped".to_owned(), Color::DarkGrey),
+    };
+    let cell = Cell::new(text);
+    if color { cell.fg(tint) } else { cell }
+}
+
+/// `ip --check-lists`: one row a list with its RFC 5782 §5 health and why.
+pub fn write_health(out: &mut dyn Write, health: &[ListHealth], color: bool) -> io::Result<()> {
+    let mut table = new_table(color);
+    table.set_header(vec!["Blocklist", "Zone", "Health", "Why"]);
+    for list in health {
+        table.add_row(vec![
+            Cell::new(clean(&list.list)),
+            Cell::new(clean(&list.zone)),
+            verdict_text_cell(list.health.as_str(), list.verdict, color),
+            Cell::new(clean(&list.reason)),
+        ]);
+    }
+    writeln!(out, "{table}")?;
+    let working = health.iter().filter(|h| h.works()).count();
+    writeln!(
+        out,
+        "{working} of {} lists work from this resolver.",
+        health.len()
+    )
 }
 
 fn write_bulk_summary(
@@ -167,6 +254,10 @@ fn verdict_cell(verdict: Verdict, color: bool) -> Cell {
         Verdict::Fail => "fail",
         Verdict::Unknown => "unknown",
     };
+    verdict_text_cell(text, verdict, color)
+}
+
+fn verdict_text_cell(text: &str, verdict: Verdict, color: bool) -> Cell {
     let cell = Cell::new(text);
     if !color {
         return cell;

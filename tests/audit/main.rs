@@ -9,4 +9,5 @@ mod dmarc;
 mod faults;
 mod mx;
 mod output;
+mod reputation;
 mod spf;

@@ -8,13 +8,24 @@ pub mod report;
 use std::process::{Command, Output};
 
 #[allow(unused_imports)] // not every test binary reads reports
-pub use report::{FindingOut, Report};
+pub use report::{FindingOut, IpTargetReport, Report};
 
-/// Runs `mailaudit ARGS... --resolver <test server> --timeout 1` and returns its output.
+/// The blocklist catalog of the end-to-end tests: fixture lists that pass the health check.
+pub fn working_catalog() -> String {
+    format!("{}/fixtures/dnsbl/working.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `mailaudit ARGS... --resolver <test server> --timeout 1` and returns its output. Unless
+/// the arguments name a catalog, the fixture lists of [`working_catalog`] are used: no test ever
+/// asks a real blocklist.
 pub fn run(args: &[&str]) -> Output {
     let server = dns_server::server();
-    Command::new(env!("CARGO_BIN_EXE_mailaudit"))
-        .args(args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mailaudit"));
+    command.args(args);
+    if !args.contains(&"--dnsbl") {
+        command.args(["--dnsbl", &working_catalog()]);
+    }
+    command
         .args(["--resolver", &server.resolver_arg(), "--timeout", "1"])
         .env("NO_COLOR", "1")
         .output()

@@ -26,6 +26,29 @@ pub struct Report {
     pub dmarc: serde_json::Value,
     pub dkim: serde_json::Value,
     pub mx: serde_json::Value,
+    /// The sending IPs given with `--ip`.
+    pub ips: Vec<serde_json::Value>,
+    /// The domain and its MX hosts' domains on the domain blocklists.
+    pub blocklists: Vec<serde_json::Value>,
+}
+
+/// The report of one sending IP (`mailaudit ip`).
+#[derive(Debug, Deserialize)]
+pub struct IpTargetReport {
+    pub schema_version: u32,
+    pub target: String,
+    pub kind: String,
+    pub score: u8,
+    pub grade: String,
+    pub findings: Vec<FindingOut>,
+    pub ip: serde_json::Value,
+}
+
+impl IpTargetReport {
+    /// Whether a finding with this code was raised.
+    pub fn has(&self, code: &str) -> bool {
+        self.findings.iter().any(|f| f.code == code)
+    }
 }
 
 impl Report {
