@@ -16,7 +16,7 @@ use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
 use crate::finding::Severity;
 use crate::input::{self, InputError};
-use crate::report::{TargetReport, json, table};
+use crate::report::{TargetReport, json, markdown, table};
 
 /// Exit status 1: the audit ran and found something at or above `--fail-on`.
 const EXIT_FINDINGS: u8 = 1;
@@ -61,6 +61,9 @@ fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let (dns, blocklists, mut output) = context.start().await?;
         if args.check_lists {
+            if args.common.format == Format::Html {
+                anyhow::bail!("ip --check-lists has no HTML report: use --format table or json");
+            }
             return write_health(&blocklists, &args.common, &mut output);
         }
         let audits = ips
@@ -78,7 +81,11 @@ fn write_health(
 ) -> anyhow::Result<ExitCode> {
     match common.format {
         Format::Json | Format::Jsonl => json::write_health(&mut output.writer, &blocklists.health),
-        Format::Table => table::write_health(&mut output.writer, &blocklists.health, output.color),
+        Format::Table | Format::Markdown => {
+            table::write_health(&mut output.writer, &blocklists.health, output.color)
+        }
+        // Refused before the run (see `run_ip`).
+        Format::Html => Err(io::Error::other("ip --check-lists has no HTML report")),
     }
     .and_then(|()| output.writer.flush())
     .or_else(ignore_broken_pipe)
@@ -172,6 +179,8 @@ where
         worst = reports.iter().filter_map(TargetReport::worst).max();
         match common.format {
             Format::Json => json::write_json(&mut output.writer, &reports),
+            Format::Markdown => markdown::write_markdown(&mut output.writer, &reports),
+            Format::Html => write_html(&reports, output),
             _ => table::write_tables(&mut output.writer, &reports, output.color),
         }
         .and_then(|()| output.writer.flush())
@@ -179,6 +188,19 @@ where
         .context(output.describe())?;
     }
     Ok(exit_status(worst, common.fail_on))
+}
+
+/// `--format html`: to `--output`, or to a new dated file under `reports/` whose path is printed
+/// on standard output.
+fn write_html(reports: &[TargetReport], output: &mut Output) -> io::Result<()> {
+    let now = std::time::SystemTime::now();
+    if !output.dated_html {
+        return crate::report::html::write_html(&mut output.writer, reports, now);
+    }
+    output.path = Some(crate::report::html::REPORTS_DIR.to_owned());
+    let path = crate::report::html::write_dated(reports, now)?;
+    println!("report written to {}", path.display());
+    Ok(())
 }
 
 /// A reader that stopped reading (`| head`) is not an error of the audit.
@@ -206,6 +228,8 @@ pub(crate) struct Output {
     writer: Box<dyn Write>,
     path: Option<String>,
     color: bool,
+    /// `--format html` without `--output`: the page goes to a dated file under `reports/`.
+    dated_html: bool,
 }
 
 impl Output {
@@ -218,6 +242,7 @@ impl Output {
                 writer: Box::new(BufWriter::new(file)),
                 path: Some(path.display().to_string()),
                 color: false,
+                dated_html: false,
             });
         }
         let stdout = io::stdout();
@@ -226,6 +251,7 @@ impl Output {
             writer: Box::new(BufWriter::new(stdout.lock())),
             path: None,
             color,
+            dated_html: common.format == Format::Html,
         })
     }
 

@@ -117,6 +117,10 @@ pub enum Format {
     Json,
     /// One JSON object a line, each written as soon as its target is done.
     Jsonl,
+    /// One self-contained HTML page (under reports/, dated, unless --output is given).
+    Html,
+    /// Markdown tables, to paste into tickets and pull requests.
+    Markdown,
 }
 
 /// The `--fail-on` threshold.

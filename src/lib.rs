@@ -16,5 +16,6 @@ pub mod input;
 pub mod ip;
 pub mod mx;
 pub mod report;
+pub mod requirements;
 pub mod score;
 pub mod spf;

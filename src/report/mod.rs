@@ -1,7 +1,9 @@
 //! The report model (one `Serialize` type for every format) and one module per output format.
 //! Reporters write to any `io::Write` and decide nothing: every verdict is made before.
 
+pub mod html;
 pub mod json;
+pub mod markdown;
 pub mod summary;
 pub mod table;
 
@@ -10,6 +12,7 @@ use serde::Serialize;
 use crate::dnsbl::DomainListingReport;
 use crate::finding::{Finding, Severity};
 use crate::ip::IpReport;
+use crate::requirements::{self, Requirement};
 use crate::score::{self, Grade, Score};
 use crate::{dkim, dmarc, mx, spf};
 
@@ -64,6 +67,9 @@ pub struct TargetReport {
     pub scoring: Score,
     /// Every finding, most severe first.
     pub findings: Vec<Finding>,
+    /// The mailbox providers' sender requirements (domains only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<Requirement>,
     #[serde(flatten)]
     pub areas: Areas,
 }
@@ -77,6 +83,10 @@ impl TargetReport {
                 .then_with(|| a.code.cmp(&b.code))
         });
         let scoring = score::score(&findings);
+        let requirements = match &areas {
+            Areas::Domain(domain) => requirements::evaluate(domain, &findings),
+            Areas::Ip(_) => Vec::new(),
+        };
         TargetReport {
             schema_version: SCHEMA_VERSION,
             target: target.to_owned(),
@@ -85,6 +95,7 @@ impl TargetReport {
             grade: scoring.grade,
             scoring,
             findings,
+            requirements,
             areas,
         }
     }

@@ -51,6 +51,20 @@ pub fn ip_reports(areas: &Areas) -> Vec<&IpReport> {
     }
 }
 
+/// Every list asked of any of `ips`, once, in the order first asked: the matrix's rows.
+pub fn list_names<'a>(ips: &[&'a IpReport]) -> Vec<(&'a str, &'a str)> {
+    let mut lists: Vec<(&str, &str)> = Vec::new();
+    for report in ips {
+        for answer in &report.lists {
+            let key = (answer.list.as_str(), answer.zone.as_str());
+            if !lists.contains(&key) {
+                lists.push(key);
+            }
+        }
+    }
+    lists
+}
+
 fn domain_lists(reports: &[DomainListingReport]) -> AreaLine {
     let mut found = Vec::new();
     for report in reports {
@@ -146,7 +160,7 @@ fn lists_outcome(lists: &[ListAnswer]) -> String {
     let mut parts = Vec::new();
     if listed.is_empty() {
         parts.push(format!(
-            "not listed on {} lists asked",
+            "not listed ({} lists asked)",
             count(ListStatus::NotListed)
         ));
     } else {
@@ -238,7 +252,8 @@ fn dmarc(report: &DmarcReport) -> AreaLine {
         found.push(format!("no DMARC record; asked {}", asked.join(", ")));
     }
     if let Some(policy) = &report.effective_policy {
-        found.push(format!("policy: {}", policy.why));
+        let requested = policy.requested.map_or("none applies", |p| p.as_str());
+        found.push(format!("policy {requested} ({})", policy.why));
     }
     for destination in &report.report_destinations {
         found.push(format!(

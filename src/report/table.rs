@@ -14,6 +14,7 @@ use super::{TargetKind, TargetReport};
 use crate::dnsbl::{ListAnswer, ListHealth, ListStatus};
 use crate::finding::{Severity, Verdict};
 use crate::ip::IpReport;
+use crate::requirements::{Requirement, RequirementStatus};
 
 /// The width tables are laid out to when the output is not a terminal.
 const DEFAULT_WIDTH: u16 = 120;
@@ -90,6 +91,9 @@ fn write_report(
         write_matrix(out, &ips, color)?;
     }
 
+    if !report.requirements.is_empty() {
+        write_requirements(out, &report.requirements, color)?;
+    }
     if report.findings.is_empty() {
         writeln!(out, "No findings.")?;
         return Ok(());
@@ -127,21 +131,50 @@ fn write_report(
     Ok(())
 }
 
+/// The mailbox providers' requirements: one row each, with where the domain stands and why.
+fn write_requirements(
+    out: &mut dyn Write,
+    requirements: &[Requirement],
+    color: bool,
+) -> io::Result<()> {
+    let mut table = new_table(color);
+    table.set_header(vec![
+        "Provider",
+        "Applies to",
+        "Requirement",
+        "Status",
+        "Why",
+    ]);
+    for requirement in requirements {
+        let verdict = match requirement.status {
+            RequirementStatus::Met => Verdict::Ok,
+            RequirementStatus::NotMet => Verdict::Fail,
+            RequirementStatus::Unknown => Verdict::Unknown,
+            RequirementStatus::NotChecked | RequirementStatus::NotCheckable => Verdict::Weak,
+        };
+        let mut why = requirement.detail.clone();
+        if !requirement.codes.is_empty() {
+            let codes: Vec<&str> = requirement.codes.iter().map(|c| c.as_str()).collect();
+            why = format!("{why} [{}]", codes.join(", "));
+        }
+        table.add_row(vec![
+            Cell::new(&requirement.provider),
+            Cell::new(&requirement.audience),
+            Cell::new(&requirement.requirement),
+            verdict_text_cell(requirement.status.as_str(), verdict, color),
+            Cell::new(clean(&why)),
+        ]);
+    }
+    writeln!(out, "{table}")
+}
+
 /// The IP × blocklist matrix: one row a list, one column an IP, the answer in each cell.
 fn write_matrix(out: &mut dyn Write, ips: &[&IpReport], color: bool) -> io::Result<()> {
     let mut table = new_table(color);
     let mut header = vec!["Blocklist".to_owned()];
     header.extend(ips.iter().map(|r| r.ip.to_string()));
     table.set_header(header);
-    let mut lists: Vec<(&str, &str)> = Vec::new();
-    for report in ips {
-        for answer in &report.lists {
-            if !lists.contains(&(answer.list.as_str(), answer.zone.as_str())) {
-                lists.push((answer.list.as_str(), answer.zone.as_str()));
-            }
-        }
-    }
-    for (list, zone) in lists {
+    for (list, zone) in summary::list_names(ips) {
         let mut row = vec![Cell::new(format!("{list} ({zone})"))];
         for report in ips {
             let answer = report
@@ -159,17 +192,28 @@ fn write_matrix(out: &mut dyn Write, ips: &[&IpReport], color: bool) -> io::Resu
 }
 
 fn list_cell(answer: &ListAnswer, color: bool) -> Cell {
-    let codes: Vec<String> = answer.codes.iter().map(|c| c.address.to_string()).collect();
-    let (text, tint) = match answer.status {
-        ListStatus::Listed => (format!("LISTED {}", codes.join(" ")), Color::Red),
-        ListStatus::NotListed => ("clean".to_owned(), Color::Green),
-        ListStatus::Refused => (format!("refused {}", codes.join(" ")), Color::Yellow),
-        ListStatus::InvalidAnswer => ("invalid answer".to_owned(), Color::Yellow),
-        ListStatus::Unavailable => ("no answer".to_owned(), Color::Magenta),
-        ListStatus::Skipped => ("skipped".to_owned(), Color::DarkGrey),
+    let tint = match answer.status {
+        ListStatus::Listed => Color::Red,
+        ListStatus::NotListed => Color::Green,
+        ListStatus::Refused | ListStatus::InvalidAnswer => Color::Yellow,
+        ListStatus::Unavailable => Color::Magenta,
+        ListStatus::Skipped => Color::DarkGrey,
     };
-    let cell = Cell::new(text);
+    let cell = Cell::new(list_cell_text(answer));
     if color { cell.fg(tint) } else { cell }
+}
+
+/// What one list said of one IP, in a few words: `LISTED 127.0.0.2`, `clean`, `refused` ...
+pub(crate) fn list_cell_text(answer: &ListAnswer) -> String {
+    let codes: Vec<String> = answer.codes.iter().map(|c| c.address.to_string()).collect();
+    match answer.status {
+        ListStatus::Listed => format!("LISTED {}", codes.join(" ")),
+        ListStatus::NotListed => "clean".to_owned(),
+        ListStatus::Refused => format!("refused {}", codes.join(" ")),
+        ListStatus::InvalidAnswer => "invalid answer".to_owned(),
+        ListStatus::Unavailable => "no answer".to_owned(),
+        ListStatus::Skipped => "skipped".to_owned(),
+    }
 }
 
 /// `ip --check-lists`: one row a list with its RFC 5782 §5 health and why.
@@ -248,13 +292,17 @@ fn severity_cell(severity: Severity, color: bool) -> Cell {
 }
 
 fn verdict_cell(verdict: Verdict, color: bool) -> Cell {
-    let text = match verdict {
+    verdict_text_cell(verdict_word(verdict), verdict, color)
+}
+
+/// The word shown for an area's verdict.
+pub(crate) fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
         Verdict::Ok => "ok",
         Verdict::Weak => "weak",
         Verdict::Fail => "fail",
         Verdict::Unknown => "unknown",
-    };
-    verdict_text_cell(text, verdict, color)
+    }
 }
 
 fn verdict_text_cell(text: &str, verdict: Verdict, color: bool) -> Cell {

@@ -10,4 +10,5 @@ mod faults;
 mod mx;
 mod output;
 mod reputation;
+mod requirements;
 mod spf;

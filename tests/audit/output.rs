@@ -208,3 +208,52 @@ fn the_table_leads_with_grade_and_score_and_lists_each_finding_with_its_fix() {
     }
     assert!(table.contains("Fix"), "{table}");
 }
+
+#[test]
+fn markdown_has_the_tables_and_keeps_hostile_records_as_text() {
+    let output = support::run(&[
+        "audit",
+        "hostile.test",
+        "--format",
+        "markdown",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let markdown = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        markdown.starts_with("## hostile.test — grade "),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| Severity | Code | Problem | Fix |"));
+    assert!(markdown.contains("| Provider | Applies to | Requirement | Status | Why |"));
+    assert!(
+        !markdown.contains("<script") && !markdown.contains("<img"),
+        "markup passed through:\n{markdown}"
+    );
+    assert!(
+        markdown.contains("&lt;script&gt;"),
+        "the record is shown as text"
+    );
+    // Every row of a table has as many cell separators as its header: a `|` from DNS never
+    // splits a cell.
+    let unescaped_pipes = |line: &str| {
+        let bytes = line.as_bytes();
+        (0..bytes.len())
+            .filter(|&i| bytes[i] == b'|' && (i == 0 || bytes[i - 1] != b'\\'))
+            .count()
+    };
+    let mut header: Option<usize> = None;
+    for line in markdown.lines() {
+        if !line.starts_with('|') {
+            header = None;
+            continue;
+        }
+        let pipes = unescaped_pipes(line);
+        match header {
+            None => header = Some(pipes),
+            Some(expected) if !line.starts_with("|---") => assert_eq!(pipes, expected, "{line}"),
+            Some(_) => {}
+        }
+    }
+}

@@ -28,8 +28,21 @@ pub struct Report {
     pub mx: serde_json::Value,
     /// The sending IPs given with `--ip`.
     pub ips: Vec<serde_json::Value>,
+    /// The mailbox providers' sender requirements.
+    pub requirements: Vec<RequirementOut>,
     /// The domain and its MX hosts' domains on the domain blocklists.
     pub blocklists: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequirementOut {
+    pub provider: String,
+    pub audience: String,
+    pub requirement: String,
+    pub status: String,
+    pub codes: Vec<String>,
+    pub detail: String,
 }
 
 /// The report of one sending IP (`mailaudit ip`).

@@ -1,0 +1,195 @@
+//! `--format markdown`: the content of the table format, as GitHub-flavoured Markdown tables to
+//! paste into tickets and pull requests.
+//!
+//! Every string is passed through [`cell`]: DNS text may hold `|` (which would split a table
+//! cell), Markdown emphasis and link syntax, and HTML, which many Markdown renderers pass through.
+
+use std::io::{self, Write};
+
+use super::summary::{self, AreaLine};
+use super::{TargetKind, TargetReport};
+use crate::dnsbl::ListAnswer;
+use crate::ip::IpReport;
+use crate::report::table::{clean, list_cell_text, verdict_word};
+
+/// Writes every report, and a closing summary table when there are several.
+pub fn write_markdown(out: &mut dyn Write, reports: &[TargetReport]) -> io::Result<()> {
+    let shared_matrix = reports.len() > 1 && reports.iter().all(|r| r.kind == TargetKind::Ip);
+    for report in reports {
+        write_report(out, report, !shared_matrix)?;
+    }
+    if shared_matrix {
+        let ips: Vec<&IpReport> = reports
+            .iter()
+            .flat_map(|r| summary::ip_reports(&r.areas))
+            .collect();
+        writeln!(out, "## Blocklists\n")?;
+        write_matrix(out, &ips)?;
+    }
+    if reports.len() > 1 {
+        writeln!(out, "## Summary\n")?;
+        writeln!(out, "| Target | Grade | Score | Worst finding |")?;
+        writeln!(out, "|---|---|---|---|")?;
+        for report in reports {
+            let worst = report.findings.first().map_or_else(
+                || "-".to_owned(),
+                |f| format!("{} `{}`", f.severity, f.code),
+            );
+            writeln!(
+                out,
+                "| {} | {} | {} | {worst} |",
+                cell(&report.target),
+                report.grade,
+                report.score
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -> io::Result<()> {
+    writeln!(
+        out,
+        "## {} — grade {}, score {}/100\n",
+        cell(&report.target),
+        report.grade,
+        report.score
+    )?;
+    writeln!(out, "| Area | Verdict | What was found |")?;
+    writeln!(out, "|---|---|---|")?;
+    for AreaLine {
+        area,
+        verdict,
+        found,
+    } in summary::areas(&report.areas)
+    {
+        let found: Vec<String> = found.iter().map(|line| cell(line)).collect();
+        writeln!(
+            out,
+            "| {area} | {} | {} |",
+            verdict_word(verdict),
+            found.join("<br>")
+        )?;
+    }
+    writeln!(out)?;
+    let ips = summary::ip_reports(&report.areas);
+    if with_matrix && !ips.is_empty() {
+        write_matrix(out, &ips)?;
+    }
+    if !report.requirements.is_empty() {
+        writeln!(
+            out,
+            "| Provider | Applies to | Requirement | Status | Why |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|")?;
+        for requirement in &report.requirements {
+            let codes: Vec<String> = requirement.codes.iter().map(|c| format!("`{c}`")).collect();
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} {} |",
+                cell(&requirement.provider),
+                cell(&requirement.audience),
+                cell(&requirement.requirement),
+                requirement.status.as_str(),
+                cell(&requirement.detail),
+                codes.join(" ")
+            )?;
+        }
+        writeln!(out)?;
+    }
+    if report.findings.is_empty() {
+        writeln!(out, "No findings.\n")?;
+        return Ok(());
+    }
+    writeln!(out, "| Severity | Code | Problem | Fix |")?;
+    writeln!(out, "|---|---|---|---|")?;
+    for finding in &report.findings {
+        writeln!(
+            out,
+            "| {} | `{}` | {} | {} |",
+            finding.severity,
+            finding.code,
+            cell(&finding.message),
+            cell(finding.fix.as_deref().unwrap_or("-"))
+        )?;
+    }
+    writeln!(out)?;
+    if !report.scoring.top_fixes.is_empty() {
+        writeln!(out, "**Fix first:**\n")?;
+        for (i, fix) in report.scoring.top_fixes.iter().enumerate() {
+            writeln!(
+                out,
+                "{}. (+{}) `{}`: {}",
+                i + 1,
+                fix.gain,
+                fix.code,
+                cell(&fix.fix)
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn write_matrix(out: &mut dyn Write, ips: &[&IpReport]) -> io::Result<()> {
+    let header: Vec<String> = ips.iter().map(|r| r.ip.to_string()).collect();
+    writeln!(out, "| Blocklist | {} |", header.join(" | "))?;
+    writeln!(out, "|---|{}", "---|".repeat(ips.len()))?;
+    for (list, zone) in summary::list_names(ips) {
+        let cells: Vec<String> = ips
+            .iter()
+            .map(|report| {
+                let answer: Option<&ListAnswer> = report
+                    .lists
+                    .iter()
+                    .find(|a| a.list == list && a.zone == zone);
+                answer.map_or_else(|| "-".to_owned(), |a| cell(&list_cell_text(a)))
+            })
+            .collect();
+        writeln!(
+            out,
+            "| {} ({}) | {} |",
+            cell(list),
+            cell(zone),
+            cells.join(" | ")
+        )?;
+    }
+    writeln!(out)
+}
+
+/// Text made safe for one Markdown table cell: control characters escaped as in the table
+/// format, Markdown and HTML syntax backslash-escaped or entity-encoded, lines joined by `<br>`.
+pub fn cell(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in clean(text).chars() {
+        match c {
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '&' => escaped.push_str("&amp;"),
+            '\n' => escaped.push_str("<br>"),
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' => {
+                escaped.push('\\');
+                escaped.push(c);
+            }
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn table_syntax_markup_and_html_in_dns_text_stay_text() {
+        let hostile = "v=spf1 | include:<script>alert(1)</script> *x* [a](b) `c`\u{1b}[2J";
+        let escaped = cell(hostile);
+        assert!(!escaped.contains("<script"), "{escaped}");
+        assert!(!escaped.contains(" | "), "{escaped}");
+        assert!(escaped.contains("\\|"), "{escaped}");
+        assert!(!escaped.contains('\u{1b}'), "{escaped}");
+        assert!(escaped.contains("\\*x\\*"), "{escaped}");
+    }
+}

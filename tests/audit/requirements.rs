@@ -1,0 +1,103 @@
+//! The mailbox providers' sender requirements, for a Microsoft 365 domain set up as Microsoft
+//! documents it and for the same set-up missing each piece.
+
+use crate::support::{Report, audit, audit_with};
+
+/// The status of the requirement whose text starts with `requirement`, for `provider`.
+fn status(report: &Report, provider: &str, requirement: &str) -> String {
+    let value = serde_json::to_value(&report.requirements).unwrap();
+    let found = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["provider"] == provider && r["requirement"].as_str().unwrap().starts_with(requirement)
+        })
+        .unwrap_or_else(|| panic!("no requirement '{requirement}' for {provider}: {value}"));
+    found["status"].as_str().unwrap().to_owned()
+}
+
+const GMAIL: &str = "Gmail and Yahoo";
+const OUTLOOK: &str = "Outlook.com";
+
+#[test]
+fn a_microsoft_365_domain_set_up_as_documented_meets_every_checkable_requirement() {
+    let report = audit("m365.test");
+    assert!(
+        report.findings.iter().all(|f| f.severity == "info"),
+        "{:?}",
+        report.codes()
+    );
+    for (provider, requirement) in [
+        (GMAIL, "SPF or DKIM"),
+        (GMAIL, "DKIM keys of at least 1024"),
+        (GMAIL, "both SPF and DKIM"),
+        (GMAIL, "a DMARC record"),
+        (GMAIL, "From domain aligned"),
+        (OUTLOOK, "SPF passing"),
+        (OUTLOOK, "DKIM passing"),
+        (OUTLOOK, "DMARC at least p=none"),
+    ] {
+        assert_eq!(
+            status(&report, provider, requirement),
+            "met",
+            "{provider}: {requirement}"
+        );
+    }
+    // What DNS cannot show is never "met".
+    assert_eq!(
+        status(&report, GMAIL, "one-click unsubscribe"),
+        "not-checkable"
+    );
+    assert_eq!(status(&report, GMAIL, "TLS"), "not-checked");
+    assert_eq!(
+        status(&report, GMAIL, "forward-confirmed reverse DNS"),
+        "not-checked"
+    );
+}
+
+#[test]
+fn without_dkim_bulk_and_outlook_requirements_are_not_met() {
+    let report = audit("m365-nodkim.test");
+    assert_eq!(status(&report, GMAIL, "SPF or DKIM"), "met");
+    assert_eq!(status(&report, GMAIL, "both SPF and DKIM"), "not-met");
+    assert_eq!(status(&report, OUTLOOK, "DKIM passing"), "not-met");
+    assert_eq!(status(&report, OUTLOOK, "SPF passing"), "met");
+}
+
+#[test]
+fn without_dmarc_the_dmarc_requirements_are_not_met() {
+    let report = audit("m365-nodmarc.test");
+    assert_eq!(status(&report, GMAIL, "a DMARC record"), "not-met");
+    assert_eq!(status(&report, OUTLOOK, "DMARC at least p=none"), "not-met");
+    assert_eq!(status(&report, GMAIL, "both SPF and DKIM"), "met");
+}
+
+#[test]
+fn without_spf_spf_requirements_are_not_met_but_dkim_still_authenticates() {
+    let report = audit("m365-nospf.test");
+    assert_eq!(status(&report, OUTLOOK, "SPF passing"), "not-met");
+    assert_eq!(status(&report, GMAIL, "both SPF and DKIM"), "not-met");
+    assert_eq!(status(&report, GMAIL, "SPF or DKIM"), "met");
+}
+
+#[test]
+fn a_dns_failure_leaves_requirements_unknown_not_unmet() {
+    let report = audit("x.dead.test");
+    assert_eq!(status(&report, OUTLOOK, "SPF passing"), "unknown");
+    assert_eq!(status(&report, GMAIL, "a DMARC record"), "unknown");
+}
+
+#[test]
+fn reverse_dns_of_sending_ips_is_checked_when_they_are_given() {
+    let confirmed = audit_with("m365.test", &["--ip", "192.0.2.10"]);
+    assert_eq!(
+        status(&confirmed, GMAIL, "forward-confirmed reverse DNS"),
+        "met"
+    );
+    let no_ptr = audit_with("m365.test", &["--ip", "192.0.2.40"]);
+    assert_eq!(
+        status(&no_ptr, GMAIL, "forward-confirmed reverse DNS"),
+        "not-met"
+    );
+}
