@@ -10,6 +10,7 @@
 //! model and is not part of this module yet.
 
 mod checks;
+pub mod eval;
 pub mod macros;
 pub mod record;
 pub mod tree;
@@ -20,6 +21,7 @@ use crate::dns::{Dns, Txt};
 use crate::finding::{Checked, Verdict};
 
 pub use checks::{NEAR_LIMIT, RECORD_SIZE_LIMIT, UDP_REPLY_LIMIT};
+pub use eval::{Evaluation, SpfResult, check_host, not_authorized_finding};
 pub use record::{Record, SyntaxError, Term, is_spf_record, parse};
 pub use tree::{LOOKUP_LIMIT, MX_LIMIT, Node, NodeStatus, VOID_LIMIT};
 
