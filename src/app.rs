@@ -26,6 +26,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Audit(args) => run_audit(&args),
         Command::Ip(args) => run_ip(&args),
+        Command::Monitor(args) => crate::monitor::run(&args),
+        Command::History(args) => crate::monitor::history(&args),
     }
 }
 

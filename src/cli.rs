@@ -31,6 +31,14 @@ pub enum Command {
     /// Reputation of sending IPs (IPv4 and IPv6): DNS blocklists, PTR, forward-confirmed
     /// reverse DNS.
     Ip(IpArgs),
+    /// Audit the domains, sending IPs and CIDR ranges of a monitor.toml, store each run in a
+    /// history database, report what changed since the previous run (new listing, delisting,
+    /// record added, removed or changed, grade change) and alert: exit status, --webhook,
+    /// --metrics (Prometheus textfile).
+    Monitor(crate::monitor::args::MonitorArgs),
+    /// The stored timeline of a domain or an IP: each monitor run with its grade, score,
+    /// listings and what changed.
+    History(crate::monitor::args::HistoryArgs),
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ pub mod dnsbl;
 pub mod finding;
 pub mod input;
 pub mod ip;
+pub mod monitor;
 pub mod mx;
 pub mod report;
 pub mod requirements;

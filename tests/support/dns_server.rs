@@ -62,9 +62,28 @@ pub fn server() -> &'static TestDns {
 
 /// Starts a server on `addr` (UDP and TCP on the same port) in a thread of its own.
 pub fn start(addr: SocketAddr) -> TestDns {
+    start_serving(addr, &[])
+}
+
+/// Starts a server like [`start`] that also serves the zone files of `dir`, each replacing the
+/// fixture zone of the same name: the same names with other data (e.g. the second run of
+/// tests/monitor, where a record changed and an address got listed).
+pub fn start_with_zones(addr: SocketAddr, dir: &Path) -> TestDns {
+    start_serving(addr, &[dir])
+}
+
+fn start_serving(addr: SocketAddr, overlays: &[&Path]) -> TestDns {
     let log = Arc::new(Mutex::new(Vec::new()));
+    let mut catalog = Catalog::new();
+    load_zones(
+        &mut catalog,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zones"),
+    );
+    for dir in overlays {
+        load_zones(&mut catalog, dir);
+    }
     let handler = FaultyCatalog {
-        catalog: load_catalog(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zones")),
+        catalog,
         log: Arc::clone(&log),
     };
     let (tx, rx) = std::sync::mpsc::channel();
@@ -93,11 +112,11 @@ pub fn start(addr: SocketAddr) -> TestDns {
     TestDns { addr, log }
 }
 
-/// Loads every `NAME.zone` file as the zone `NAME.` (`root.zone` is the root zone).
-fn load_catalog(dir: &Path) -> Catalog {
-    let mut catalog = Catalog::new();
+/// Loads every `NAME.zone` file of `dir` as the zone `NAME.` (`root.zone` is the root zone),
+/// replacing a zone of that name already in `catalog`.
+fn load_zones(catalog: &mut Catalog, dir: &Path) {
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("fixtures/zones")
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("zone dir entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "zone"))
         .collect();
@@ -128,7 +147,6 @@ fn load_catalog(dir: &Path) -> Catalog {
         }
         catalog.upsert(LowerName::from(origin), vec![Arc::new(zone)]);
     }
-    catalog
 }
 
 /// Records a zone file cannot spell: TXT strings with raw bytes (escape sequences, NUL, bytes that

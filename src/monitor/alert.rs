@@ -1,0 +1,449 @@
+//! Alerts beside the exit status: a webhook (a JSON POST of a run's changes) and a Prometheus
+//! textfile for the textfile collector of Prometheus' `node_exporter`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::diff::{Change, ListingState, Snapshot};
+use super::store::RunInfo;
+use crate::report::{SCHEMA_VERSION, TargetKind, TargetReport};
+
+/// Attempts and pauses of a webhook POST.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// The pause before the first retry; doubled before each next one.
+    pub first_delay: Duration,
+    /// Per-attempt limit, connection and response included.
+    pub timeout: Duration,
+}
+
+impl Default for Retry {
+    /// Three retries, 0.5 s, 1 s and 2 s apart, 10 s per attempt.
+    fn default() -> Self {
+        Retry {
+            retries: 3,
+            first_delay: Duration::from_millis(500),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The webhook's JSON body.
+#[derive(Debug, Serialize)]
+pub struct WebhookBody<'a> {
+    pub schema_version: u32,
+    /// Always `monitor-changes`.
+    pub kind: &'static str,
+    /// The changes in a few lines, for chat webhooks that show a `text` field (Slack,
+    /// Mattermost, Rocket.Chat).
+    pub text: String,
+    pub run: &'a RunInfo,
+    /// At least one change made things worse (the run exits with status 1).
+    pub worse: bool,
+    pub changes: &'a [Change],
+}
+
+impl<'a> WebhookBody<'a> {
+    pub fn new(run: &'a RunInfo, changes: &'a [Change]) -> Self {
+        // A chat message, not a report: the JSON has every change.
+        const SHOWN: usize = 20;
+        let worse = changes.iter().any(|c| c.worse);
+        let mut text = format!(
+            "mailaudit: {} change{} at run {}{}",
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" },
+            run.id,
+            if worse { " (worse)" } else { "" }
+        );
+        for change in changes.iter().take(SHOWN) {
+            let mark = if change.worse { "worse" } else { "changed" };
+            let _ = write!(text, "\n- [{mark}] {}: {}", change.target, change.message);
+        }
+        if changes.len() > SHOWN {
+            let _ = write!(text, "\n- … and {} more", changes.len() - SHOWN);
+        }
+        WebhookBody {
+            schema_version: SCHEMA_VERSION,
+            kind: "monitor-changes",
+            text,
+            run,
+            worse,
+            changes,
+        }
+    }
+}
+
+/// POSTs `body` as JSON to `url`, retrying connection errors, timeouts, 429 and 5xx answers.
+/// Returns what went wrong at the last attempt.
+pub async fn post_webhook(url: &str, body: &WebhookBody<'_>, retry: Retry) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(retry.timeout)
+        .user_agent(concat!("mailaudit/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+    let mut delay = retry.first_delay;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = match client.post(url).json(body).send().await {
+            Ok(response) => {
+                let status = response.status();
+                if status.is_success() {
+                    return Ok(());
+                }
+                let retryable =
+                    status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+                let error = format!("the webhook {url} answered {status}");
+                if !retryable {
+                    return Err(error);
+                }
+                error
+            }
+            Err(e) => format!("cannot reach the webhook {url}: {}", error_chain(&e)),
+        };
+        if attempt > retry.retries {
+            return Err(format!("{outcome} (after {attempt} attempts)"));
+        }
+        tokio::time::sleep(delay).await;
+        delay = delay.saturating_mul(2);
+    }
+}
+
+/// An error and its causes on one line (reqwest's own message omits the cause).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// Writes the metrics of a run to `path` atomically: to `PATH.tmp` (which the textfile
+/// collector ignores, as it reads only `*.prom`), then renamed over `path`, so that a scrape
+/// never sees half a file.
+pub fn write_metrics(
+    path: &Path,
+    run: &RunInfo,
+    reports: &[TargetReport],
+    snapshots: &[Snapshot],
+    changes: &[Change],
+) -> std::io::Result<()> {
+    let text = metrics_text(run, reports, snapshots, changes);
+    let mut temporary = PathBuf::from(path.as_os_str().to_owned());
+    temporary.as_mut_os_string().push(".tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temporary, path)
+}
+
+/// The Prometheus text exposition format (version 0.0.4): each family's HELP and TYPE, then
+/// its samples, families never interleaved.
+pub fn metrics_text(
+    run: &RunInfo,
+    reports: &[TargetReport],
+    snapshots: &[Snapshot],
+    changes: &[Change],
+) -> String {
+    let mut out = String::new();
+    let pairs: Vec<(&TargetReport, &Snapshot)> = reports.iter().zip(snapshots).collect();
+    let of_kind = |kind: TargetKind| -> Vec<(&TargetReport, &Snapshot)> {
+        pairs
+            .iter()
+            .copied()
+            .filter(|(r, _)| r.kind == kind)
+            .collect()
+    };
+    domain_metrics(&mut out, &of_kind(TargetKind::Domain));
+    ip_metrics(&mut out, &of_kind(TargetKind::Ip));
+    run_metrics(&mut out, run, reports, changes);
+    out
+}
+
+fn domain_metrics(out: &mut String, domains: &[(&TargetReport, &Snapshot)]) {
+    family(
+        out,
+        "mailaudit_domain_score",
+        "The domain's audit score (0-100) at the last run.",
+    );
+    for (report, _) in domains {
+        sample(
+            out,
+            "mailaudit_domain_score",
+            &[("domain", &report.target)],
+            f64::from(report.score),
+        );
+    }
+    family(
+        out,
+        "mailaudit_domain_grade_info",
+        "The domain's grade (A-F) at the last run, in the grade label; the value is always 1.",
+    );
+    for (report, _) in domains {
+        sample(
+            out,
+            "mailaudit_domain_grade_info",
+            &[
+                ("domain", &report.target),
+                ("grade", &report.grade.to_string()),
+            ],
+            1.0,
+        );
+    }
+    family(
+        out,
+        "mailaudit_domain_listed",
+        "1 when the domain blocklist lists the subject (the domain or an MX host's domain), 0 \
+         when it does not; absent when the list could not answer.",
+    );
+    for (report, snapshot) in domains {
+        for listing in &snapshot.listings {
+            if let Some(value) = listing_value(listing.state) {
+                sample(
+                    out,
+                    "mailaudit_domain_listed",
+                    &[
+                        ("domain", &report.target),
+                        ("subject", &listing.subject),
+                        ("list", &listing.list),
+                    ],
+                    value,
+                );
+            }
+        }
+    }
+}
+
+fn ip_metrics(out: &mut String, ips: &[(&TargetReport, &Snapshot)]) {
+    family(
+        out,
+        "mailaudit_ip_score",
+        "The sending IP's reputation score (0-100) at the last run.",
+    );
+    for (report, _) in ips {
+        sample(
+            out,
+            "mailaudit_ip_score",
+            &[("ip", &report.target)],
+            f64::from(report.score),
+        );
+    }
+    family(
+        out,
+        "mailaudit_ip_listed",
+        "1 when the blocklist lists the IP, 0 when it does not; absent when the list could not \
+         answer.",
+    );
+    for (report, snapshot) in ips {
+        for listing in &snapshot.listings {
+            if let Some(value) = listing_value(listing.state) {
+                sample(
+                    out,
+                    "mailaudit_ip_listed",
+                    &[("ip", &report.target), ("list", &listing.list)],
+                    value,
+                );
+            }
+        }
+    }
+    family(
+        out,
+        "mailaudit_ip_listings",
+        "How many blocklists list the IP.",
+    );
+    for (report, snapshot) in ips {
+        sample(
+            out,
+            "mailaudit_ip_listings",
+            &[("ip", &report.target)],
+            count(snapshot.listed().count()),
+        );
+    }
+}
+
+fn run_metrics(out: &mut String, run: &RunInfo, reports: &[TargetReport], changes: &[Change]) {
+    family(
+        out,
+        "mailaudit_findings",
+        "Findings of the target at the last run, by severity.",
+    );
+    for report in reports {
+        for severity in ["critical", "error", "warning", "info"] {
+            let findings = report
+                .findings
+                .iter()
+                .filter(|f| f.severity.as_str() == severity)
+                .count();
+            sample(
+                out,
+                "mailaudit_findings",
+                &[("target", &report.target), ("severity", severity)],
+                count(findings),
+            );
+        }
+    }
+    family(
+        out,
+        "mailaudit_last_run_changes",
+        "Changes found by the last run since the previous one; worse=\"true\" counts those \
+         that made things worse.",
+    );
+    let worse = changes.iter().filter(|c| c.worse).count();
+    sample(
+        out,
+        "mailaudit_last_run_changes",
+        &[("worse", "false")],
+        count(changes.len() - worse),
+    );
+    sample(
+        out,
+        "mailaudit_last_run_changes",
+        &[("worse", "true")],
+        count(worse),
+    );
+    family(
+        out,
+        "mailaudit_last_run_timestamp_seconds",
+        "When the last run finished, in Unix time.",
+    );
+    sample(
+        out,
+        "mailaudit_last_run_timestamp_seconds",
+        &[],
+        seconds(run.finished_ms),
+    );
+    family(
+        out,
+        "mailaudit_last_run_duration_seconds",
+        "How long the last run took.",
+    );
+    sample(
+        out,
+        "mailaudit_last_run_duration_seconds",
+        &[],
+        seconds((run.finished_ms - run.started_ms).max(0)),
+    );
+}
+
+/// A count as a sample value (exact below 2^53, far beyond any count here).
+#[allow(clippy::cast_precision_loss)]
+fn count(n: usize) -> f64 {
+    n as f64
+}
+
+/// Milliseconds as seconds.
+#[allow(clippy::cast_precision_loss)]
+fn seconds(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+fn listing_value(state: ListingState) -> Option<f64> {
+    match state {
+        ListingState::Listed => Some(1.0),
+        ListingState::NotListed => Some(0.0),
+        ListingState::Unknown => None,
+    }
+}
+
+fn family(out: &mut String, name: &str, help: &str) {
+    // HELP text escapes backslash and newline only.
+    let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+}
+
+fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (label, text)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{label}=\"{}\"", escape_label(text));
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// A label value as the exposition format spells it: backslash, double quote and line feed
+/// escaped. List names come from a user's catalog file and may hold any of them.
+pub fn escape_label(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::diff::What;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape_label("two\nlines"), "two\\nlines");
+        assert_eq!(escape_label("bücher"), "bücher");
+    }
+
+    #[test]
+    fn samples_follow_the_exposition_format() {
+        let mut out = String::new();
+        family(&mut out, "m", "help");
+        sample(
+            &mut out,
+            "m",
+            &[("ip", "192.0.2.1"), ("list", "A \"B\"")],
+            1.0,
+        );
+        sample(&mut out, "m", &[], 0.5);
+        assert_eq!(
+            out,
+            "# HELP m help\n# TYPE m gauge\nm{ip=\"192.0.2.1\",list=\"A \\\"B\\\"\"} 1\nm 0.5\n"
+        );
+    }
+
+    #[test]
+    fn the_webhook_text_names_each_change() {
+        let run = RunInfo {
+            id: 7,
+            started_ms: 0,
+            finished_ms: 0,
+        };
+        let changes = vec![Change {
+            target: "192.0.2.1".to_owned(),
+            what: What::Listed {
+                list: "RBL".to_owned(),
+                subject: "192.0.2.1".to_owned(),
+            },
+            worse: true,
+            message: "192.0.2.1 is newly listed on RBL".to_owned(),
+        }];
+        let body = WebhookBody::new(&run, &changes);
+        assert!(body.worse);
+        assert_eq!(
+            body.text,
+            "mailaudit: 1 change at run 7 (worse)\n- [worse] 192.0.2.1: 192.0.2.1 is newly listed on RBL"
+        );
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["changes"][0]["type"], "listed");
+        assert_eq!(json["run"]["id"], 7);
+    }
+}

@@ -1,0 +1,382 @@
+//! `monitor.toml`: what to watch. Read and checked before a single query is sent, so that a
+//! typo fails the run with the file and the problem named, instead of silently watching less.
+//!
+//! ```toml
+//! domains = ["example.com"]
+//! ips = ["192.0.2.1", "2001:db8::25"]
+//! ranges = ["192.0.2.0/28"]        # CIDR, expanded to every address
+//! selectors = ["s2024"]            # DKIM selectors beside the built-in ones
+//! webhook = "https://hooks.example/mailaudit"
+//! metrics = "/var/lib/node_exporter/textfile/mailaudit.prom"
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::input;
+
+/// The widest IPv4 range accepted: a /16 is 65 536 addresses, each asked of every list.
+pub const MAX_V4_PREFIX_BITS: u8 = 16;
+/// The widest IPv6 range accepted: a /112, the same 65 536 addresses.
+pub const MAX_V6_PREFIX_BITS: u8 = 112;
+
+/// A config that cannot be used; the message names the file and the problem on one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {problem}")]
+pub struct ConfigError {
+    pub file: String,
+    pub problem: String,
+}
+
+/// The file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    domains: Vec<String>,
+    #[serde(default)]
+    ips: Vec<String>,
+    #[serde(default)]
+    ranges: Vec<String>,
+    #[serde(default)]
+    selectors: Vec<String>,
+    webhook: Option<String>,
+    metrics: Option<PathBuf>,
+}
+
+/// What to watch, checked: normalised domains, every address once (ranges expanded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub domains: Vec<String>,
+    pub ips: Vec<IpAddr>,
+    pub selectors: Vec<String>,
+    pub webhook: Option<String>,
+    pub metrics: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            problem: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&text).map_err(|problem| ConfigError {
+            file: path.display().to_string(),
+            problem,
+        })
+    }
+
+    /// Checks the TOML text of a config; the error is one line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let mut problem = String::new();
+            if let Some(span) = e.span() {
+                let line = text
+                    .get(..span.start)
+                    .map_or(1, |before| before.matches('\n').count() + 1);
+                let _ = write!(problem, "line {line}: ");
+            }
+            problem.push_str(&e.message().replace('\n', " "));
+            problem
+        })?;
+        let domains = unique(
+            raw.domains
+                .iter()
+                .map(|d| input::normalize_domain(d).map_err(|e| format!("domains: {e}")))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+        let mut ips = BTreeSet::new();
+        for ip in &raw.ips {
+            let parsed = input::parse_ip(ip).map_err(|e| format!("ips: {e}"))?;
+            ips.insert(parsed.to_canonical());
+        }
+        for range in &raw.ranges {
+            let cidr = Cidr::parse(range).map_err(|e| format!("ranges: '{range}': {e}"))?;
+            ips.extend(cidr.addresses());
+        }
+        if domains.is_empty() && ips.is_empty() {
+            return Err("nothing to monitor: give `domains`, `ips` or `ranges`".to_owned());
+        }
+        if let Some(webhook) = &raw.webhook {
+            check_webhook(webhook).map_err(|e| format!("webhook: {e}"))?;
+        }
+        Ok(Config {
+            domains,
+            ips: ips.into_iter().collect(),
+            selectors: unique(raw.selectors),
+            webhook: raw.webhook,
+            metrics: raw.metrics,
+        })
+    }
+
+    /// How many targets a run audits.
+    pub fn target_count(&self) -> usize {
+        self.domains.len() + self.ips.len()
+    }
+}
+
+/// Keeps the first of each repeated entry, in order.
+fn unique(items: Vec<String>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    items
+        .into_iter()
+        .filter(|item| seen.insert(item.clone()))
+        .collect()
+}
+
+/// A webhook must be an absolute `http` or `https` URL.
+pub fn check_webhook(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{url}' is not a URL ({e})"))?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(()),
+        other => Err(format!(
+            "'{url}': the scheme must be http or https, not {other}"
+        )),
+    }
+}
+
+/// An address range in CIDR notation (RFC 4632 §3.1 for IPv4, RFC 4291 §2.3 for IPv6):
+///
+/// ```text
+/// cidr   = address "/" prefix-length
+/// prefix-length = 1*3DIGIT   ; 0-32 for IPv4, 0-128 for IPv6
+/// ```
+///
+/// Written by hand rather than with `ipnet`: the auditor refuses a range whose host bits are
+/// set (`192.0.2.5/24`) instead of silently widening it, and says which range was meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub network: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses and checks a range: prefix in bounds, host bits zero, not wider than
+    /// [`MAX_V4_PREFIX_BITS`] / [`MAX_V6_PREFIX_BITS`].
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let text = text.trim();
+        let (address, prefix) = text
+            .split_once('/')
+            .ok_or("expected ADDRESS/PREFIX, e.g. 192.0.2.0/28")?;
+        let network: IpAddr = address
+            .parse()
+            .map_err(|_| format!("'{address}' is not an IP address"))?;
+        let (max_bits, widest) = match network {
+            IpAddr::V4(_) => (32u8, MAX_V4_PREFIX_BITS),
+            IpAddr::V6(_) => (128u8, MAX_V6_PREFIX_BITS),
+        };
+        let prefix: u8 = match prefix.parse() {
+            Ok(bits) if bits <= max_bits && !prefix.starts_with('+') => bits,
+            _ => {
+                return Err(format!(
+                    "the prefix length must be a number from 0 to {max_bits}"
+                ));
+            }
+        };
+        if prefix < widest {
+            return Err(format!(
+                "a /{prefix} is {} addresses; the widest range monitored is /{widest} ({} \
+                 addresses): split it into smaller ranges",
+                describe_count(max_bits - prefix),
+                1u32 << (max_bits - widest)
+            ));
+        }
+        let cidr = Cidr { network, prefix };
+        let masked = cidr.first();
+        if masked != network {
+            return Err(format!(
+                "host bits are set: did you mean {masked}/{prefix}?"
+            ));
+        }
+        Ok(cidr)
+    }
+
+    /// The number of addresses, at most 65 536 for a checked range.
+    pub fn size(self) -> u32 {
+        let host_bits = match self.network {
+            IpAddr::V4(_) => 32 - self.prefix,
+            IpAddr::V6(_) => 128 - self.prefix,
+        };
+        1u32 << host_bits.min(16)
+    }
+
+    /// The first address of the range (the network address).
+    fn first(self) -> IpAddr {
+        match self.network {
+            IpAddr::V4(v4) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask))
+            }
+            IpAddr::V6(v6) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+            }
+        }
+    }
+
+    /// Every address of the range, network and broadcast addresses included: a sending IP
+    /// can be any of them when the range is part of a larger allocation.
+    pub fn addresses(self) -> impl Iterator<Item = IpAddr> {
+        let first = self.first();
+        (0..self.size()).map(move |offset| match first {
+            IpAddr::V4(v4) => IpAddr::V4(Ipv4Addr::from(u32::from(v4) + offset)),
+            IpAddr::V6(v6) => {
+                IpAddr::V6(Ipv6Addr::from(u128::from(v6) + u128::from(offset))).to_canonical()
+            }
+        })
+    }
+}
+
+/// `2^bits` in words a person reads: "65536" or "2^64".
+fn describe_count(bits: u8) -> String {
+    if bits < 64 {
+        (1u64 << bits).to_string()
+    } else {
+        format!("2^{bits}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_slash_24_is_256_addresses_from_network_to_broadcast() {
+        let cidr = Cidr::parse("192.0.2.0/24").unwrap();
+        let all: Vec<IpAddr> = cidr.addresses().collect();
+        assert_eq!(all.len(), 256);
+        assert_eq!(all[0], ip("192.0.2.0"));
+        assert_eq!(all[255], ip("192.0.2.255"));
+    }
+
+    #[test]
+    fn single_addresses_and_ipv6_ranges() {
+        assert_eq!(
+            Cidr::parse("192.0.2.7/32")
+                .unwrap()
+                .addresses()
+                .collect::<Vec<_>>(),
+            vec![ip("192.0.2.7")]
+        );
+        let v6: Vec<IpAddr> = Cidr::parse("2001:db8::/126").unwrap().addresses().collect();
+        assert_eq!(
+            v6,
+            vec![
+                ip("2001:db8::"),
+                ip("2001:db8::1"),
+                ip("2001:db8::2"),
+                ip("2001:db8::3")
+            ]
+        );
+        assert_eq!(Cidr::parse("2001:db8::/112").unwrap().size(), 65_536);
+        assert_eq!(Cidr::parse("10.0.0.0/16").unwrap().size(), 65_536);
+    }
+
+    #[test]
+    fn ranges_wider_than_the_limit_are_refused_with_their_size() {
+        let error = Cidr::parse("10.0.0.0/15").unwrap_err();
+        assert!(error.contains("131072 addresses"), "{error}");
+        assert!(error.contains("/16"), "{error}");
+        let error = Cidr::parse("2001:db8::/64").unwrap_err();
+        assert!(error.contains("2^64"), "{error}");
+        assert!(error.contains("/112"), "{error}");
+        assert!(Cidr::parse("0.0.0.0/0").is_err());
+    }
+
+    #[test]
+    fn host_bits_set_names_the_range_meant() {
+        let error = Cidr::parse("192.0.2.5/24").unwrap_err();
+        assert!(error.contains("did you mean 192.0.2.0/24"), "{error}");
+    }
+
+    #[test]
+    fn malformed_ranges_are_refused() {
+        for bad in [
+            "192.0.2.0",
+            "192.0.2.0/",
+            "192.0.2.0/33",
+            "192.0.2.0/+24",
+            "192.0.2.0/-1",
+            "300.0.2.0/24",
+            "2001:db8::/129",
+            "/24",
+            "192.0.2.0/24/1",
+            "é/24",
+        ] {
+            assert!(Cidr::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_config_is_normalised_and_deduplicated() {
+        let config = Config::parse(
+            r#"
+            domains = ["Example.COM.", "example.com", "bücher.example"]
+            ips = ["192.0.2.3", "::ffff:192.0.2.1"]
+            ranges = ["192.0.2.0/30"]
+            selectors = ["s1", "s1"]
+            webhook = "http://127.0.0.1:9/hook"
+            metrics = "/tmp/m.prom"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.domains, vec!["example.com", "xn--bcher-kva.example"]);
+        assert_eq!(
+            config.ips,
+            vec![
+                ip("192.0.2.0"),
+                ip("192.0.2.1"),
+                ip("192.0.2.2"),
+                ip("192.0.2.3")
+            ]
+        );
+        assert_eq!(config.selectors, vec!["s1"]);
+        assert_eq!(config.metrics, Some(PathBuf::from("/tmp/m.prom")));
+        assert_eq!(config.target_count(), 6);
+    }
+
+    #[test]
+    fn config_errors_are_one_line_and_name_the_problem() {
+        let cases = [
+            ("domain = [\"x.example\"]", "unknown field `domain`"),
+            ("domains = \"x.example\"", "line 1"),
+            (
+                "domains = [\"not a domain\"]",
+                "invalid domain 'not a domain'",
+            ),
+            (
+                "ips = [\"192.0.2.300\"]",
+                "invalid IP address '192.0.2.300'",
+            ),
+            ("ranges = [\"10.0.0.0/8\"]", "widest range"),
+            ("", "nothing to monitor"),
+            (
+                "domains = [\"a.example\"]\nwebhook = \"ftp://x\"",
+                "http or https",
+            ),
+            (
+                "domains = [\"a.example\"]\nwebhook = \"not a url\"",
+                "not a URL",
+            ),
+            ("\n\ndomains = [", "line 3"),
+        ];
+        for (text, expected) in cases {
+            let error = Config::parse(text).unwrap_err();
+            assert!(error.contains(expected), "{text:?}: {error}");
+            assert!(!error.contains('\n'), "{text:?}: {error}");
+        }
+    }
+}

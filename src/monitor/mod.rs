@@ -1,0 +1,421 @@
+//! `mailaudit monitor` and `mailaudit history`: audit the configured domains and sending IPs on
+//! a schedule, keep every run in a history database (`SQLite`), report what changed since the previous run,
+//! and alert through the exit status, a webhook and a Prometheus textfile.
+//!
+//! A run, in order: audit every target (a fresh DNS client and blocklist health check per run,
+//! so nothing is answered from an earlier run's cache); store the run and compute the changes
+//! in one transaction ([`store`]); print; write the metrics; POST the changes. The run is
+//! stored before any alert is sent, so a failing webhook or metrics path never loses it.
+
+pub mod alert;
+pub mod args;
+pub mod config;
+pub mod diff;
+pub mod output;
+pub mod store;
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use futures::StreamExt;
+
+use self::args::{HistoryArgs, MonitorArgs};
+use self::config::Config;
+use self::output::{HistoryReport, RunOut, RunReport, TargetSummary};
+use self::store::Store;
+use crate::audit::{self, AuditOptions, Blocklists};
+use crate::cli::{CommonArgs, Format};
+use crate::dns::{Dns, DnsConfig};
+use crate::dnsbl::Catalog;
+use crate::input;
+use crate::report::TargetReport;
+
+/// Exit status 1: something got worse since the previous run.
+const EXIT_WORSE: u8 = 1;
+/// Exit status 2: the run could not be made or stored.
+const EXIT_FAILED: u8 = 2;
+
+/// The database file in the data directory.
+const DB_FILE: &str = "history.sqlite3";
+
+/// `mailaudit monitor`: one run, or one every `--interval` until interrupted. An `Err` means
+/// the monitor could not start (exit status 2).
+pub fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    check_format(args.common.format, "monitor")?;
+    let webhook = args.webhook.clone().or_else(|| config.webhook.clone());
+    if let Some(url) = &args.webhook {
+        config::check_webhook(url).map_err(|e| anyhow::anyhow!("--webhook: {e}"))?;
+    }
+    let metrics = args.metrics.clone().or_else(|| config.metrics.clone());
+    let db = db_path(args.db.as_deref())?;
+    let monitor = Monitor {
+        config_path: args.config.display().to_string(),
+        dns_config: dns_config(&args.common)?,
+        catalog: match &args.common.dnsbl {
+            Some(path) => Catalog::from_file(path)?,
+            None => Catalog::builtin(),
+        },
+        options: AuditOptions {
+            selectors: config.selectors.clone(),
+            ips: Vec::new(),
+        },
+        config,
+        webhook,
+        metrics,
+        retry: alert::Retry::default(),
+        common: &args.common,
+    };
+    let mut out = Out::open(&args.common)?;
+    let mut store = Store::open(&db)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        match args.interval {
+            None => Ok(monitor.run_once(&mut store, &mut out).await?.exit_code()),
+            Some(interval) => Ok(monitor.repeat(interval, &mut store, &mut out).await),
+        }
+    })
+}
+
+/// `mailaudit history TARGET`: the stored runs of a domain or an IP, or one run's full report
+/// with `--run`.
+pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
+    check_format(args.common.format, "history")?;
+    let target = normalize_target(&args.target)?;
+    let db = db_path(args.db.as_deref())?;
+    let store = Store::open_existing(&db)?;
+    let mut out = Out::open(&args.common)?;
+    if let Some(run) = args.run {
+        let report = store.report(&target, run)?.with_context(|| {
+            format!(
+                "run {run} of '{target}' is not in '{}': `mailaudit history {target}` lists the runs",
+                db.display()
+            )
+        })?;
+        // Stored compact; shown as the audit's own JSON report.
+        let value: serde_json::Value =
+            serde_json::from_str(&report).context("the stored report is not JSON")?;
+        serde_json::to_writer_pretty(&mut out.writer, &value)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out.writer))
+            .and_then(|()| out.writer.flush())
+            .or_else(ignore_broken_pipe)
+            .context(out.describe())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let entries = store.timeline(&target)?;
+    if entries.is_empty() {
+        anyhow::bail!(
+            "no stored run of '{target}' in '{}' (is it in the monitor's config?)",
+            db.display()
+        );
+    }
+    let report = HistoryReport::new(&target, db.display().to_string(), &entries);
+    match args.common.format {
+        Format::Json | Format::Jsonl => {
+            let pretty = args.common.format == Format::Json;
+            let result = if pretty {
+                serde_json::to_writer_pretty(&mut out.writer, &report)
+            } else {
+                serde_json::to_writer(&mut out.writer, &report)
+            };
+            result
+                .map_err(io::Error::from)
+                .and_then(|()| writeln!(out.writer))
+                .and_then(|()| out.writer.flush())
+        }
+        _ => output::write_history_table(&mut out.writer, &report, out.color),
+    }
+    .or_else(ignore_broken_pipe)
+    .context(out.describe())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A domain as the audit normalises it, or an IP as reports spell it.
+fn normalize_target(raw: &str) -> anyhow::Result<String> {
+    if let Ok(ip) = raw.trim().parse::<IpAddr>() {
+        return Ok(ip.to_canonical().to_string());
+    }
+    Ok(input::normalize_domain(raw)?)
+}
+
+/// The monitor reports are a run summary and a timeline: no HTML or Markdown page.
+fn check_format(format: Format, command: &str) -> anyhow::Result<()> {
+    match format {
+        Format::Table | Format::Json | Format::Jsonl => Ok(()),
+        Format::Html | Format::Markdown => {
+            anyhow::bail!("{command} writes tables or JSON: use --format table, json or jsonl")
+        }
+    }
+}
+
+/// `--db`, or `history.sqlite3` in the user's data directory.
+fn db_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path.to_owned());
+    }
+    dirs::data_dir()
+        .map(|dir| dir.join("mailaudit").join(DB_FILE))
+        .context(
+            "no data directory is known for this user (set HOME or XDG_DATA_HOME, or give --db)",
+        )
+}
+
+fn dns_config(common: &CommonArgs) -> anyhow::Result<DnsConfig> {
+    let servers = common
+        .resolvers
+        .iter()
+        .map(|r| input::parse_resolver(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DnsConfig {
+        servers,
+        timeout: Duration::from_secs_f64(common.timeout),
+        concurrency: usize::try_from(common.concurrency).unwrap_or(usize::MAX),
+    })
+}
+
+/// Everything a run needs besides the store and the output.
+struct Monitor<'a> {
+    config_path: String,
+    config: Config,
+    dns_config: DnsConfig,
+    catalog: Catalog,
+    options: AuditOptions,
+    webhook: Option<String>,
+    metrics: Option<PathBuf>,
+    retry: alert::Retry,
+    common: &'a CommonArgs,
+}
+
+/// How a run ended.
+struct Outcome {
+    worse: bool,
+}
+
+impl Outcome {
+    fn exit_code(&self) -> ExitCode {
+        if self.worse {
+            ExitCode::from(EXIT_WORSE)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+impl Monitor<'_> {
+    /// Runs every `interval` (measured from the start of each run) until Ctrl-C or SIGTERM,
+    /// finishing the current run first. A run that fails is reported on standard error and the
+    /// next one is tried. The exit status is the last run's.
+    async fn repeat(&self, interval: Duration, store: &mut Store, out: &mut Out) -> ExitCode {
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            stop_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        loop {
+            let started = tokio::time::Instant::now();
+            let status = match self.run_once(store, out).await {
+                Ok(outcome) => outcome.exit_code(),
+                Err(error) => {
+                    eprintln!("mailaudit: the run failed: {error:#}");
+                    ExitCode::from(EXIT_FAILED)
+                }
+            };
+            if *stop_rx.borrow() {
+                return status;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(started + interval) => {}
+                _ = stop_rx.changed() => return status,
+            }
+        }
+    }
+
+    /// One run: audit, store, print, alert.
+    async fn run_once(&self, store: &mut Store, out: &mut Out) -> anyhow::Result<Outcome> {
+        let started = SystemTime::now();
+        let dns = Dns::new(&self.dns_config)?;
+        let blocklists = Blocklists::checked(&dns, self.catalog.clone()).await;
+        let reports = self.audit_all(&dns, &blocklists).await;
+        let finished = SystemTime::now();
+        let fail_on = self.common.fail_on.threshold();
+        let saved = tokio::task::block_in_place(|| {
+            store.save_run(&self.config_path, started, finished, &reports, fail_on)
+        })?;
+
+        let summaries: Vec<TargetSummary> = reports
+            .iter()
+            .zip(&saved.snapshots)
+            .map(|(report, snapshot)| {
+                let baseline = saved.baselines.contains(&report.target);
+                TargetSummary::of(report, snapshot, baseline, &saved.changes)
+            })
+            .collect();
+        let worse = saved.changes.iter().any(|c| c.worse);
+        let run_report = RunReport {
+            schema_version: crate::report::SCHEMA_VERSION,
+            kind: "monitor-run",
+            run: RunOut::new(
+                &saved.run,
+                &self.config_path,
+                store.path().display().to_string(),
+            ),
+            worse,
+            changes: &saved.changes,
+            targets: summaries,
+        };
+        match self.common.format {
+            Format::Json => output::write_run_json(&mut out.writer, &run_report, true),
+            Format::Jsonl => output::write_run_json(&mut out.writer, &run_report, false),
+            _ => output::write_run_table(&mut out.writer, &run_report, out.color),
+        }
+        .or_else(ignore_broken_pipe)
+        .context(out.describe())?;
+
+        // The run is stored: from here on, a failure is reported and the run still counts.
+        if let Some(path) = &self.metrics {
+            let written = tokio::task::block_in_place(|| {
+                alert::write_metrics(path, &saved.run, &reports, &saved.snapshots, &saved.changes)
+            });
+            if let Err(error) = written {
+                eprintln!(
+                    "mailaudit: cannot write the metrics file '{}': {error}",
+                    path.display()
+                );
+            }
+        }
+        if let Some(url) = &self.webhook
+            && !saved.changes.is_empty()
+        {
+            let body = alert::WebhookBody::new(&saved.run, &saved.changes);
+            if let Err(error) = alert::post_webhook(url, &body, self.retry).await {
+                eprintln!(
+                    "mailaudit: webhook not delivered (run {} is stored): {error}",
+                    saved.run.id
+                );
+            }
+        }
+        Ok(Outcome { worse })
+    }
+
+    /// Audits every domain, then every IP, a few targets at a time (the DNS layer bounds the
+    /// queries in flight), in the config's order.
+    async fn audit_all(&self, dns: &Dns, blocklists: &Blocklists) -> Vec<TargetReport> {
+        let parallel = usize::try_from(self.common.concurrency)
+            .unwrap_or(1)
+            .div_ceil(16)
+            .max(1);
+        let domains = self.config.domains.iter().map(|domain| {
+            futures::future::Either::Left(audit::audit_domain(
+                dns,
+                domain,
+                &self.options,
+                blocklists,
+            ))
+        });
+        let ips = self
+            .config
+            .ips
+            .iter()
+            .map(|&ip| futures::future::Either::Right(audit::audit_ip(dns, ip, blocklists)));
+        futures::stream::iter(domains.chain(ips))
+            .buffered(parallel)
+            .collect()
+            .await
+    }
+}
+
+/// Ctrl-C, or SIGTERM (what systemd and `kill` send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Where the output goes, and whether it may be coloured.
+struct Out {
+    writer: Box<dyn Write>,
+    path: Option<PathBuf>,
+    color: bool,
+}
+
+impl Out {
+    fn open(common: &CommonArgs) -> anyhow::Result<Out> {
+        if let Some(path) = &common.output {
+            let file =
+                File::create(path).with_context(|| format!("cannot write '{}'", path.display()))?;
+            return Ok(Out {
+                writer: Box::new(BufWriter::new(file)),
+                path: Some(path.clone()),
+                color: false,
+            });
+        }
+        let stdout = io::stdout();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Ok(Out {
+            color: stdout.is_terminal() && !no_color,
+            writer: Box::new(BufWriter::new(stdout)),
+            path: None,
+        })
+    }
+
+    fn describe(&self) -> String {
+        match &self.path {
+            Some(path) => format!("cannot write '{}'", path.display()),
+            None => "cannot write to standard output".to_owned(),
+        }
+    }
+}
+
+/// A reader that stopped reading (`| head`) is not a failure of the run.
+fn ignore_broken_pipe(error: io::Error) -> io::Result<()> {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_targets_are_normalised_like_the_monitor_stores_them() {
+        assert_eq!(normalize_target("Example.COM.").unwrap(), "example.com");
+        assert_eq!(normalize_target("::ffff:192.0.2.1").unwrap(), "192.0.2.1");
+        assert_eq!(normalize_target("2001:DB8::1").unwrap(), "2001:db8::1");
+        assert!(normalize_target("not a target").is_err());
+    }
+
+    #[test]
+    fn html_and_markdown_are_refused_before_anything_runs() {
+        assert!(check_format(Format::Html, "monitor").is_err());
+        assert!(check_format(Format::Markdown, "history").is_err());
+        assert!(check_format(Format::Jsonl, "monitor").is_ok());
+    }
+}

@@ -1,0 +1,686 @@
+//! The history of monitor runs, in an embedded `SQLite` database.
+//!
+//! Safety against crashes and against a second monitor on the same file:
+//! - every run is written in one transaction (`BEGIN IMMEDIATE`), after its audits finished:
+//!   a run killed at any point is either stored whole or not at all;
+//! - WAL journal mode, so that readers (`mailaudit history`) never block the writer and a crash
+//!   leaves the database consistent;
+//! - a busy timeout, so that a second monitor waits for the first one's transaction instead of
+//!   failing with "database is locked"; the previous run each diff compares with is read inside
+//!   the same transaction, so two monitors never both compare with the same older run.
+//!
+//! The schema has a version table and numbered migrations; a database written by a newer
+//! mailaudit is refused rather than misread.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+use serde::Serialize;
+
+use super::diff::{self, Change, Listing, Snapshot};
+use crate::finding::Severity;
+use crate::report::{TargetKind, TargetReport};
+
+/// How long a writer waits for another one's transaction before giving up. A monitor's write
+/// is short (the audits run before it), so this is generous.
+const BUSY_TIMEOUT: Duration = Duration::from_mins(2);
+
+/// The schema, one migration a version: migration `i` brings the database to version `i + 1`.
+/// Shipped migrations are never edited; a change is a new migration.
+const MIGRATIONS: &[&str] = &[
+    // Version 1.
+    "CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        started_ms  INTEGER NOT NULL,   -- Unix time, milliseconds
+        finished_ms INTEGER NOT NULL,
+        config      TEXT NOT NULL,      -- the monitor.toml the run read
+        targets     INTEGER NOT NULL,
+        changes     INTEGER NOT NULL,
+        worse       INTEGER NOT NULL    -- changes that made things worse
+    );
+    -- Full JSON reports, shared by consecutive runs whose report did not change.
+    CREATE TABLE reports (
+        id   INTEGER PRIMARY KEY,
+        json TEXT NOT NULL
+    );
+    CREATE TABLE observations (
+        run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        target    TEXT NOT NULL,
+        kind      TEXT NOT NULL,        -- domain | ip
+        score     INTEGER NOT NULL,
+        grade     TEXT NOT NULL,
+        snapshot  TEXT NOT NULL,        -- JSON: what the next run compares with
+        report_id INTEGER NOT NULL REFERENCES reports(id),
+        PRIMARY KEY (target, run_id)
+    );
+    CREATE TABLE changes (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        target TEXT NOT NULL,
+        seq    INTEGER NOT NULL,
+        worse  INTEGER NOT NULL,
+        change TEXT NOT NULL,           -- JSON
+        PRIMARY KEY (target, run_id, seq)
+    );
+    CREATE INDEX observations_by_run ON observations(run_id);
+    CREATE INDEX changes_by_run ON changes(run_id);",
+];
+
+/// The schema version this build writes.
+#[allow(clippy::cast_possible_wrap)] // a handful of migrations
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// An open history database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A run as stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunInfo {
+    pub id: i64,
+    /// Unix time in milliseconds.
+    pub started_ms: i64,
+    pub finished_ms: i64,
+}
+
+/// What storing a run found.
+#[derive(Clone, Debug)]
+pub struct SavedRun {
+    pub run: RunInfo,
+    /// Every change since each target's previous run, targets in the order given.
+    pub changes: Vec<Change>,
+    /// Targets with no previous run: this run is their baseline.
+    pub baselines: Vec<String>,
+    /// Each target's snapshot, in the order given.
+    pub snapshots: Vec<Snapshot>,
+}
+
+/// One run of one target, for `mailaudit history`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineEntry {
+    pub run: i64,
+    pub started_ms: i64,
+    pub finished_ms: i64,
+    pub kind: String,
+    pub grade: String,
+    pub score: i64,
+    /// The lists that listed the target (or an MX host's domain) at this run.
+    pub listed_on: Vec<Listing>,
+    /// The first stored run of the target: nothing to compare with.
+    pub baseline: bool,
+    pub changes: Vec<Change>,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it (and its directory) if needed, and brings its
+    /// schema up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the directory '{}'", dir.display()))?;
+        }
+        Store::open_with(path, OpenFlags::default())
+    }
+
+    /// Opens an existing database (for reading the history); refuses to create one.
+    pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
+        if !path.exists() {
+            bail!(
+                "no monitoring history at '{}': run `mailaudit monitor` first, or name the \
+                 database with --db",
+                path.display()
+            );
+        }
+        let mut flags = OpenFlags::default();
+        flags.remove(OpenFlags::SQLITE_OPEN_CREATE);
+        Store::open_with(path, flags)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags) -> anyhow::Result<Store> {
+        let describe = || format!("cannot open the history database '{}'", path.display());
+        let mut conn = Connection::open_with_flags(path, flags).with_context(describe)?;
+        conn.busy_timeout(BUSY_TIMEOUT).with_context(describe)?;
+        set_wal(&conn).with_context(describe)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .with_context(describe)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .with_context(describe)?;
+        migrate(&mut conn).with_context(describe)?;
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Where the database is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores one run and returns what changed since each target's previous run. Everything is
+    /// written in one transaction.
+    pub fn save_run(
+        &mut self,
+        config: &str,
+        started: SystemTime,
+        finished: SystemTime,
+        reports: &[TargetReport],
+        fail_on: Option<Severity>,
+    ) -> anyhow::Result<SavedRun> {
+        let describe = || format!("cannot store the run in '{}'", self.path.display());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .with_context(describe)?;
+        let started_ms = unix_ms(started);
+        let finished_ms = unix_ms(finished);
+        tx.execute(
+            "INSERT INTO runs (started_ms, finished_ms, config, targets, changes, worse)
+             VALUES (?1, ?2, ?3, ?4, 0, 0)",
+            params![started_ms, finished_ms, config, count(reports.len())],
+        )
+        .with_context(describe)?;
+        let run_id = tx.last_insert_rowid();
+        let mut saved = SavedRun {
+            run: RunInfo {
+                id: run_id,
+                started_ms,
+                finished_ms,
+            },
+            changes: Vec::new(),
+            baselines: Vec::new(),
+            snapshots: Vec::with_capacity(reports.len()),
+        };
+        for report in reports {
+            save_target(&tx, run_id, report, fail_on, &mut saved).with_context(describe)?;
+        }
+        let worse = saved.changes.iter().filter(|c| c.worse).count();
+        tx.execute(
+            "UPDATE runs SET changes = ?1, worse = ?2 WHERE id = ?3",
+            params![count(saved.changes.len()), count(worse), run_id],
+        )
+        .with_context(describe)?;
+        tx.commit().with_context(describe)?;
+        Ok(saved)
+    }
+
+    /// Every stored run of `target`, oldest first, with the changes found at each.
+    pub fn timeline(&self, target: &str) -> anyhow::Result<Vec<TimelineEntry>> {
+        let describe = || format!("cannot read '{}'", self.path.display());
+        let mut runs = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.started_ms, r.finished_ms, o.kind, o.grade, o.score, o.snapshot
+                 FROM observations o JOIN runs r ON r.id = o.run_id
+                 WHERE o.target = ?1 ORDER BY r.id",
+            )
+            .with_context(describe)?;
+        let mut entries = runs
+            .query_map([target], |row| {
+                let snapshot: String = row.get(6)?;
+                let listed_on = serde_json::from_str::<Snapshot>(&snapshot)
+                    .map(|s| s.listed().cloned().collect())
+                    .unwrap_or_default();
+                Ok(TimelineEntry {
+                    run: row.get(0)?,
+                    started_ms: row.get(1)?,
+                    finished_ms: row.get(2)?,
+                    kind: row.get(3)?,
+                    grade: row.get(4)?,
+                    score: row.get(5)?,
+                    listed_on,
+                    baseline: false,
+                    changes: Vec::new(),
+                })
+            })
+            .with_context(describe)?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(describe)?;
+        if let Some(first) = entries.first_mut() {
+            first.baseline = true;
+        }
+        let mut changes = self
+            .conn
+            .prepare("SELECT run_id, change FROM changes WHERE target = ?1 ORDER BY run_id, seq")
+            .with_context(describe)?;
+        let rows = changes
+            .query_map([target], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .with_context(describe)?;
+        for row in rows {
+            let (run, text) = row.with_context(describe)?;
+            let change: Change = serde_json::from_str(&text)
+                .with_context(|| format!("{}: run {run} has an unreadable change", describe()))?;
+            if let Some(entry) = entries.iter_mut().find(|e| e.run == run) {
+                entry.changes.push(change);
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The full JSON report of `target` stored at run `run`.
+    pub fn report(&self, target: &str, run: i64) -> anyhow::Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT r.json FROM observations o JOIN reports r ON r.id = o.report_id
+                 WHERE o.target = ?1 AND o.run_id = ?2",
+                params![target, run],
+                |row| row.get(0),
+            )
+            .optional()
+            .with_context(|| format!("cannot read '{}'", self.path.display()))
+    }
+
+    /// How many runs are stored.
+    pub fn run_count(&self) -> anyhow::Result<i64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM runs", [], |row| row.get(0))
+            .with_context(|| format!("cannot read '{}'", self.path.display()))
+    }
+}
+
+/// Stores one target of run `run_id` and adds what changed since its previous run to `saved`.
+fn save_target(
+    tx: &Transaction,
+    run_id: i64,
+    report: &TargetReport,
+    fail_on: Option<Severity>,
+    saved: &mut SavedRun,
+) -> anyhow::Result<()> {
+    let snapshot = Snapshot::of(report);
+    let json = serde_json::to_string(report).context("cannot serialise a report")?;
+    let before: Option<(String, i64, String)> = tx
+        .prepare_cached(
+            "SELECT o.snapshot, o.report_id, r.json FROM observations o
+             JOIN reports r ON r.id = o.report_id
+             WHERE o.target = ?1 AND o.run_id < ?2
+             ORDER BY o.run_id DESC LIMIT 1",
+        )?
+        .query_row(params![report.target, run_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?;
+    // A snapshot this build cannot read (none is yet) is treated as no previous run.
+    let old_snapshot = before
+        .as_ref()
+        .and_then(|(text, _, _)| serde_json::from_str::<Snapshot>(text).ok());
+    let report_id = match &before {
+        Some((_, id, old_json)) if *old_json == json => *id,
+        _ => {
+            tx.prepare_cached("INSERT INTO reports (json) VALUES (?1)")?
+                .execute([&json])?;
+            tx.last_insert_rowid()
+        }
+    };
+    tx.prepare_cached(
+        "INSERT INTO observations (run_id, target, kind, score, grade, snapshot, report_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        run_id,
+        report.target,
+        kind_name(report.kind),
+        report.score,
+        report.grade.to_string(),
+        serde_json::to_string(&snapshot).context("cannot serialise a snapshot")?,
+        report_id,
+    ])?;
+    match &old_snapshot {
+        Some(old) => {
+            let changes = diff::diff(&report.target, old, &snapshot, fail_on);
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO changes (run_id, target, seq, worse, change)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (seq, change) in changes.iter().enumerate() {
+                insert.execute(params![
+                    run_id,
+                    report.target,
+                    count(seq),
+                    change.worse,
+                    serde_json::to_string(change).context("cannot serialise a change")?,
+                ])?;
+            }
+            saved.changes.extend(changes);
+        }
+        None => saved.baselines.push(report.target.clone()),
+    }
+    saved.snapshots.push(snapshot);
+    Ok(())
+}
+
+/// Switches to WAL. Changing the journal mode needs a moment of exclusive access: when another
+/// monitor is opening the same new file, `SQLite` may answer "busy" at once without calling the
+/// busy handler, so this retries for as long as the busy timeout.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+        {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], each migration in the transaction that records it.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let current = schema_version(conn)?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+            version    INTEGER NOT NULL,
+            applied_ms INTEGER NOT NULL
+        )",
+    )?;
+    // Read again under the write lock: another monitor may have migrated meanwhile.
+    let version: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |r| r.get(0),
+    )?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "it was written by a newer mailaudit (schema version {version}; this one knows up \
+             to {SCHEMA_VERSION})"
+        );
+    }
+    let applied_ms = unix_ms(SystemTime::now());
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let target = i64::try_from(index).unwrap_or(i64::MAX) + 1;
+        if target <= version {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_version (version, applied_ms) VALUES (?1, ?2)",
+            params![target, applied_ms],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The schema version of the database, 0 for a new file.
+fn schema_version(conn: &Connection) -> anyhow::Result<i64> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    let version: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |r| r.get(0),
+    )?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "it was written by a newer mailaudit (schema version {version}; this one knows up \
+             to {SCHEMA_VERSION})"
+        );
+    }
+    Ok(version)
+}
+
+/// A count as `SQLite` stores it.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn kind_name(kind: TargetKind) -> &'static str {
+    match kind {
+        TargetKind::Domain => "domain",
+        TargetKind::Ip => "ip",
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 for a clock before it).
+pub fn unix_ms(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Code, Finding};
+    use crate::ip::IpReport;
+    use crate::report::{Areas, IpAreas};
+
+    fn ip_report(listed: bool) -> TargetReport {
+        let ip: IpReport = fake_ip_report(listed);
+        let findings = if listed {
+            vec![Finding::new(Code::IpListed, "listed on RBL")]
+        } else {
+            Vec::new()
+        };
+        TargetReport::new(
+            "192.0.2.1",
+            TargetKind::Ip,
+            findings,
+            Areas::Ip(Box::new(IpAreas { ip })),
+        )
+    }
+
+    fn fake_ip_report(listed: bool) -> IpReport {
+        use crate::dnsbl::{ListAnswer, ListStatus, Takes, Weight};
+        use crate::finding::Verdict;
+        use crate::ip::ReverseDns;
+        IpReport {
+            ip: "192.0.2.1".parse().unwrap(),
+            family: Takes::Ipv4,
+            verdict: if listed { Verdict::Fail } else { Verdict::Ok },
+            reverse_dns: ReverseDns {
+                query: "1.2.0.192.in-addr.arpa".to_owned(),
+                answer: "nxdomain".to_owned(),
+                names: Vec::new(),
+                fcrdns: None,
+            },
+            lists: vec![ListAnswer {
+                list: "RBL".to_owned(),
+                zone: "rbl.example".to_owned(),
+                weight: Weight::Major,
+                query: "1.2.0.192.rbl.example".to_owned(),
+                status: if listed {
+                    ListStatus::Listed
+                } else {
+                    ListStatus::NotListed
+                },
+                codes: Vec::new(),
+                txt: Vec::new(),
+                removal: None,
+                detail: None,
+                health: None,
+            }],
+            listed_on: if listed {
+                vec!["RBL".to_owned()]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn temp_db() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("history.sqlite3");
+        (dir, path)
+    }
+
+    #[test]
+    fn the_first_run_is_a_baseline_and_the_second_sees_the_listing() {
+        let (_dir, path) = temp_db();
+        let mut store = Store::open(&path).unwrap();
+        let now = SystemTime::now();
+        let first = store
+            .save_run(
+                "m.toml",
+                now,
+                now,
+                &[ip_report(false)],
+                Some(Severity::Error),
+            )
+            .unwrap();
+        assert_eq!(first.baselines, vec!["192.0.2.1"]);
+        assert!(first.changes.is_empty());
+        let second = store
+            .save_run(
+                "m.toml",
+                now,
+                now,
+                &[ip_report(true)],
+                Some(Severity::Error),
+            )
+            .unwrap();
+        assert!(second.baselines.is_empty());
+        assert!(
+            second
+                .changes
+                .iter()
+                .any(|c| matches!(&c.what, diff::What::Listed { list, .. } if list == "RBL")),
+            "{:?}",
+            second.changes
+        );
+        assert!(second.changes.iter().any(|c| c.worse));
+
+        let timeline = store.timeline("192.0.2.1").unwrap();
+        assert_eq!(timeline.len(), 2);
+        assert!(timeline[0].baseline && !timeline[1].baseline);
+        assert!(timeline[0].listed_on.is_empty());
+        assert_eq!(timeline[1].listed_on[0].list, "RBL");
+        assert_eq!(timeline[1].changes, second.changes);
+        let stored = store.report("192.0.2.1", second.run.id).unwrap().unwrap();
+        let value: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        assert_eq!(value["ip"]["listed_on"][0], "RBL");
+    }
+
+    #[test]
+    fn an_unchanged_report_is_stored_once() {
+        let (_dir, path) = temp_db();
+        let mut store = Store::open(&path).unwrap();
+        let now = SystemTime::now();
+        for _ in 0..3 {
+            store
+                .save_run("m.toml", now, now, &[ip_report(false)], None)
+                .unwrap();
+        }
+        let reports: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM reports", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(reports, 1);
+        assert_eq!(store.run_count().unwrap(), 3);
+    }
+
+    #[test]
+    fn the_database_is_in_wal_mode_with_the_current_schema() {
+        let (_dir, path) = temp_db();
+        let store = Store::open(&path).unwrap();
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(store);
+        // Opening again does not migrate twice.
+        let store = Store::open_existing(&path).unwrap();
+        let versions: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(versions, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let (_dir, path) = temp_db();
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute("INSERT INTO schema_version VALUES (99, 0)", [])
+            .unwrap();
+        drop(store);
+        let error = format!("{:#}", Store::open(&path).err().unwrap());
+        assert!(error.contains("newer mailaudit"), "{error}");
+    }
+
+    #[test]
+    fn history_does_not_create_a_database() {
+        let (_dir, path) = temp_db();
+        let error = Store::open_existing(&path).err().unwrap().to_string();
+        assert!(error.contains("no monitoring history"), "{error}");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn an_unfinished_transaction_leaves_no_trace() {
+        let (_dir, path) = temp_db();
+        let mut store = Store::open(&path).unwrap();
+        let now = SystemTime::now();
+        store
+            .save_run("m.toml", now, now, &[ip_report(false)], None)
+            .unwrap();
+        {
+            // A run cut short: its transaction is dropped, never committed.
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .unwrap();
+            tx.execute(
+                "INSERT INTO runs (started_ms, finished_ms, config, targets, changes, worse)
+                 VALUES (0, 0, 'x', 1, 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        assert_eq!(store.run_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn two_writers_on_one_database_both_store_their_runs() {
+        let (_dir, path) = temp_db();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut store = Store::open(&path).unwrap();
+                    let now = SystemTime::now();
+                    for _ in 0..5 {
+                        store
+                            .save_run("m.toml", now, now, &[ip_report(false)], None)
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.run_count().unwrap(), 20);
+        assert_eq!(store.timeline("192.0.2.1").unwrap().len(), 20);
+        let check: String = store
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
+}
