@@ -1,0 +1,1134 @@
+//! `--format html`: one self-contained file a person reads in a browser, archives, or prints.
+//!
+//! The page is rendered by an askama template (`templates/report.html`) that HTML-escapes every
+//! value by default: TXT records are written by strangers, and a record holding `<script>` must
+//! show as text. The template never uses `|safe`. On top of that the page carries a strict
+//! Content-Security-Policy (`default-src 'none'`), so that even markup that slipped through could
+//! neither run nor load anything; it references no script, font, image or stylesheet.
+//!
+//! This module only restates the report: it turns the model of [`super`] into rows of display
+//! text ([`Page`]) and decides nothing. Control characters and Unicode bidirectional controls in
+//! text from DNS are shown as `\u{..}` escapes, like the table does, so that what is shown is
+//! what was published.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use askama::Template;
+use serde::Serialize;
+
+use super::summary::{self, AreaLine};
+use super::{Areas, DomainAreas, TargetReport};
+use crate::dkim::{DkimReport, SelectorReport, SelectorStatus};
+use crate::dmarc::DmarcReport;
+use crate::dnsbl::{ListAnswer, ListStatus};
+use crate::finding::{Finding, Severity, Verdict};
+use crate::ip::IpReport;
+use crate::mx::{HostReport, MxReport};
+use crate::requirements::{Requirement, RequirementStatus};
+use crate::spf::{LOOKUP_LIMIT, Node, SpfReport, VOID_LIMIT};
+
+/// Longest text shown in one place; a hostile TXT record can hold tens of kilobytes, and the
+/// JSON report has it all.
+const MAX_TEXT_CHARS: usize = 8192;
+
+/// The directory reports go to when `--output` is not given.
+pub const REPORTS_DIR: &str = "reports";
+
+/// Writes one HTML page holding every report; `generated` is the time printed on it.
+pub fn write_html(
+    out: &mut dyn Write,
+    reports: &[TargetReport],
+    generated: SystemTime,
+) -> io::Result<()> {
+    let page = Page::new(reports, generated);
+    let html = page.render().map_err(io::Error::other)?;
+    out.write_all(html.as_bytes())
+}
+
+/// Writes the page to a new dated file under [`REPORTS_DIR`] (created if needed), named after
+/// the first target; returns its path.
+pub fn write_dated(reports: &[TargetReport], now: SystemTime) -> io::Result<PathBuf> {
+    let first = reports.first().map_or("report", |r| r.target.as_str());
+    let path = default_path(first, now);
+    std::fs::create_dir_all(REPORTS_DIR)?;
+    let mut file = io::BufWriter::new(std::fs::File::create(&path)?);
+    write_html(&mut file, reports, now)?;
+    file.flush()?;
+    Ok(path)
+}
+
+/// `reports/<first target>-<YYYYMMDD-HHMMSS>.html` (UTC), the target made safe for a file name.
+pub fn default_path(first_target: &str, now: SystemTime) -> PathBuf {
+    let time = Timestamp::from(now);
+    let name = format!(
+        "{}-{:04}{:02}{:02}-{:02}{:02}{:02}.html",
+        file_name_part(first_target),
+        time.year,
+        time.month,
+        time.day,
+        time.hour,
+        time.minute,
+        time.second
+    );
+    Path::new(REPORTS_DIR).join(name)
+}
+
+/// A target as a file name component: letters, digits, `.`, `-` and `_` kept, anything else
+/// (`:` of an IPv6 address, `/`, `..` at the start) replaced, at most 100 characters.
+fn file_name_part(target: &str) -> String {
+    let mut part: String = target
+        .chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // Never a hidden file, `.` or `..`.
+    while part.starts_with('.') {
+        part.replace_range(0..1, "_");
+    }
+    if part.is_empty() {
+        part.push_str("report");
+    }
+    part
+}
+
+/// Text that came from DNS or a server, made visible: control characters (escape sequences,
+/// NUL) and bidirectional controls shown as `\u{..}` escapes, and very long text cut with its
+/// length said. HTML escaping is the template's job, not this function's.
+fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_TEXT_CHARS + 64));
+    for (index, c) in text.chars().enumerate() {
+        if index >= MAX_TEXT_CHARS {
+            let total = text.chars().count();
+            let _ = write!(out, "… ({total} characters in all; see --format json)");
+            break;
+        }
+        if matches!(c, '\n' | '\t') || !(c.is_control() || is_bidi_control(c)) {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
+}
+
+/// Unicode bidirectional controls, which make text display in another order than it has
+/// (CVE-2021-42574).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The serialized name of an enum value (`syntax-error`, `not-listed`): the words of the JSON.
+fn word<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Ok => "ok",
+        Verdict::Weak => "weak",
+        Verdict::Fail => "fail",
+        Verdict::Unknown => "unknown",
+    }
+}
+
+/// The page: a section per target, and a summary table when there are several.
+#[derive(Template)]
+#[template(path = "report.html")]
+struct Page {
+    title: String,
+    generated: String,
+    version: &'static str,
+    /// One row per target; shown when there is more than one.
+    summary: Vec<SummaryRow>,
+    targets: Vec<TargetView>,
+}
+
+impl Page {
+    fn new(reports: &[TargetReport], generated: SystemTime) -> Page {
+        let names: Vec<String> = reports.iter().map(|r| shown(&r.target)).collect();
+        let title = match names.as_slice() {
+            [one] => format!("mailaudit report: {one}"),
+            _ => format!("mailaudit report: {} targets", names.len()),
+        };
+        let summary = if reports.len() > 1 {
+            reports
+                .iter()
+                .enumerate()
+                .map(|(i, r)| SummaryRow {
+                    anchor: anchor(i),
+                    target: shown(&r.target),
+                    grade: r.grade.to_string(),
+                    score: r.score,
+                    worst: r
+                        .findings
+                        .first()
+                        .map_or_else(|| "-".to_owned(), |f| format!("{} {}", f.severity, f.code)),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Page {
+            title,
+            generated: Timestamp::from(generated).to_string(),
+            version: env!("CARGO_PKG_VERSION"),
+            summary,
+            targets: reports
+                .iter()
+                .enumerate()
+                .map(|(i, r)| TargetView::new(i, r))
+                .collect(),
+        }
+    }
+}
+
+fn anchor(index: usize) -> String {
+    format!("target-{}", index + 1)
+}
+
+struct SummaryRow {
+    anchor: String,
+    target: String,
+    grade: String,
+    score: u8,
+    worst: String,
+}
+
+/// Everything shown for one target.
+#[derive(Default)]
+struct TargetView {
+    anchor: String,
+    target: String,
+    kind: String,
+    grade: String,
+    score: u8,
+    /// Findings per severity, most severe first.
+    counts: Vec<Count>,
+    capped_by_critical: bool,
+    deductions: Vec<DeductionView>,
+    top_fixes: Vec<TopFixView>,
+    findings: Vec<FindingView>,
+    requirements: Vec<RequirementView>,
+    areas: Vec<AreaView>,
+    spf: Option<SpfView>,
+    dmarc: Option<DmarcView>,
+    dkim: Option<DkimView>,
+    mx: Option<MxView>,
+    /// Reverse DNS of each sending IP.
+    ips: Vec<IpView>,
+    /// One row a list, one column a sending IP.
+    ip_matrix: Option<Matrix>,
+    /// One row a list, one column a domain (the domain and its MX hosts' domains).
+    domain_matrix: Option<Matrix>,
+}
+
+impl TargetView {
+    fn new(index: usize, report: &TargetReport) -> TargetView {
+        let severities = [
+            Severity::Critical,
+            Severity::Error,
+            Severity::Warning,
+            Severity::Info,
+        ];
+        let counts = severities
+            .iter()
+            .map(|&severity| Count {
+                severity: severity.as_str(),
+                count: report
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity == severity)
+                    .count(),
+            })
+            .collect();
+        let mut view = TargetView {
+            anchor: anchor(index),
+            target: shown(&report.target),
+            kind: word(&report.kind),
+            grade: report.grade.to_string(),
+            score: report.score,
+            counts,
+            capped_by_critical: report.scoring.capped_by_critical,
+            deductions: report
+                .scoring
+                .deductions
+                .iter()
+                .map(|d| DeductionView {
+                    code: d.code.clone(),
+                    severity: d.severity.as_str(),
+                    points: format_points(d.points),
+                })
+                .collect(),
+            top_fixes: report
+                .scoring
+                .top_fixes
+                .iter()
+                .map(|f| TopFixView {
+                    code: f.code.clone(),
+                    gain: f.gain,
+                    fix: shown(&f.fix),
+                })
+                .collect(),
+            findings: report.findings.iter().map(FindingView::new).collect(),
+            requirements: report
+                .requirements
+                .iter()
+                .map(RequirementView::new)
+                .collect(),
+            areas: summary::areas(&report.areas)
+                .into_iter()
+                .map(AreaView::new)
+                .collect(),
+            ..TargetView::default()
+        };
+        let ips = summary::ip_reports(&report.areas);
+        view.ips = ips.iter().map(|ip| IpView::new(ip)).collect();
+        if !ips.is_empty() {
+            view.ip_matrix = Some(Matrix::new(
+                ips.iter()
+                    .map(|ip| (ip.ip.to_string(), ip.lists.as_slice()))
+                    .collect(),
+            ));
+        }
+        if let Areas::Domain(domain) = &report.areas {
+            view.add_domain_areas(domain);
+        }
+        view
+    }
+
+    fn add_domain_areas(&mut self, areas: &DomainAreas) {
+        self.spf = Some(SpfView::new(&areas.spf));
+        self.dmarc = Some(DmarcView::new(&areas.dmarc));
+        self.dkim = Some(DkimView::new(&areas.dkim));
+        self.mx = Some(MxView::new(&areas.mx));
+        if !areas.blocklists.is_empty() {
+            self.domain_matrix = Some(Matrix::new(
+                areas
+                    .blocklists
+                    .iter()
+                    .map(|b| (shown(&b.domain), b.lists.as_slice()))
+                    .collect(),
+            ));
+        }
+    }
+}
+
+/// Points with at most one decimal (`15`, `3.8`).
+fn format_points(points: f64) -> String {
+    let text = format!("{points:.1}");
+    text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
+}
+
+struct Count {
+    severity: &'static str,
+    count: usize,
+}
+
+struct DeductionView {
+    code: String,
+    severity: &'static str,
+    points: String,
+}
+
+struct TopFixView {
+    code: String,
+    gain: u8,
+    fix: String,
+}
+
+/// A label and a value, for evidence and key facts.
+struct Pair {
+    key: String,
+    value: String,
+}
+
+struct FindingView {
+    severity: &'static str,
+    code: &'static str,
+    message: String,
+    fix: Option<String>,
+    evidence: Vec<Pair>,
+}
+
+impl FindingView {
+    fn new(finding: &Finding) -> FindingView {
+        FindingView {
+            severity: finding.severity.as_str(),
+            code: finding.code.as_str(),
+            message: shown(&finding.message),
+            fix: finding.fix.as_deref().map(shown),
+            evidence: finding
+                .evidence
+                .iter()
+                .map(|(key, value)| Pair {
+                    key: shown(key),
+                    value: shown(&evidence_text(value)),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A string as itself, anything else as indented JSON.
+fn evidence_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+struct RequirementView {
+    provider: String,
+    audience: String,
+    requirement: String,
+    /// The CSS class of the status: `ok`, `fail`, `unknown`, `weak`.
+    class: &'static str,
+    status: &'static str,
+    codes: String,
+    detail: String,
+}
+
+impl RequirementView {
+    fn new(requirement: &Requirement) -> RequirementView {
+        let class = match requirement.status {
+            RequirementStatus::Met => "ok",
+            RequirementStatus::NotMet => "fail",
+            RequirementStatus::Unknown => "unknown",
+            RequirementStatus::NotChecked | RequirementStatus::NotCheckable => "weak",
+        };
+        RequirementView {
+            provider: requirement.provider.clone(),
+            audience: requirement.audience.clone(),
+            requirement: requirement.requirement.clone(),
+            class,
+            status: requirement.status.as_str(),
+            codes: requirement
+                .codes
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            detail: shown(&requirement.detail),
+        }
+    }
+}
+
+struct AreaView {
+    area: &'static str,
+    verdict: &'static str,
+    found: Vec<String>,
+}
+
+impl AreaView {
+    fn new(line: AreaLine) -> AreaView {
+        AreaView {
+            area: line.area,
+            verdict: verdict_word(line.verdict),
+            found: line.found.into_iter().map(|f| shown(&f)).collect(),
+        }
+    }
+}
+
+struct SpfView {
+    verdict: &'static str,
+    domain: String,
+    dns: String,
+    /// Every TXT record at the domain, its character-strings quoted as in a zone file.
+    txt: Vec<String>,
+    record: Option<String>,
+    diagnostics: Vec<String>,
+    total_lookups: usize,
+    lookup_limit: usize,
+    over_limit: bool,
+    void_lookups: usize,
+    void_limit: usize,
+    tree: Vec<TreeRow>,
+}
+
+impl SpfView {
+    fn new(report: &SpfReport) -> SpfView {
+        let mut tree = Vec::new();
+        tree_rows(&report.tree, 0, &mut tree);
+        SpfView {
+            verdict: verdict_word(report.verdict),
+            domain: shown(&report.domain),
+            dns: shown(&report.dns),
+            txt: report.txt.iter().map(|s| shown(&quoted(s))).collect(),
+            record: report.record.as_deref().map(shown),
+            diagnostics: report
+                .diagnostics
+                .iter()
+                .map(|d| {
+                    let suggestion = d
+                        .suggestion
+                        .as_ref()
+                        .map(|s| format!(" (write: {s})"))
+                        .unwrap_or_default();
+                    shown(&format!(
+                        "at byte {}: {}: {}{suggestion}",
+                        d.offset, d.term, d.reason
+                    ))
+                })
+                .collect(),
+            total_lookups: report.total_lookups,
+            lookup_limit: LOOKUP_LIMIT,
+            over_limit: report.total_lookups > LOOKUP_LIMIT,
+            void_lookups: report.void_lookups,
+            void_limit: VOID_LIMIT,
+            tree,
+        }
+    }
+}
+
+/// Character-strings as a zone file writes them: `"v=spf1 " "-all"`.
+fn quoted(strings: &[String]) -> String {
+    strings
+        .iter()
+        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One node of the SPF include/redirect tree.
+struct TreeRow {
+    /// Indentation, in steps.
+    depth: usize,
+    /// The term that led here (`include:_spf.example.com`), or the domain for the root.
+    label: String,
+    domain: String,
+    via: String,
+    status: String,
+    dns: String,
+    record: Option<String>,
+    lookups: usize,
+    subtree_lookups: usize,
+    cumulative_lookups: usize,
+    /// The running total is past the limit at this node.
+    over_limit: bool,
+    void_lookups: usize,
+}
+
+fn tree_rows(node: &Node, depth: usize, rows: &mut Vec<TreeRow>) {
+    rows.push(TreeRow {
+        depth,
+        label: shown(node.term.as_deref().unwrap_or(&node.domain)),
+        domain: shown(&node.domain),
+        via: word(&node.via),
+        status: word(&node.status),
+        dns: node.dns.as_deref().map(shown).unwrap_or_default(),
+        record: node
+            .record
+            .as_deref()
+            .map(shown)
+            .or_else(|| (node.records.len() > 1).then(|| shown(&node.records.join("  |  ")))),
+        lookups: node.lookups,
+        subtree_lookups: node.subtree_lookups,
+        cumulative_lookups: node.cumulative_lookups,
+        over_limit: node.cumulative_lookups > LOOKUP_LIMIT,
+        void_lookups: node.void_lookups,
+    });
+    for child in &node.children {
+        tree_rows(child, depth + 1, rows);
+    }
+}
+
+struct DmarcView {
+    verdict: &'static str,
+    domain: String,
+    found_at: Option<String>,
+    inherited: bool,
+    record: Option<String>,
+    queries: Vec<QueryView>,
+    tags: Vec<TagView>,
+    notes: Vec<String>,
+    policy: Option<String>,
+    destinations: Vec<DestinationView>,
+}
+
+struct QueryView {
+    name: String,
+    status: String,
+    aliases: String,
+    records: Vec<String>,
+    needed: bool,
+}
+
+struct TagView {
+    name: String,
+    value: String,
+    status: String,
+    understood: String,
+}
+
+struct DestinationView {
+    tag: String,
+    uri: String,
+    authorization: String,
+    query: String,
+    status: String,
+}
+
+impl DmarcView {
+    fn new(report: &DmarcReport) -> DmarcView {
+        DmarcView {
+            verdict: verdict_word(report.verdict),
+            domain: shown(&report.domain),
+            found_at: report.found_at.as_deref().map(shown),
+            inherited: report.inherited,
+            record: report.record.as_deref().map(shown),
+            queries: report
+                .queries
+                .iter()
+                .map(|q| QueryView {
+                    name: shown(&q.name),
+                    status: shown(&q.status),
+                    aliases: shown(&q.aliases.join(" → ")),
+                    records: q.records.iter().map(|r| shown(r)).collect(),
+                    needed: q.needed,
+                })
+                .collect(),
+            tags: report
+                .tags
+                .iter()
+                .map(|t| TagView {
+                    name: shown(&t.name),
+                    value: shown(&t.value),
+                    status: word(&t.status),
+                    understood: t
+                        .understood
+                        .as_ref()
+                        .map(|v| shown(&evidence_text(v)))
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            notes: report
+                .notes
+                .iter()
+                .map(|n| {
+                    let tag = n.tag.as_ref().map(|t| format!("{t}: ")).unwrap_or_default();
+                    shown(&format!("{}: {tag}{}", word(&n.level), n.message))
+                })
+                .collect(),
+            policy: report.effective_policy.as_ref().map(|p| shown(&p.why)),
+            destinations: report
+                .report_destinations
+                .iter()
+                .map(|d| DestinationView {
+                    tag: shown(&d.tag),
+                    uri: shown(&d.uri.uri),
+                    authorization: word(&d.authorization),
+                    query: d.query.as_deref().map(shown).unwrap_or_default(),
+                    status: d.status.as_deref().map(shown).unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+}
+
+struct DkimView {
+    verdict: &'static str,
+    found: String,
+    /// How many selectors were tried.
+    tried: usize,
+    /// The selectors whose name held something (a key, another record) or whose lookup failed.
+    selectors: Vec<SelectorView>,
+    /// The selectors whose name held nothing, listed in one line.
+    no_record: Vec<SelectorView>,
+}
+
+struct SelectorView {
+    selector: String,
+    source: String,
+    provider: String,
+    name: String,
+    status: String,
+    /// Whether a key record was found (the row is highlighted).
+    has_key: bool,
+    no_record: bool,
+    answer: String,
+    aliases: String,
+    records: Vec<String>,
+    keys: Vec<KeyView>,
+}
+
+struct KeyView {
+    key_type: String,
+    /// `rsa 2048 bits`, `revoked (empty p=)`, or why it does not parse.
+    described: String,
+}
+
+impl DkimView {
+    fn new(report: &DkimReport) -> DkimView {
+        let (no_record, selectors): (Vec<SelectorView>, Vec<SelectorView>) = report
+            .selectors
+            .iter()
+            .map(SelectorView::new)
+            .partition(|s| s.no_record);
+        DkimView {
+            verdict: verdict_word(report.verdict),
+            found: shown(&report.found.join(", ")),
+            tried: report.selectors.len(),
+            selectors,
+            no_record,
+        }
+    }
+}
+
+impl SelectorView {
+    fn new(s: &SelectorReport) -> SelectorView {
+        SelectorView {
+            selector: shown(&s.selector),
+            source: word(&s.source),
+            provider: s.provider.as_deref().map(shown).unwrap_or_default(),
+            name: shown(&s.name),
+            status: word(&s.status),
+            has_key: s.status == SelectorStatus::Key,
+            no_record: s.status == SelectorStatus::NoRecord,
+            answer: shown(&s.answer),
+            aliases: shown(&s.aliases.join(" → ")),
+            records: s.records.iter().map(|r| shown(r)).collect(),
+            keys: s
+                .keys
+                .iter()
+                .map(|k| KeyView {
+                    key_type: shown(&k.key_type),
+                    described: shown(&match &k.key {
+                        Some(info) => {
+                            format!("{} {} bits", word(&info.algorithm), info.bits)
+                        }
+                        None if k.is_revoked() => "revoked (empty p=)".to_owned(),
+                        None if k.problems.is_empty() => "no key".to_owned(),
+                        None => k.problems.join("; "),
+                    }),
+                })
+                .collect(),
+        }
+    }
+}
+
+struct MxView {
+    verdict: &'static str,
+    name: String,
+    answer: String,
+    aliases: String,
+    records: Vec<String>,
+    null_mx: bool,
+    hosts: Vec<HostView>,
+}
+
+struct HostView {
+    exchange: String,
+    /// `10`, `10/20`, or `implicit` for the domain's own address (no MX).
+    preferences: String,
+    status: String,
+    a: String,
+    aaaa: String,
+    aliases: String,
+    addresses: Vec<AddressView>,
+}
+
+struct AddressView {
+    ip: String,
+    range: String,
+    ptr: String,
+    ptr_answer: String,
+}
+
+impl MxView {
+    fn new(report: &MxReport) -> MxView {
+        MxView {
+            verdict: verdict_word(report.verdict),
+            name: shown(&report.name),
+            answer: shown(&report.answer),
+            aliases: shown(&report.aliases.join(" → ")),
+            records: report
+                .records
+                .iter()
+                .map(|mx| shown(&format!("{} {}", mx.preference, mx.exchange)))
+                .collect(),
+            null_mx: report.null_mx,
+            hosts: report
+                .hosts
+                .iter()
+                .chain(report.fallback.iter())
+                .map(HostView::new)
+                .collect(),
+        }
+    }
+}
+
+impl HostView {
+    fn new(host: &HostReport) -> HostView {
+        let preferences: Vec<String> = host.preferences.iter().map(u16::to_string).collect();
+        HostView {
+            exchange: shown(&host.exchange),
+            preferences: if preferences.is_empty() {
+                "implicit (no MX)".to_owned()
+            } else {
+                preferences.join("/")
+            },
+            status: word(&host.status),
+            a: shown(&host.a),
+            aaaa: shown(&host.aaaa),
+            aliases: shown(&host.aliases.join(" → ")),
+            addresses: host
+                .addresses
+                .iter()
+                .map(|a| AddressView {
+                    ip: a.ip.to_string(),
+                    range: a
+                        .range
+                        .as_ref()
+                        .map(|r| format!("{} ({}, {})", r.cidr, word(&r.kind), r.rfc))
+                        .unwrap_or_default(),
+                    ptr: shown(&a.ptr.join(", ")),
+                    ptr_answer: shown(&a.ptr_answer),
+                })
+                .collect(),
+        }
+    }
+}
+
+struct IpView {
+    ip: String,
+    verdict: &'static str,
+    query: String,
+    answer: String,
+    fcrdns: &'static str,
+    names: Vec<PtrView>,
+}
+
+struct PtrView {
+    name: String,
+    forward: String,
+    confirms: bool,
+    generic: String,
+}
+
+impl IpView {
+    fn new(report: &IpReport) -> IpView {
+        let reverse = &report.reverse_dns;
+        IpView {
+            ip: report.ip.to_string(),
+            verdict: verdict_word(report.verdict),
+            query: shown(&reverse.query),
+            answer: shown(&reverse.answer),
+            fcrdns: match reverse.fcrdns {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "unknown",
+            },
+            names: reverse
+                .names
+                .iter()
+                .map(|n| PtrView {
+                    name: shown(&n.name),
+                    forward: shown(&format!(
+                        "{} {}: {}",
+                        n.forward_type,
+                        n.forward_answer,
+                        n.addresses
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                    confirms: n.confirms,
+                    generic: n.generic.as_deref().map(shown).unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A blocklist matrix: one row a list, one column an item (IP or domain).
+struct Matrix {
+    columns: Vec<String>,
+    rows: Vec<MatrixRow>,
+}
+
+struct MatrixRow {
+    list: String,
+    zone: String,
+    weight: String,
+    cells: Vec<MatrixCell>,
+}
+
+struct MatrixCell {
+    /// `listed`, `clean`, `unknown`, `skipped`, `absent`: the CSS class.
+    class: &'static str,
+    text: String,
+    /// The list's TXT reason or why it gave no answer.
+    detail: String,
+}
+
+impl Matrix {
+    fn new(columns: Vec<(String, &[ListAnswer])>) -> Matrix {
+        let mut lists: Vec<&ListAnswer> = Vec::new();
+        for (_, answers) in &columns {
+            for answer in *answers {
+                if !lists
+                    .iter()
+                    .any(|l| l.list == answer.list && l.zone == answer.zone)
+                {
+                    lists.push(answer);
+                }
+            }
+        }
+        let rows = lists
+            .iter()
+            .map(|list| MatrixRow {
+                list: shown(&list.list),
+                zone: shown(&list.zone),
+                weight: word(&list.weight),
+                cells: columns
+                    .iter()
+                    .map(|(_, answers)| {
+                        answers
+                            .iter()
+                            .find(|a| a.list == list.list && a.zone == list.zone)
+                            .map_or_else(
+                                || MatrixCell {
+                                    class: "absent",
+                                    text: "-".to_owned(),
+                                    detail: String::new(),
+                                },
+                                matrix_cell,
+                            )
+                    })
+                    .collect(),
+            })
+            .collect();
+        Matrix {
+            columns: columns.into_iter().map(|(name, _)| name).collect(),
+            rows,
+        }
+    }
+}
+
+fn matrix_cell(answer: &ListAnswer) -> MatrixCell {
+    let codes: Vec<String> = answer.codes.iter().map(|c| c.address.to_string()).collect();
+    let (class, text) = match answer.status {
+        ListStatus::Listed => ("listed", format!("LISTED {}", codes.join(" "))),
+        ListStatus::NotListed => ("clean", "clean".to_owned()),
+        ListStatus::Refused => ("unknown", format!("refused {}", codes.join(" "))),
+        ListStatus::InvalidAnswer => ("unknown", format!("invalid answer {}", codes.join(" "))),
+        ListStatus::Unavailable => ("unknown", "no answer".to_owned()),
+        ListStatus::Skipped => ("skipped", "skipped".to_owned()),
+    };
+    let mut detail: Vec<String> = answer
+        .codes
+        .iter()
+        .filter(|c| !c.meaning.is_empty())
+        .map(|c| c.meaning.clone())
+        .collect();
+    detail.extend(answer.txt.iter().cloned());
+    detail.extend(answer.detail.iter().cloned());
+    MatrixCell {
+        class,
+        text: text.trim_end().to_owned(),
+        detail: shown(&detail.join("; ")),
+    }
+}
+
+/// A UTC calendar time, from a [`SystemTime`], without a date library.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Timestamp {
+    year: u64,
+    month: u64,
+    day: u64,
+    hour: u64,
+    minute: u64,
+    second: u64,
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(time: SystemTime) -> Self {
+        let secs = time
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let (year, month, day) = civil_from_days(secs / 86_400);
+        let of_day = secs % 86_400;
+        Timestamp {
+            year,
+            month,
+            day,
+            hour: of_day / 3600,
+            minute: of_day % 3600 / 60,
+            second: of_day % 60,
+        }
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+}
+
+/// Days since 1970-01-01 as (year, month, day) of the proleptic Gregorian calendar (Howard
+/// Hinnant's `civil_from_days`, for days on or after the epoch).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::finding::Code;
+
+    const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(1)>\"'&\u{1b}[2J\0";
+
+    /// A page of one target whose every DNS-sourced string is hostile.
+    fn hostile_page() -> String {
+        let finding = Finding::new(Code::SpfSyntax, format!("bad term {HOSTILE}"))
+            .fix(format!("v=spf1 {HOSTILE} -all"))
+            .evidence("record", HOSTILE);
+        let target = TargetView {
+            anchor: anchor(0),
+            target: shown("hostile.test"),
+            findings: vec![FindingView::new(&finding)],
+            spf: Some(SpfView {
+                verdict: "fail",
+                domain: shown("hostile.test"),
+                dns: "records".to_owned(),
+                txt: vec![shown(&quoted(&[HOSTILE.to_owned()]))],
+                record: Some(shown(HOSTILE)),
+                diagnostics: vec![shown(HOSTILE)],
+                total_lookups: 1,
+                lookup_limit: LOOKUP_LIMIT,
+                over_limit: false,
+                void_lookups: 0,
+                void_limit: VOID_LIMIT,
+                tree: Vec::new(),
+            }),
+            ..TargetView::default()
+        };
+        Page {
+            title: "mailaudit report: hostile.test".to_owned(),
+            generated: Timestamp::from(UNIX_EPOCH).to_string(),
+            version: "test",
+            summary: Vec::new(),
+            targets: vec![target],
+        }
+        .render()
+        .expect("render")
+    }
+
+    /// The page's own markup: every tag, without its `<` and `>`. Text from DNS is escaped, so
+    /// every `<` in the page starts a tag the template wrote.
+    fn tags(html: &str) -> Vec<&str> {
+        html.split('<')
+            .skip(1)
+            .map(|rest| rest.split('>').next().unwrap_or(rest))
+            .collect()
+    }
+
+    #[test]
+    fn markup_from_dns_is_escaped_as_text() {
+        let html = hostile_page();
+        for tag in tags(&html) {
+            let name = tag.split([' ', '/']).next().unwrap_or_default();
+            assert!(
+                !["script", "img", "b", "i"].contains(&name),
+                "a tag from DNS was written: <{tag}>"
+            );
+            assert!(!tag.contains("onerror"), "<{tag}>");
+        }
+        assert!(
+            html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "the record is not shown as text"
+        );
+        assert!(html.contains("&#60;img src=x onerror=alert(1)&#62;"));
+        assert!(!html.contains('\u{1b}') && !html.contains('\0'));
+        assert!(html.contains("\\u{1b}[2J"), "the escape byte is not shown");
+    }
+
+    #[test]
+    fn the_page_loads_nothing_and_forbids_loading() {
+        let html = hostile_page();
+        assert!(html.contains(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        ));
+        for tag in tags(&html) {
+            let name = tag.split([' ', '/']).next().unwrap_or_default();
+            assert!(
+                !["link", "img", "script", "iframe", "object", "embed", "base"].contains(&name),
+                "<{tag}>"
+            );
+            assert!(!tag.contains("src="), "<{tag}> loads something");
+            assert!(!tag.contains("://"), "<{tag}> names a URL");
+            if let Some(at) = tag.find("href=") {
+                assert!(tag[at..].starts_with("href=\"#"), "<{tag}> links out");
+            }
+        }
+        let style = html
+            .split("<style>")
+            .nth(1)
+            .and_then(|s| s.split("</style>").next())
+            .expect("inline style");
+        assert!(!style.contains("url(") && !style.contains("@import"));
+    }
+
+    #[test]
+    fn control_characters_are_shown_and_long_text_is_cut() {
+        assert_eq!(shown("a\u{1b}b\u{202e}c"), "a\\u{1b}b\\u{202e}c");
+        let long = shown(&"x".repeat(MAX_TEXT_CHARS + 10));
+        assert!(long.ends_with(&format!(
+            "({} characters in all; see --format json)",
+            MAX_TEXT_CHARS + 10
+        )));
+    }
+
+    #[test]
+    fn default_path_is_dated_and_safe() {
+        let time = UNIX_EPOCH + Duration::from_secs(1_764_293_125); // 2025-11-28 01:25:25 UTC
+        assert_eq!(
+            default_path("example.com", time),
+            Path::new("reports/example.com-20251128-012525.html")
+        );
+        assert_eq!(
+            default_path("2001:db8::1", time),
+            Path::new("reports/2001_db8__1-20251128-012525.html")
+        );
+        let part = file_name_part("../etc/passwd");
+        assert!(!part.contains('/') && !part.starts_with('.'), "{part}");
+    }
+
+    #[test]
+    fn calendar_dates_are_right_across_leap_years() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(19_783), (2024, 3, 1));
+    }
+}

@@ -1,0 +1,364 @@
+//! The HTML report in a real browser (headless Chromium, `.ci/run` installs it): a domain whose
+//! TXT records hold `<script>`, `<img onerror=...>`, `<b>` and terminal escape bytes must show
+//! them as text, run nothing and fetch nothing. Controls prove the checks can fail: a page whose
+//! script runs, and a page that fetches, are both caught.
+//!
+//! The rendered pages and screenshots are kept under `target/tmp/browser/` for a person to look
+//! at.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod chromium;
+mod dom;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dom::Dom;
+
+/// The elements the report template writes. Any other element in the DOM was not written by the
+/// template (if the template gains an element, add it here).
+const TEMPLATE_ELEMENTS: &[&str] = &[
+    "html", "head", "meta", "title", "style", "body", "header", "main", "footer", "section", "div",
+    "h1", "h2", "h3", "h4", "p", "span", "strong", "code", "pre", "a", "br", "table", "thead",
+    "tbody", "tr", "th", "td", "ul", "li", "dl", "dt", "dd",
+];
+
+/// The attributes the template writes.
+const TEMPLATE_ATTRIBUTES: &[&str] = &[
+    "lang",
+    "charset",
+    "http-equiv",
+    "content",
+    "name",
+    "class",
+    "id",
+    "href",
+    "style",
+];
+
+/// The strings of `hostile.test`'s records that a browser must show as text.
+const HOSTILE_TEXT: &[&str] = &[
+    "include:<script>alert(1)</script>.hostile.test",
+    "mailto:<img src=x onerror=alert(1)>@hostile.test",
+    "p=<b>not-base64</b>",
+    // ESC [ 2 J, the terminal's clear screen, made visible.
+    "\\u{1b}[2J",
+];
+
+/// Where pages and screenshots are kept for inspection.
+fn keep_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    fs::create_dir_all(&dir).expect("create target/tmp/browser");
+    dir
+}
+
+/// Runs `mailaudit audit DOMAINS... --format html --output PATH` against the test DNS server.
+fn render_report(domains: &[&str], path: &Path) -> String {
+    let mut args = vec!["audit"];
+    args.extend_from_slice(domains);
+    let path_arg = path.to_str().expect("UTF-8 path");
+    args.extend_from_slice(&[
+        "--format",
+        "html",
+        "--fail-on",
+        "never",
+        "--output",
+        path_arg,
+    ]);
+    let output = support::run(&args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "mailaudit {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "with --output nothing goes to standard output"
+    );
+    fs::read_to_string(path).expect("the report was written")
+}
+
+/// What in a document could run or load something, or was not written by the template.
+fn problems(dom: &Dom) -> Vec<String> {
+    let mut found = Vec::new();
+    for element in &dom.elements {
+        if !TEMPLATE_ELEMENTS.contains(&element.name.as_str()) {
+            found.push(format!(
+                "element <{}> {:?}",
+                element.name, element.attributes
+            ));
+        }
+        for (name, value) in &element.attributes {
+            if name.starts_with("on") {
+                found.push(format!(
+                    "event handler {name}={value:?} on <{}>",
+                    element.name
+                ));
+            } else if !TEMPLATE_ATTRIBUTES.contains(&name.as_str()) {
+                found.push(format!("attribute {name}={value:?} on <{}>", element.name));
+            } else if name == "href" && !value.starts_with('#') {
+                found.push(format!("link to {value:?}"));
+            } else if name == "style" && !is_indent(value) {
+                found.push(format!("style attribute {value:?}"));
+            }
+        }
+    }
+    for style in &dom.styles {
+        for loads in ["url(", "@import", "image-set(", "://"] {
+            if style.contains(loads) {
+                found.push(format!("the stylesheet loads something: {loads}"));
+            }
+        }
+    }
+    found
+}
+
+/// The one style attribute the template writes: the SPF tree's indentation.
+fn is_indent(style: &str) -> bool {
+    style
+        .strip_prefix("padding-left: ")
+        .and_then(|v| v.strip_suffix("ex"))
+        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The report file: self-contained, with a strict CSP, nothing that runs or loads.
+fn assert_self_contained(html: &str) {
+    let file = Dom::parse(html);
+    assert_eq!(problems(&file), Vec::<String>::new(), "in the report file");
+    let csp = file
+        .named("meta")
+        .find(|m| m.attribute("http-equiv") == Some("Content-Security-Policy"))
+        .and_then(|m| m.attribute("content"))
+        .expect("a Content-Security-Policy meta element");
+    assert!(csp.starts_with("default-src 'none'; "), "CSP: {csp}");
+    assert!(
+        !csp.contains("script-src"),
+        "no script may be allowed: {csp}"
+    );
+    let controls = html
+        .chars()
+        .filter(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        .count();
+    assert_eq!(controls, 0, "raw control characters in the report");
+}
+
+/// Checks the page in the browser: the DOM after load holds only the template's markup, and
+/// the page sent no request. Returns the DOM.
+fn open_in_browser(page: &Path, name: &str) -> Dom {
+    chromium::chromium();
+    let rendered = chromium::dump_dom(page);
+    assert!(
+        rendered.dom.contains("</html>"),
+        "no DOM dumped: {}",
+        rendered.dom
+    );
+    let dom = Dom::parse(&rendered.dom);
+    assert_eq!(problems(&dom), Vec::<String>::new(), "in the DOM of {name}");
+    assert_eq!(
+        rendered.requests,
+        Vec::<String>::new(),
+        "{name} sent requests"
+    );
+
+    let png = keep_dir().join(format!("{name}.png"));
+    let _ = fs::remove_file(&png);
+    let requests = chromium::screenshot(page, &png);
+    assert_eq!(
+        requests,
+        Vec::<String>::new(),
+        "{name} sent requests while drawn"
+    );
+    let bytes = fs::read(&png).expect("the screenshot was written");
+    assert_eq!(
+        chromium::png_size(&bytes),
+        Some((1280, 2000)),
+        "not a 1280×2000 PNG"
+    );
+    // A blank page compresses to a few kilobytes; the report's text and colours do not.
+    assert!(
+        bytes.len() > 30_000,
+        "the screenshot is nearly empty ({} bytes)",
+        bytes.len()
+    );
+    dom
+}
+
+#[test]
+fn hostile_records_are_shown_as_text_and_run_nothing() {
+    let page = keep_dir().join("hostile.test.html");
+    let html = render_report(&["hostile.test"], &page);
+    assert_self_contained(&html);
+    let dom = open_in_browser(&page, "hostile.test");
+    assert_eq!(
+        dom.title, "mailaudit report: hostile.test",
+        "a script changed the title"
+    );
+    for text in HOSTILE_TEXT {
+        assert!(dom.text.contains(text), "{text:?} is not shown as text");
+    }
+    assert!(
+        dom.text.contains("spf.include-missing") && dom.text.contains("dkim.syntax"),
+        "the findings are shown"
+    );
+}
+
+#[test]
+fn a_good_domain_shows_its_grade_records_tree_keys_and_hosts() {
+    let page = keep_dir().join("good.test.html");
+    let html = render_report(&["good.test"], &page);
+    assert_self_contained(&html);
+    let dom = open_in_browser(&page, "good.test");
+    let grade = dom
+        .named("span")
+        .any(|s| s.attribute("class") == Some("grade grade-A"));
+    assert!(grade, "grade A badge");
+    for text in [
+        "100/100",
+        "No findings.",
+        // SPF: the record and the tree with its running total.
+        "v=spf1 mx ip4:192.0.2.0/24 -all",
+        "DNS lookups: 1 of 10",
+        // DMARC: where it was found and its tags.
+        "Found at _dmarc.good.test.",
+        "adkim",
+        // DKIM: the selector, key type and size.
+        "selector1",
+        "rsa 2048 bits",
+        // MX: hosts, addresses, PTR.
+        "mx1.good.test",
+        "192.0.2.25",
+        "2001:db8::25",
+        "mx2.good.test",
+    ] {
+        assert!(dom.text.contains(text), "{text:?} is not shown");
+    }
+}
+
+#[test]
+fn several_targets_get_a_summary_linking_to_a_section_each() {
+    let dir = chromium::workdir();
+    let page = dir.path().join("two.html");
+    let html = render_report(&["good.test", "hostile.test"], &page);
+    assert_self_contained(&html);
+    let file = Dom::parse(&html);
+    let sections: Vec<&str> = file
+        .named("section")
+        .filter(|s| s.attribute("class") == Some("target"))
+        .filter_map(|s| s.attribute("id"))
+        .collect();
+    assert_eq!(sections, ["target-1", "target-2"]);
+    let links: Vec<&str> = file
+        .named("a")
+        .filter_map(|a| a.attribute("href"))
+        .collect();
+    assert_eq!(links, ["#target-1", "#target-2"]);
+    assert_eq!(file.title, "mailaudit report: 2 targets");
+}
+
+#[test]
+fn without_output_the_report_goes_to_a_dated_file_under_reports() {
+    let dir = chromium::workdir();
+    let server = support::dns_server::server();
+    let output = Command::new(env!("CARGO_BIN_EXE_mailaudit"))
+        .current_dir(dir.path())
+        .args(["audit", "good.test", "--format", "html"])
+        .args(["--dnsbl", &support::working_catalog()])
+        .args(["--resolver", &server.resolver_arg(), "--timeout", "1"])
+        .output()
+        .expect("run mailaudit");
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+    let path = stdout
+        .strip_prefix("report written to ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("one line naming the file: {stdout:?}"));
+    let name = path
+        .strip_prefix("reports/good.test-")
+        .and_then(|rest| rest.strip_suffix(".html"))
+        .unwrap_or_else(|| panic!("not reports/good.test-<date>.html: {path}"));
+    let (date, time) = name.split_once('-').expect("YYYYMMDD-HHMMSS");
+    assert!(
+        date.len() == 8 && time.len() == 6,
+        "not YYYYMMDD-HHMMSS: {name}"
+    );
+    assert!(name.bytes().all(|b| b.is_ascii_digit() || b == b'-'));
+    let html = fs::read_to_string(dir.path().join(path)).expect("the dated report exists");
+    assert!(html.contains("<title>mailaudit report: good.test</title>"));
+}
+
+/// The page of the controls: a script and an `onerror` handler that change the title.
+fn active_page(head_extra: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">{head_extra}<title>inert</title>\
+         </head><body><p>control</p><script>document.title = 'ran';</script>\
+         <img src=\"missing.png\" onerror=\"document.title += ' onerror'\"></body></html>"
+    )
+}
+
+#[test]
+fn control_a_script_that_runs_is_seen() {
+    chromium::chromium();
+    let dir = chromium::workdir();
+    let page = chromium::write_page(dir.path(), "active.html", &active_page(""));
+    let dom = Dom::parse(&chromium::dump_dom(&page).dom);
+    assert_eq!(
+        dom.title, "ran onerror",
+        "the dumped DOM does not show what scripts did"
+    );
+    let found = problems(&dom);
+    assert!(
+        found.iter().any(|p| p.starts_with("element <script>")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|p| p.starts_with("event handler onerror")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn control_the_reports_policy_stops_injected_script() {
+    chromium::chromium();
+    let dir = chromium::workdir();
+    let report = render_report(&["good.test"], &dir.path().join("good.html"));
+    let csp = Dom::parse(&report)
+        .named("meta")
+        .find(|m| m.attribute("http-equiv") == Some("Content-Security-Policy"))
+        .and_then(|m| m.attribute("content"))
+        .map(str::to_owned)
+        .expect("CSP meta");
+    let meta = format!("<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">");
+    let page = chromium::write_page(dir.path(), "guarded.html", &active_page(&meta));
+    let dom = Dom::parse(&chromium::dump_dom(&page).dom);
+    assert_eq!(
+        dom.title, "inert",
+        "the report's CSP lets injected script run"
+    );
+}
+
+#[test]
+fn control_a_page_that_fetches_is_caught() {
+    chromium::chromium();
+    let dir = chromium::workdir();
+    let page = chromium::write_page(
+        dir.path(),
+        "fetching.html",
+        "<!DOCTYPE html><html><head><title>fetching</title>\
+         <link rel=\"stylesheet\" href=\"http://fetch.invalid/style.css\"></head>\
+         <body><img src=\"http://fetch.invalid/pixel.png\"></body></html>",
+    );
+    let rendered = chromium::dump_dom(&page);
+    assert!(
+        rendered
+            .requests
+            .iter()
+            .any(|r| r.contains("fetch.invalid")),
+        "the trap saw no request: {:?}",
+        rendered.requests
+    );
+    assert!(!problems(&Dom::parse(&rendered.dom)).is_empty());
+}
