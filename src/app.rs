@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::audit::{self, AuditOptions, Blocklists};
 use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format, IpArgs};
@@ -16,10 +17,16 @@ use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
 use crate::finding::Severity;
 use crate::input::{self, InputError};
+use crate::report::stream::{self, ReportSink};
 use crate::report::{TargetReport, json, markdown, table};
 
 /// Exit status 1: the audit ran and found something at or above `--fail-on`.
 const EXIT_FINDINGS: u8 = 1;
+/// Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+const EXIT_INTERRUPTED: u8 = 130;
+/// More targets than this (or a `--file`) make a bulk run: the table shows one summary row a
+/// target instead of every area.
+const BULK_THRESHOLD: usize = 10;
 
 /// Runs the command; an `Err` means it could not run (exit status 2).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -32,28 +39,50 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let mut raw_domains = args.domains.clone();
-    if let Some(path) = &args.file {
-        raw_domains.extend(input::read_domain_lines(path)?);
-    }
-    if raw_domains.is_empty() {
-        return Err(InputError::NoDomain.into());
-    }
-    let domains = raw_domains
+    let mut listed = args
+        .domains
         .iter()
         .map(|d| input::normalize_domain(d))
         .collect::<Result<Vec<_>, _>>()?;
+    // A list file is checked whole first, then read again as the audits consume it: a bad line
+    // stops the run before any query, and the list is never held in memory. Standard input
+    // cannot be read twice, so it is held.
+    let mut file_domains = 0;
+    if let Some(path) = &args.file {
+        if path.as_os_str() == "-" {
+            listed.extend(input::read_domain_lines(path)?);
+        } else {
+            file_domains = input::count_domain_lines(path)?;
+        }
+    }
+    let total = listed.len() + file_domains;
+    if total == 0 {
+        return Err(InputError::NoDomain.into());
+    }
+    let from_file = match &args.file {
+        Some(path) if file_domains > 0 => Some(input::domain_lines(path)?),
+        _ => None,
+    };
+    let domains = listed
+        .into_iter()
+        .chain(from_file.into_iter().flatten().map_while(|domain| {
+            domain
+                .inspect_err(|e| eprintln!("mailaudit: stopped reading the list: {e}"))
+                .ok()
+        }));
     let options = AuditOptions {
         selectors: args.selectors.clone(),
         ips: parse_ips(&args.ips)?,
     };
+    let bulk = args.file.is_some() || total > BULK_THRESHOLD;
     let context = RunContext::prepare(&args.common)?;
     runtime()?.block_on(async {
         let (dns, blocklists, mut output) = context.start().await?;
-        let audits = domains
-            .iter()
-            .map(|domain| audit::audit_domain(&dns, domain, &options, &blocklists));
-        emit(audits, &args.common, &mut output).await
+        let (dns, options, blocklists) = (&dns, &options, &blocklists);
+        let audits = domains.map(|domain| async move {
+            audit::audit_domain(dns, &domain, options, blocklists).await
+        });
+        emit(audits, total, bulk, &args.common, &mut output).await
     })
 }
 
@@ -71,7 +100,14 @@ fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
         let audits = ips
             .iter()
             .map(|&address| audit::audit_ip(&dns, address, &blocklists));
-        emit(audits, &args.common, &mut output).await
+        emit(
+            audits,
+            ips.len(),
+            ips.len() > BULK_THRESHOLD,
+            &args.common,
+            &mut output,
+        )
+        .await
     })
 }
 
@@ -115,6 +151,7 @@ fn parse_ips(raw: &[String]) -> Result<Vec<std::net::IpAddr>, InputError> {
 /// catalog, the output opened.
 struct RunContext {
     dns_config: DnsConfig,
+    rate: Option<u32>,
     catalog: Catalog,
     output: Output,
 }
@@ -137,6 +174,7 @@ impl RunContext {
         };
         Ok(RunContext {
             dns_config,
+            rate: common.rate,
             catalog,
             output: Output::open(common)?,
         })
@@ -144,16 +182,22 @@ impl RunContext {
 
     /// Starts the DNS client and checks the blocklists once (RFC 5782 §5).
     async fn start(self) -> anyhow::Result<(Dns, Blocklists, Output)> {
-        let dns = Dns::new(&self.dns_config)?;
+        let mut dns = Dns::new(&self.dns_config)?;
+        if let Some(qps) = self.rate {
+            dns = dns.with_rate(qps);
+        }
         let blocklists = Blocklists::checked(&dns, self.catalog).await;
         Ok((dns, blocklists, self.output))
     }
 }
 
-/// Runs the audits side by side and writes their reports in the chosen format; returns the
-/// exit status they earned.
+/// Runs the audits side by side and writes each report as it finishes, in the chosen format;
+/// returns the exit status they earned. Ctrl-C stops the run and closes what was written so
+/// that it stays valid.
 async fn emit<I, Fut>(
     audits: I,
+    total: usize,
+    bulk: bool,
     common: &CommonArgs,
     output: &mut Output,
 ) -> anyhow::Result<ExitCode>
@@ -161,48 +205,113 @@ where
     I: Iterator<Item = Fut>,
     Fut: Future<Output = TargetReport>,
 {
-    // Targets run side by side; the DNS layer bounds the queries in flight.
+    // Targets run side by side; the DNS layer bounds the queries in flight, so a few dozen
+    // targets at once keep it busy without holding many unfinished reports.
     let parallel = usize::try_from(common.concurrency)
         .unwrap_or(1)
-        .div_ceil(16)
+        .div_ceil(8)
         .max(1);
+    let color = output.color;
+    let mut sink: Box<dyn ReportSink> = match common.format {
+        Format::Jsonl => Box::new(stream::JsonLines),
+        Format::Json => Box::new(stream::JsonDocument::new(total)),
+        Format::Table if bulk => Box::new(stream::BulkTable::new(color)),
+        Format::Table => Box::new(stream::Collected::new(
+            move |out: &mut dyn Write, reports: &[TargetReport]| {
+                table::write_tables(out, reports, color)
+            },
+        )),
+        Format::Markdown => Box::new(stream::Collected::new(markdown::write_markdown)),
+        Format::Html => {
+            let dated = output.dated_html;
+            Box::new(stream::Collected::new(
+                move |out: &mut dyn Write, reports: &[TargetReport]| {
+                    write_html(out, reports, dated)
+                },
+            ))
+        }
+    };
     let audits = futures::stream::iter(audits);
-    let mut worst: Option<Severity> = None;
-    if common.format == Format::Jsonl {
-        let mut stream = audits.buffer_unordered(parallel);
-        while let Some(report) = stream.next().await {
-            worst = worst.max(report.worst());
-            json::write_jsonl_line(&mut output.writer, &report)
-                .or_else(ignore_broken_pipe)
-                .context(output.describe())?;
-        }
+    // jsonl is written in the order targets finish; the other formats keep the input order.
+    let mut reports = if common.format == Format::Jsonl {
+        audits.buffer_unordered(parallel).boxed_local()
     } else {
-        let reports: Vec<TargetReport> = audits.buffered(parallel).collect().await;
-        worst = reports.iter().filter_map(TargetReport::worst).max();
-        match common.format {
-            Format::Json => json::write_json(&mut output.writer, &reports),
-            Format::Markdown => markdown::write_markdown(&mut output.writer, &reports),
-            Format::Html => write_html(&reports, output),
-            _ => table::write_tables(&mut output.writer, &reports, output.color),
-        }
+        audits.buffered(parallel).boxed_local()
+    };
+    let progress = Progress::new(total);
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
+    let mut worst: Option<Severity> = None;
+    let mut interrupted = false;
+    let mut written = 0usize;
+    loop {
+        let report = tokio::select! {
+            report = reports.next() => report,
+            _ = &mut interrupt => {
+                interrupted = true;
+                None
+            }
+        };
+        let Some(report) = report else { break };
+        worst = worst.max(report.worst());
+        sink.report(&mut output.writer, report)
+            .or_else(ignore_broken_pipe)
+            .context(output.describe())?;
+        written += 1;
+        progress.advance();
+    }
+    progress.finish();
+    sink.finish(&mut output.writer)
         .and_then(|()| output.writer.flush())
         .or_else(ignore_broken_pipe)
         .context(output.describe())?;
+    if interrupted {
+        eprintln!(
+            "mailaudit: interrupted after {written} of {total} targets; what was written is complete"
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     Ok(exit_status(worst, common.fail_on))
 }
 
+/// A progress bar on standard error while it is a terminal; nothing otherwise.
+struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        let target = if io::stderr().is_terminal() && total > 1 {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(total as u64), target);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} targets  {per_sec}  eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Progress { bar }
+    }
+
+    fn advance(&self) {
+        self.bar.inc(1);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// `--format html`: to `--output`, or to a new dated file under `reports/` whose path is printed
 /// on standard output.
-fn write_html(reports: &[TargetReport], output: &mut Output) -> io::Result<()> {
+fn write_html(out: &mut dyn Write, reports: &[TargetReport], dated: bool) -> io::Result<()> {
     let now = std::time::SystemTime::now();
-    if !output.dated_html {
-        return crate::report::html::write_html(&mut output.writer, reports, now);
+    if !dated {
+        return crate::report::html::write_html(out, reports, now);
     }
-    output.path = Some(crate::report::html::REPORTS_DIR.to_owned());
     let path = crate::report::html::write_dated(reports, now)?;
-    println!("report written to {}", path.display());
-    Ok(())
+    writeln!(out, "report written to {}", path.display())
 }
 
 /// A reader that stopped reading (`| head`) is not an error of the audit.

@@ -106,10 +106,16 @@ pub struct CommonArgs {
     #[arg(long, value_name = "PATH", global = true)]
     pub dnsbl: Option<PathBuf>,
 
-    /// Queries in flight at once across the whole run.
-    #[arg(long, value_name = "N", default_value_t = 64, global = true,
+    /// Queries in flight at once across the whole run. The default (256) keeps a caching
+    /// resolver 20 ms away busy; lower it for a small or remote resolver.
+    #[arg(long, value_name = "N", default_value_t = 256, global = true,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
+
+    /// At most this many queries a second, for resolvers that throttle (default: no cap).
+    #[arg(long, value_name = "QPS", global = true,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate: Option<u32>,
 
     /// Exit 1 when a finding is at least this severe.
     #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Error, global = true)]

@@ -22,6 +22,12 @@ pub enum InputError {
     File { path: String, reason: String },
     #[error("no domain given: name one or more domains, or use --file")]
     NoDomain,
+    #[error("{path}:{line}: {source}")]
+    InFile {
+        path: String,
+        line: usize,
+        source: Box<InputError>,
+    },
     #[error("invalid IP address '{input}': expected IPv4 (192.0.2.1) or IPv6 (2001:db8::1)")]
     Ip { input: String },
 }
@@ -101,11 +107,34 @@ pub fn parse_resolver(input: &str) -> Result<SocketAddr, InputError> {
         })
 }
 
-/// Reads domains one a line from `path` (`-` is standard input); `#` starts a comment.
+/// Reads domains one a line from `path` (`-` is standard input); `#` starts a comment. Every
+/// line is normalised; the first invalid one is an error naming the file and the line.
 pub fn read_domain_lines(path: &Path) -> Result<Vec<String>, InputError> {
-    let file_error = |reason: String| InputError::File {
-        path: path.display().to_string(),
-        reason,
+    domain_lines(path)?.collect()
+}
+
+/// Checks every domain of the file at `path` without keeping them (a bulk list may be long);
+/// returns how many there are.
+pub fn count_domain_lines(path: &Path) -> Result<usize, InputError> {
+    let mut count = 0;
+    for domain in domain_lines(path)? {
+        domain?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// The domains of the file at `path`, normalised, read as they are consumed.
+pub fn domain_lines(
+    path: &Path,
+) -> Result<impl Iterator<Item = Result<String, InputError>>, InputError> {
+    let shown = path.display().to_string();
+    let file_error = {
+        let shown = shown.clone();
+        move |reason: String| InputError::File {
+            path: shown.clone(),
+            reason,
+        }
     };
     let reader: Box<dyn BufRead> = if path == Path::new("-") {
         Box::new(std::io::stdin().lock())
@@ -113,15 +142,21 @@ pub fn read_domain_lines(path: &Path) -> Result<Vec<String>, InputError> {
         let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
         Box::new(std::io::BufReader::new(file))
     };
-    let mut domains = Vec::new();
-    for line in reader.lines() {
-        let line = line.map_err(|e| file_error(e.to_string()))?;
+    Ok(reader.lines().enumerate().filter_map(move |(index, line)| {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => return Some(Err(file_error(e.to_string()))),
+        };
         let content = line.split('#').next().unwrap_or("").trim();
-        if !content.is_empty() {
-            domains.push(content.to_owned());
+        if content.is_empty() {
+            return None;
         }
-    }
-    Ok(domains)
+        Some(normalize_domain(content).map_err(|e| InputError::InFile {
+            path: shown.clone(),
+            line: index + 1,
+            source: Box::new(e),
+        }))
+    }))
 }
 
 /// The input as it may be shown in a one-line message: control characters escaped, cut short.
@@ -195,6 +230,27 @@ mod tests {
             let err = parse_ip(bad).expect_err(bad).to_string();
             assert!(err.contains(&format!("'{bad}'")), "{err}");
         }
+    }
+
+    #[test]
+    fn domain_files_skip_comments_and_name_the_bad_line() {
+        let dir = std::env::temp_dir().join(format!("mailaudit-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.txt");
+        std::fs::write(&good, "# list\nExample.com  # main\n\nbücher.example\n").unwrap();
+        assert_eq!(
+            read_domain_lines(&good).unwrap(),
+            ["example.com", "xn--bcher-kva.example"]
+        );
+        assert_eq!(count_domain_lines(&good).unwrap(), 2);
+        let bad = dir.join("bad.txt");
+        std::fs::write(&bad, "example.com\nnot a domain\n").unwrap();
+        let err = count_domain_lines(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.txt:2: invalid domain 'not a domain'"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

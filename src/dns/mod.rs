@@ -5,11 +5,11 @@
 //! questions in flight is bounded. Truncated UDP answers are retried over TCP by the resolver.
 
 mod answer;
+mod cache;
+mod rate;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
@@ -18,9 +18,20 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::Semaphore;
+
+use cache::AnswerCache;
+use rate::RateLimit;
 
 pub use answer::{Answer, Failure, Mx, Txt};
+
+/// Questions in flight by default: enough to keep a local caching resolver 20 ms away busy
+/// (about 10,000 questions a second), few enough not to look like a flood.
+pub const DEFAULT_CONCURRENCY: usize = 256;
+
+/// Questions whose answers a run keeps (at least; at most twice as many): a few hundred
+/// domains' worth, so that shared names stay cached while memory stays flat in bulk runs.
+const CACHE_CAPACITY: usize = 50_000;
 
 /// How to reach the resolver.
 #[derive(Clone, Debug)]
@@ -38,7 +49,7 @@ impl Default for DnsConfig {
         DnsConfig {
             servers: Vec::new(),
             timeout: Duration::from_secs(5),
-            concurrency: 64,
+            concurrency: DEFAULT_CONCURRENCY,
         }
     }
 }
@@ -52,14 +63,12 @@ pub enum DnsSetupError {
     Build { reason: String },
 }
 
-type CacheKey = (String, RecordType);
-type CacheSlot = Arc<OnceCell<Answer<RData>>>;
-
 /// The DNS client of one run: a resolver, an answer cache, and a bound on queries in flight.
 pub struct Dns {
     resolver: TokioResolver,
-    cache: Mutex<HashMap<CacheKey, CacheSlot>>,
+    cache: AnswerCache<(String, RecordType), Answer<RData>>,
     in_flight: Semaphore,
+    rate: Option<RateLimit>,
     sent: AtomicUsize,
 }
 
@@ -97,10 +106,18 @@ impl Dns {
         })?;
         Ok(Dns {
             resolver,
-            cache: Mutex::new(HashMap::new()),
+            cache: AnswerCache::new(CACHE_CAPACITY),
             in_flight: Semaphore::new(config.concurrency.max(1)),
+            rate: None,
             sent: AtomicUsize::new(0),
         })
+    }
+
+    /// Caps the questions sent to `qps` a second (`--rate`).
+    #[must_use]
+    pub fn with_rate(mut self, qps: u32) -> Dns {
+        self.rate = Some(RateLimit::new(qps));
+        self
     }
 
     /// How many questions went to the resolver (cache hits are not counted).
@@ -177,13 +194,7 @@ impl Dns {
     /// Asks (name, type) once per run: concurrent askers of the same question share one query.
     async fn lookup(&self, name: &str, record_type: RecordType) -> Answer<RData> {
         let key = (name.to_ascii_lowercase(), record_type);
-        let slot = {
-            let mut cache = self
-                .cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(cache.entry(key).or_default())
-        };
+        let slot = self.cache.slot(key);
         slot.get_or_init(|| self.query(name, record_type))
             .await
             .clone()
@@ -195,6 +206,9 @@ impl Dns {
             Err(reason) => return Answer::Failed(Failure::InvalidName(reason)),
         };
         let _permit = self.in_flight.acquire().await;
+        if let Some(rate) = &self.rate {
+            rate.wait().await;
+        }
         self.sent.fetch_add(1, Ordering::Relaxed);
         match self.resolver.lookup(fqdn.clone(), record_type).await {
             Ok(lookup) => {

@@ -4,13 +4,14 @@
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod stream;
 pub mod summary;
 pub mod table;
 
 use serde::Serialize;
 
 use crate::dnsbl::DomainListingReport;
-use crate::finding::{Finding, Severity};
+use crate::finding::{Code, Finding, Severity};
 use crate::ip::IpReport;
 use crate::requirements::{self, Requirement};
 use crate::score::{self, Grade, Score};
@@ -103,5 +104,28 @@ impl TargetReport {
     /// The most severe finding, if any.
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// What a bulk run keeps of a finished report: one summary row, so memory stays flat however
+/// many targets stream through.
+#[derive(Clone, Debug)]
+pub struct SummaryRow {
+    pub target: String,
+    pub grade: Grade,
+    pub score: u8,
+    /// The most severe finding (findings are ordered most severe first).
+    pub worst: Option<(Severity, Code)>,
+}
+
+impl SummaryRow {
+    /// The row of `report`.
+    pub fn of(report: &TargetReport) -> SummaryRow {
+        SummaryRow {
+            target: report.target.clone(),
+            grade: report.grade,
+            score: report.score,
+            worst: report.findings.first().map(|f| (f.severity, f.code)),
+        }
     }
 }

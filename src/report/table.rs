@@ -10,7 +10,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
 use super::summary::{self, AreaLine};
-use super::{TargetKind, TargetReport};
+use super::{SummaryRow, TargetKind, TargetReport};
 use crate::dnsbl::{ListAnswer, ListHealth, ListStatus};
 use crate::finding::{Severity, Verdict};
 use crate::ip::IpReport;
@@ -41,7 +41,8 @@ pub fn write_tables(out: &mut dyn Write, reports: &[TargetReport], color: bool) 
     }
     if reports.len() > 1 {
         writeln!(out)?;
-        write_bulk_summary(out, reports, color)?;
+        let rows: Vec<SummaryRow> = reports.iter().map(SummaryRow::of).collect();
+        write_bulk_summary(out, &rows, color)?;
     }
     Ok(())
 }
@@ -237,32 +238,29 @@ pub fn write_health(out: &mut dyn Write, health: &[ListHealth], color: bool) -> 
     )
 }
 
-fn write_bulk_summary(
-    out: &mut dyn Write,
-    reports: &[TargetReport],
-    color: bool,
-) -> io::Result<()> {
+/// The closing summary of a run of several targets: one row a target, then a count by grade.
+pub fn write_bulk_summary(out: &mut dyn Write, rows: &[SummaryRow], color: bool) -> io::Result<()> {
     let mut table = new_table(color);
     table.set_header(vec!["Target", "Grade", "Score", "Worst finding"]);
-    for report in reports {
-        let worst = report
-            .findings
-            .first()
-            .map_or_else(|| "-".to_owned(), |f| format!("{} {}", f.severity, f.code));
+    for row in rows {
+        let worst = row.worst.map_or_else(
+            || "-".to_owned(),
+            |(severity, code)| format!("{severity} {code}"),
+        );
         table.add_row(vec![
-            Cell::new(clean(&report.target)),
-            Cell::new(report.grade.to_string()),
-            Cell::new(report.score),
+            Cell::new(clean(&row.target)),
+            Cell::new(row.grade.to_string()),
+            Cell::new(row.score),
             Cell::new(worst),
         ]);
     }
     writeln!(out, "{table}")?;
     let mut by_grade = std::collections::BTreeMap::new();
-    for report in reports {
-        *by_grade.entry(report.grade).or_insert(0usize) += 1;
+    for row in rows {
+        *by_grade.entry(row.grade).or_insert(0usize) += 1;
     }
     let grades: Vec<String> = by_grade.iter().map(|(g, n)| format!("{g}: {n}")).collect();
-    writeln!(out, "{} targets. {}", reports.len(), grades.join(", "))
+    writeln!(out, "{} targets. {}", rows.len(), grades.join(", "))
 }
 
 fn new_table(color: bool) -> Table {

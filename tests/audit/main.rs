@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bulk;
 mod dkim;
 mod dmarc;
 mod faults;

@@ -1,0 +1,94 @@
+//! The answer cache of one run: identical questions are asked once, even when asked at the same
+//! time, while memory stays bounded however many domains a bulk run audits.
+//!
+//! Two generations: new entries go into the young map; when it holds `capacity` entries it
+//! becomes the old one and the previous old map is dropped. A hit in the old map moves back to
+//! the young one, so the names many domains share (a provider's SPF include, a blocklist's test
+//! entries) stay cached, and the rest age out. A question still in flight is never lost: its
+//! waiters hold the slot itself.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::OnceCell;
+
+/// A bounded map from a question to the shared slot its answer is written into once.
+pub struct AnswerCache<K, V> {
+    generations: Mutex<Generations<K, V>>,
+    capacity: usize,
+}
+
+struct Generations<K, V> {
+    young: HashMap<K, Arc<OnceCell<V>>>,
+    old: HashMap<K, Arc<OnceCell<V>>>,
+}
+
+impl<K: Eq + Hash, V> AnswerCache<K, V> {
+    /// A cache that keeps at least the last `capacity` questions (at most twice that).
+    pub fn new(capacity: usize) -> Self {
+        AnswerCache {
+            generations: Mutex::new(Generations {
+                young: HashMap::new(),
+                old: HashMap::new(),
+            }),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The slot for `key`: the same slot for every asker until it ages out.
+    pub fn slot(&self, key: K) -> Arc<OnceCell<V>> {
+        let mut generations = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = generations.young.get(&key) {
+            return Arc::clone(slot);
+        }
+        let slot = generations.old.remove(&key).unwrap_or_default();
+        if generations.young.len() >= self.capacity {
+            generations.old = std::mem::take(&mut generations.young);
+        }
+        generations.young.insert(key, Arc::clone(&slot));
+        slot
+    }
+
+    /// How many questions are cached now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        let generations = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        generations.young.len() + generations.old.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_question_gets_the_same_slot() {
+        let cache: AnswerCache<&str, u32> = AnswerCache::new(10);
+        let a = cache.slot("x");
+        let b = cache.slot("x");
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn memory_stays_bounded_and_recent_questions_stay_cached() {
+        let cache: AnswerCache<u32, u32> = AnswerCache::new(100);
+        let shared = cache.slot(0);
+        for i in 1..10_000 {
+            cache.slot(i);
+            if i % 50 == 0 {
+                // A name many domains share keeps being asked, so it stays.
+                assert!(Arc::ptr_eq(&shared, &cache.slot(0)), "lost at {i}");
+            }
+        }
+        assert!(cache.len() <= 200, "{}", cache.len());
+        let recent = cache.slot(9_999);
+        assert!(Arc::ptr_eq(&recent, &cache.slot(9_999)));
+    }
+}
