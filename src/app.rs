@@ -88,6 +88,11 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
 
 fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
     let ips = parse_ips(&args.ips)?;
+    let domain = args
+        .domain
+        .as_deref()
+        .map(input::normalize_domain)
+        .transpose()?;
     let context = RunContext::prepare(&args.common)?;
     runtime()?.block_on(async {
         let (dns, blocklists, mut output) = context.start().await?;
@@ -99,7 +104,7 @@ fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
         }
         let audits = ips
             .iter()
-            .map(|&address| audit::audit_ip(&dns, address, &blocklists));
+            .map(|&address| audit::audit_ip(&dns, address, domain.as_deref(), &blocklists));
         emit(
             audits,
             ips.len(),

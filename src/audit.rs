@@ -9,7 +9,8 @@ use futures::future::join_all;
 
 use crate::dns::Dns;
 use crate::dnsbl::{self, Catalog, DomainListingReport, ListHealth};
-use crate::finding::Finding;
+use crate::finding::{Checked, Code, Finding};
+use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
 use crate::report::{Areas, DomainAreas, IpAreas, TargetKind, TargetReport};
 use crate::{dkim, dmarc, ip, mx, spf};
@@ -58,7 +59,7 @@ pub async fn audit_domain(
         options
             .ips
             .iter()
-            .map(|&address| ip::check(dns, address, &blocklists.catalog, &blocklists.health)),
+            .map(|&address| sending_ip(dns, address, Some(domain), blocklists)),
     );
     let (spf, dmarc, dkim, (mx, listings), ips) = tokio::join!(
         spf::check(dns, domain),
@@ -79,7 +80,15 @@ pub async fn audit_domain(
     }
     let mut ip_reports = Vec::new();
     for checked in ips {
-        findings.extend(checked.findings);
+        for finding in checked.findings {
+            // A DNS failure while evaluating SPF for an IP is the SPF area's failure too:
+            // said once.
+            let repeated = finding.code == Code::SpfLookupFailed
+                && findings.iter().any(|f| f.code == Code::SpfLookupFailed);
+            if !repeated {
+                findings.push(finding);
+            }
+        }
         ip_reports.push(checked.report);
     }
     let areas = DomainAreas {
@@ -98,9 +107,14 @@ pub async fn audit_domain(
     )
 }
 
-/// Checks one sending IP.
-pub async fn audit_ip(dns: &Dns, address: IpAddr, blocklists: &Blocklists) -> TargetReport {
-    let checked = ip::check(dns, address, &blocklists.catalog, &blocklists.health).await;
+/// Checks one sending IP, and with `domain` (`ip --domain`) that domain's SPF policy for it.
+pub async fn audit_ip(
+    dns: &Dns,
+    address: IpAddr,
+    domain: Option<&str>,
+    blocklists: &Blocklists,
+) -> TargetReport {
+    let checked = sending_ip(dns, address, domain, blocklists).await;
     let areas = IpAreas { ip: checked.report };
     let target = areas.ip.ip.to_string();
     TargetReport::new(
@@ -109,6 +123,36 @@ pub async fn audit_ip(dns: &Dns, address: IpAddr, blocklists: &Blocklists) -> Ta
         checked.findings,
         Areas::Ip(Box::new(areas)),
     )
+}
+
+/// A sending IP's reputation and, for a domain, SPF `check_host()` (RFC 7208 §4) for it with the
+/// domain's postmaster as the sender (§4.3), both at once.
+async fn sending_ip(
+    dns: &Dns,
+    address: IpAddr,
+    domain: Option<&str>,
+    blocklists: &Blocklists,
+) -> Checked<IpReport> {
+    let spf = async {
+        match domain {
+            Some(domain) => {
+                let sender = format!("postmaster@{domain}");
+                Some(spf::check_host(dns, address, domain, &sender, None).await)
+            }
+            None => None,
+        }
+    };
+    let (mut checked, evaluation) = tokio::join!(
+        ip::check(dns, address, &blocklists.catalog, &blocklists.health),
+        spf
+    );
+    if let (Some(domain), Some(evaluation)) = (domain, &evaluation) {
+        checked
+            .findings
+            .extend(spf::not_authorized_finding(domain, address, evaluation));
+    }
+    checked.report.spf = evaluation;
+    checked
 }
 
 /// The domains to look up on domain blocklists: the audited domain, then the registrable

@@ -258,22 +258,34 @@ fn from_response_code(code: ResponseCode) -> Failure {
     }
 }
 
-/// `name` as an absolute DNS name, checked against RFC 1035 §2.3.4 lengths.
+/// `name` as an absolute DNS name. Any byte is allowed in a label (RFC 2181 §11): a name an SPF
+/// record or a macro expansion produces (`foo:bar/baz.example.com`) is asked as it is. Only
+/// what no query can carry is refused: an empty label, a label over 63 bytes or a name over
+/// 255 (RFC 1035 §2.3.4).
 fn fully_qualified(name: &str) -> Result<Name, String> {
     let trimmed = name.strip_suffix('.').unwrap_or(name);
     if trimmed.is_empty() {
         return Err("empty name".to_owned());
     }
-    let mut fqdn = Name::from_ascii(trimmed).map_err(|e| format!("{name}: {e}"))?;
+    if trimmed.split('.').any(str::is_empty) {
+        return Err(format!("{name}: empty label"));
+    }
+    let mut fqdn = Name::from_labels(trimmed.split('.').map(str::as_bytes))
+        .map_err(|e| format!("{name}: {e}"))?;
     fqdn.set_fqdn(true);
     Ok(fqdn)
 }
 
 /// A name as shown to users and compared by the checks: lowercase, no trailing dot.
 pub fn display_name(name: &Name) -> String {
-    let mut text = name.to_ascii().to_ascii_lowercase();
-    if text.len() > 1 && text.ends_with('.') {
-        text.pop();
+    if name.is_root() {
+        return ".".to_owned();
     }
-    text
+    // The labels as they are (not zone-file escaped), so that a name read from an answer can
+    // be asked again as it is.
+    let labels: Vec<String> = name
+        .iter()
+        .map(|label| String::from_utf8_lossy(label).to_ascii_lowercase())
+        .collect();
+    labels.join(".")
 }

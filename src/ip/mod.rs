@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::dns::{Answer, Dns, Failure};
 use crate::dnsbl::{self, Catalog, ListAnswer, ListHealth, Subject, Takes};
 use crate::finding::{Checked, Code, Finding, Verdict};
+use crate::spf::Evaluation;
 
 /// PTR names looked at per address: a hostile zone could return hundreds.
 const MAX_PTR_NAMES: usize = 8;
@@ -49,7 +50,7 @@ pub struct ReverseDns {
 }
 
 /// The reputation of one sending IP.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct IpReport {
     /// The address checked (an IPv4-mapped IPv6 address as IPv4).
     pub ip: IpAddr,
@@ -60,6 +61,10 @@ pub struct IpReport {
     pub lists: Vec<ListAnswer>,
     /// The names of the lists that list the address.
     pub listed_on: Vec<String>,
+    /// The domain's SPF policy evaluated for this address (RFC 7208 `check_host()`), when a domain
+    /// was given (`audit --ip`, `ip --domain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spf: Option<Evaluation>,
 }
 
 /// Checks one sending IP: PTR, forward-confirmed reverse DNS, generic PTR, and every enabled IP list that takes its
@@ -109,6 +114,7 @@ pub async fn check(
             reverse_dns,
             lists,
             listed_on,
+            spf: None,
         },
         findings,
     }

@@ -242,7 +242,10 @@ impl Monitor<'_> {
     /// One run: audit, store, print, alert.
     async fn run_once(&self, store: &mut Store, out: &mut Out) -> anyhow::Result<Outcome> {
         let started = SystemTime::now();
-        let dns = Dns::new(&self.dns_config)?;
+        let mut dns = Dns::new(&self.dns_config)?;
+        if let Some(qps) = self.common.rate {
+            dns = dns.with_rate(qps);
+        }
         let blocklists = Blocklists::checked(&dns, self.catalog.clone()).await;
         let reports = self.audit_all(&dns, &blocklists).await;
         let finished = SystemTime::now();
@@ -321,11 +324,10 @@ impl Monitor<'_> {
                 blocklists,
             ))
         });
-        let ips = self
-            .config
-            .ips
-            .iter()
-            .map(|&ip| futures::future::Either::Right(audit::audit_ip(dns, ip, blocklists)));
+        let ips =
+            self.config.ips.iter().map(|&ip| {
+                futures::future::Either::Right(audit::audit_ip(dns, ip, None, blocklists))
+            });
         futures::stream::iter(domains.chain(ips))
             .buffered(parallel)
             .collect()

@@ -516,6 +516,7 @@ mod tests {
             } else {
                 Vec::new()
             },
+            spf: None,
         }
     }
 

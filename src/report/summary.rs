@@ -25,7 +25,26 @@ pub struct AreaLine {
 pub fn areas(areas: &Areas) -> Vec<AreaLine> {
     match areas {
         Areas::Domain(domain) => domain_areas(domain),
-        Areas::Ip(ip) => vec![reverse_dns(&ip.ip), ip_lists(&ip.ip)],
+        Areas::Ip(ip) => {
+            let mut lines = vec![reverse_dns(&ip.ip), ip_lists(&ip.ip)];
+            if let Some(found) = spf_line(&ip.ip) {
+                lines.push(AreaLine {
+                    area: "SPF",
+                    verdict: if ip
+                        .ip
+                        .spf
+                        .as_ref()
+                        .is_some_and(|e| e.result.as_str() == "pass")
+                    {
+                        Verdict::Ok
+                    } else {
+                        Verdict::Fail
+                    },
+                    found: vec![found],
+                });
+            }
+            lines
+        }
     }
 }
 
@@ -86,12 +105,29 @@ fn sending_ips(reports: &[IpReport]) -> AreaLine {
     for report in reports {
         found.push(format!("{}: {}", report.ip, ptr_summary(report)));
         found.push(format!("  {}", lists_outcome(&report.lists)));
+        if let Some(line) = spf_line(report) {
+            found.push(format!("  {line}"));
+        }
     }
     AreaLine {
         area: "Sending IPs",
         verdict: worst_verdict(reports.iter().map(|r| r.verdict)),
         found,
     }
+}
+
+/// The SPF result of the domain's policy for the IP, and the term that decided it.
+fn spf_line(report: &IpReport) -> Option<String> {
+    let evaluation = report.spf.as_ref()?;
+    let decided_by = evaluation.matched.as_ref().map_or_else(
+        || "no term matched".to_owned(),
+        |m| format!("{} in {}", m.term, m.domain),
+    );
+    Some(format!(
+        "SPF of {}: {} ({decided_by})",
+        evaluation.domain,
+        evaluation.result.as_str()
+    ))
 }
 
 fn reverse_dns(report: &IpReport) -> AreaLine {

@@ -5,9 +5,8 @@
 //! - [`macros`]: macro strings (§7): parsing, and expansion over a [`macros::MacroContext`].
 //! - [`tree`]: the walk through DNS, with per-node lookup and void-lookup counts.
 //! - `checks`: the findings, a pure function of the tree.
-//!
-//! Evaluating a sending IP (`check_host`, `spf.ip-not-authorized`) builds on the same record
-//! model and is not part of this module yet.
+//! - [`eval`]: `check_host()` (§4-§7) for a sending IP (`audit --ip`, `ip --domain`), with its
+//!   trace and `spf.ip-not-authorized`; it passes the RFC 7208 test suite (`tests/spf_suite`).
 
 mod checks;
 pub mod eval;

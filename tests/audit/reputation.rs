@@ -176,3 +176,51 @@ fn bad_ips_and_bad_catalogs_exit_2_naming_them() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("bad.toml"));
 }
+
+#[test]
+fn an_ip_outside_the_spf_policy_is_not_authorized_with_the_record_to_publish() {
+    let report = audit_with("good.test", &["--ip", "198.51.100.7"]);
+    assert_eq!(
+        report.ips[0]["spf"]["result"], "fail",
+        "{}",
+        report.ips[0]["spf"]
+    );
+    let finding = report.with_code("spf.ip-not-authorized");
+    assert_eq!(finding.len(), 1, "{:?}", report.codes());
+    assert!(
+        finding[0].message.contains("198.51.100.7"),
+        "{:?}",
+        finding[0]
+    );
+    assert!(
+        finding[0]
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("ip4:198.51.100.7"),
+        "{:?}",
+        finding[0]
+    );
+
+    let authorized = audit_with("good.test", &["--ip", "192.0.2.10"]);
+    assert_eq!(authorized.ips[0]["spf"]["result"], "pass");
+    assert_eq!(
+        authorized.ips[0]["spf"]["matched"]["term"],
+        "ip4:192.0.2.0/24"
+    );
+    assert!(!authorized.has("spf.ip-not-authorized"));
+}
+
+#[test]
+fn ip_with_domain_evaluates_the_domains_spf_for_each_ip() {
+    let reports = ip_reports(&["198.51.100.7", "192.0.2.10", "--domain", "good.test"]);
+    assert!(reports[0].has("spf.ip-not-authorized"));
+    assert_eq!(reports[0].ip["spf"]["result"], "fail");
+    assert!(!reports[1].has("spf.ip-not-authorized"));
+    assert_eq!(reports[1].ip["spf"]["result"], "pass");
+    let without = ip_reports(&["198.51.100.7"]);
+    assert!(
+        without[0].ip.get("spf").is_none(),
+        "no domain, no SPF evaluation"
+    );
+}

@@ -22,40 +22,15 @@ use mailaudit::spf::eval::{
 
 use suite::{Case, Scenario};
 
-/// Cases not passed, and why. Each comes from the crate's DNS layer (hickory), not `check_host`.
-const SKIPPED: &[(&str, &str)] = &[
-    (
-        "a-colon-domain",
-        "the target `foo:bar/baz.example.com` is a legal DNS name, but the DNS layer \
-         (src/dns, hickory `Name::from_ascii`) refuses labels with `:` or `/`, so it is never \
-         asked and `a` does not match: neutral (no `all`) instead of pass",
-    ),
-    (
-        "a-colon-domain-ip4mapped",
-        "as a-colon-domain: the DNS layer cannot ask for `foo:bar/baz.example.com`",
-    ),
-    (
-        "mx-colon-domain",
-        "as a-colon-domain, for the MX question of `foo:bar/baz.example.com`",
-    ),
-    (
-        "mx-colon-domain-ip4mapped",
-        "as a-colon-domain, for the MX question of `foo:bar/baz.example.com`",
-    ),
-    (
-        "null-text",
-        "null.example.com also has a TXT record with no character-string (rdata length 0), \
-         which RFC 1035 §3.3.14 does not allow; hickory's decoder rejects the whole answer, so \
-         the DNS layer reports a failure and check_host returns temperror (result unknown) \
-         instead of using the valid record beside it. The reference driver never decodes wire \
-         format, so it does not meet this",
-    ),
-    (
-        "macro-mania-in-domain",
-        "the expanded target `macro%percent  space%20url-space.example.com` holds `%` and spaces, \
-         which the DNS layer (hickory `Name::from_ascii`) refuses to send: fail instead of pass",
-    ),
-];
+/// Cases not passed, and why. It comes from the DNS library (hickory's decoder), not `check_host`.
+const SKIPPED: &[(&str, &str)] = &[(
+    "null-text",
+    "null.example.com also has a TXT record with no character-string (rdata length 0), \
+     which RFC 1035 §3.3.14 does not allow; hickory's decoder rejects the whole answer, so \
+     the DNS layer reports a failure and check_host returns temperror (result unknown) \
+     instead of using the valid record beside it. The reference driver never decodes wire \
+     format, so it does not meet this",
+)];
 
 /// Cases whose expected explanation is compared ignoring ASCII case, and why.
 const EXPLANATION_ANY_CASE: &[(&str, &str)] = &[(
