@@ -152,23 +152,23 @@ fn parse_ips(raw: &[String]) -> Result<Vec<std::net::IpAddr>, InputError> {
     raw.iter().map(|ip| input::parse_ip(ip)).collect()
 }
 
-/// What every command needs before it can ask anything: checked arguments, the blocklist
-/// catalog, the output opened.
-struct RunContext {
-    dns_config: DnsConfig,
+/// How a run asks DNS, from the common options: the resolver, the limits, the blocklists.
+/// Shared by every command that audits (`audit`, `ip`, `monitor`).
+pub(crate) struct DnsSetup {
+    config: DnsConfig,
     rate: Option<u32>,
     catalog: Catalog,
-    output: Output,
 }
 
-impl RunContext {
-    fn prepare(common: &CommonArgs) -> anyhow::Result<RunContext> {
+impl DnsSetup {
+    /// Checks the options (resolver addresses, the `--dnsbl` catalog) before anything is asked.
+    pub(crate) fn from_args(common: &CommonArgs) -> anyhow::Result<DnsSetup> {
         let servers = common
             .resolvers
             .iter()
             .map(|r| input::parse_resolver(r))
             .collect::<Result<Vec<_>, _>>()?;
-        let dns_config = DnsConfig {
+        let config = DnsConfig {
             servers,
             timeout: Duration::from_secs_f64(common.timeout),
             concurrency: usize::try_from(common.concurrency).unwrap_or(usize::MAX),
@@ -177,21 +177,41 @@ impl RunContext {
             Some(path) => Catalog::from_file(path)?,
             None => Catalog::builtin(),
         };
-        Ok(RunContext {
-            dns_config,
+        Ok(DnsSetup {
+            config,
             rate: common.rate,
             catalog,
+        })
+    }
+
+    /// Starts a DNS client and checks the blocklists once (RFC 5782 §5).
+    pub(crate) async fn start(&self) -> anyhow::Result<(Dns, Blocklists)> {
+        let mut dns = Dns::new(&self.config)?;
+        if let Some(qps) = self.rate {
+            dns = dns.with_rate(qps);
+        }
+        let blocklists = Blocklists::checked(&dns, self.catalog.clone()).await;
+        Ok((dns, blocklists))
+    }
+}
+
+/// What `audit` and `ip` need before they can ask anything: checked arguments, the output
+/// opened.
+struct RunContext {
+    setup: DnsSetup,
+    output: Output,
+}
+
+impl RunContext {
+    fn prepare(common: &CommonArgs) -> anyhow::Result<RunContext> {
+        Ok(RunContext {
+            setup: DnsSetup::from_args(common)?,
             output: Output::open(common)?,
         })
     }
 
-    /// Starts the DNS client and checks the blocklists once (RFC 5782 §5).
     async fn start(self) -> anyhow::Result<(Dns, Blocklists, Output)> {
-        let mut dns = Dns::new(&self.dns_config)?;
-        if let Some(qps) = self.rate {
-            dns = dns.with_rate(qps);
-        }
-        let blocklists = Blocklists::checked(&dns, self.catalog).await;
+        let (dns, blocklists) = self.setup.start().await?;
         Ok((dns, blocklists, self.output))
     }
 }

@@ -28,10 +28,10 @@ use self::args::{HistoryArgs, MonitorArgs};
 use self::config::Config;
 use self::output::{HistoryReport, RunOut, RunReport, TargetSummary};
 use self::store::Store;
+use crate::app::DnsSetup;
 use crate::audit::{self, AuditOptions, Blocklists};
 use crate::cli::{CommonArgs, Format};
-use crate::dns::{Dns, DnsConfig};
-use crate::dnsbl::Catalog;
+use crate::dns::Dns;
 use crate::input;
 use crate::report::TargetReport;
 
@@ -56,11 +56,7 @@ pub fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
     let db = db_path(args.db.as_deref())?;
     let monitor = Monitor {
         config_path: args.config.display().to_string(),
-        dns_config: dns_config(&args.common)?,
-        catalog: match &args.common.dnsbl {
-            Some(path) => Catalog::from_file(path)?,
-            None => Catalog::builtin(),
-        },
+        dns: DnsSetup::from_args(&args.common)?,
         options: AuditOptions {
             selectors: config.selectors.clone(),
             ips: Vec::new(),
@@ -169,25 +165,11 @@ fn db_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
         )
 }
 
-fn dns_config(common: &CommonArgs) -> anyhow::Result<DnsConfig> {
-    let servers = common
-        .resolvers
-        .iter()
-        .map(|r| input::parse_resolver(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(DnsConfig {
-        servers,
-        timeout: Duration::from_secs_f64(common.timeout),
-        concurrency: usize::try_from(common.concurrency).unwrap_or(usize::MAX),
-    })
-}
-
 /// Everything a run needs besides the store and the output.
 struct Monitor<'a> {
     config_path: String,
     config: Config,
-    dns_config: DnsConfig,
-    catalog: Catalog,
+    dns: DnsSetup,
     options: AuditOptions,
     webhook: Option<String>,
     metrics: Option<PathBuf>,
@@ -242,11 +224,7 @@ impl Monitor<'_> {
     /// One run: audit, store, print, alert.
     async fn run_once(&self, store: &mut Store, out: &mut Out) -> anyhow::Result<Outcome> {
         let started = SystemTime::now();
-        let mut dns = Dns::new(&self.dns_config)?;
-        if let Some(qps) = self.common.rate {
-            dns = dns.with_rate(qps);
-        }
-        let blocklists = Blocklists::checked(&dns, self.catalog.clone()).await;
+        let (dns, blocklists) = self.dns.start().await?;
         let reports = self.audit_all(&dns, &blocklists).await;
         let finished = SystemTime::now();
         let fail_on = self.common.fail_on.threshold();

@@ -3,19 +3,15 @@
 
 use std::io::{self, Write};
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
+use comfy_table::{Attribute, Cell, Color};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::diff::{Change, Listing, Snapshot};
 use super::store::{RunInfo, TimelineEntry};
-use crate::report::table::clean;
+use crate::report::table::{clean, new_table};
 use crate::report::{SCHEMA_VERSION, TargetKind, TargetReport};
-
-/// The width tables are laid out to when the output is not a terminal.
-const DEFAULT_WIDTH: u16 = 120;
 
 /// One target of a run, as the run's JSON and table show it.
 #[derive(Debug, Serialize)]
@@ -334,19 +330,6 @@ pub fn timestamp(ms: i64) -> String {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-fn new_table(color: bool) -> Table {
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty().set_width(DEFAULT_WIDTH);
-    }
-    table
 }
 
 fn worse_cell(worse: bool, color: bool) -> Cell {

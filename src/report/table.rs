@@ -263,7 +263,8 @@ pub fn write_bulk_summary(out: &mut dyn Write, rows: &[SummaryRow], color: bool)
     writeln!(out, "{} targets. {}", rows.len(), grades.join(", "))
 }
 
-fn new_table(color: bool) -> Table {
+/// A table laid out to the terminal, or to [`DEFAULT_WIDTH`] columns without colour elsewhere.
+pub(crate) fn new_table(color: bool) -> Table {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
