@@ -18,6 +18,8 @@ use crate::requirements::{Requirement, RequirementStatus};
 
 /// The width tables are laid out to when the output is not a terminal.
 const DEFAULT_WIDTH: u16 = 120;
+/// Narrower terminals are laid out as if they were [`DEFAULT_WIDTH`] wide.
+const MIN_TERMINAL_WIDTH: u16 = 60;
 /// Longest text shown in one cell; longer text is cut and says how long it was.
 const MAX_CELL_CHARS: usize = 300;
 
@@ -271,6 +273,11 @@ pub(crate) fn new_table(color: bool) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic);
     if color {
         table.enforce_styling();
+        // A terminal that reports no usable width (a pseudo-terminal of `script`, a serial
+        // console) would squeeze every column to one character.
+        if table.width().is_none_or(|width| width < MIN_TERMINAL_WIDTH) {
+            table.set_width(DEFAULT_WIDTH);
+        }
     } else {
         table.force_no_tty().set_width(DEFAULT_WIDTH);
     }
