@@ -1,10 +1,12 @@
 //! Runs a parsed command line: reads and checks the input, runs the audits, hands the reports
 //! to the chosen reporter, and says which exit status the run earned (cli.md).
 
+use std::cell::Cell;
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -63,13 +65,15 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         Some(path) if file_domains > 0 => Some(input::domain_lines(path)?),
         _ => None,
     };
-    let domains = listed
-        .into_iter()
-        .chain(from_file.into_iter().flatten().map_while(|domain| {
-            domain
-                .inspect_err(|e| eprintln!("mailaudit: stopped reading the list: {e}"))
-                .ok()
-        }));
+    // The list was checked whole; a line that fails now (the file changed meanwhile) stops
+    // the run, and the run still exits 2 once what was written is closed.
+    let read_error: Cell<Option<InputError>> = Cell::new(None);
+    let domains = listed.into_iter().chain(
+        from_file
+            .into_iter()
+            .flatten()
+            .map_while(|domain| domain.map_err(|e| read_error.set(Some(e))).ok()),
+    );
     let options = AuditOptions {
         selectors: args.selectors.clone(),
         ips: parse_ips(&args.ips)?,
@@ -78,12 +82,34 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let context = RunContext::prepare(&args.common)?;
     runtime()?.block_on(async {
         let (dns, blocklists, mut output) = context.start().await?;
-        let (dns, options, blocklists) = (&dns, &options, &blocklists);
-        let audits = domains.map(|domain| async move {
-            audit::audit_domain(dns, &domain, options, blocklists).await
+        let shared = Arc::new((dns, blocklists, options));
+        let audits = domains.map(|domain| {
+            let shared = Arc::clone(&shared);
+            on_worker(async move {
+                let (dns, blocklists, options) = &*shared;
+                audit::audit_domain(dns, &domain, options, blocklists).await
+            })
         });
-        emit(audits, total, bulk, &args.common, &mut output).await
+        let status = emit(audits, total, bulk, &args.common, &mut output).await?;
+        match read_error.take() {
+            Some(error) => Err(error.into()),
+            None => Ok(status),
+        }
     })
+}
+
+/// Runs an audit as a task of its own, so that the audits of a bulk run spread over every core
+/// (parsing, scoring and rendering are CPU work); the returned future is its report.
+fn on_worker(
+    audit: impl Future<Output = TargetReport> + Send + 'static,
+) -> impl Future<Output = TargetReport> {
+    let task = tokio::spawn(audit);
+    async move {
+        match task.await {
+            Ok(report) => report,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
+    }
 }
 
 fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
@@ -102,9 +128,14 @@ fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
             }
             return write_health(&blocklists, &args.common, &mut output);
         }
-        let audits = ips
-            .iter()
-            .map(|&address| audit::audit_ip(&dns, address, domain.as_deref(), &blocklists));
+        let shared = Arc::new((dns, blocklists, domain));
+        let audits = ips.iter().map(|&address| {
+            let shared = Arc::clone(&shared);
+            on_worker(async move {
+                let (dns, blocklists, domain) = &*shared;
+                audit::audit_ip(dns, address, domain.as_deref(), blocklists).await
+            })
+        });
         emit(
             audits,
             ips.len(),

@@ -209,6 +209,26 @@ impl<'a> Facts<'a> {
             "a DMARC record applies to the domain",
             "no usable DMARC record",
         );
+        // A record whose policy does not parse asks receivers for nothing (RFC 9989 §4.7).
+        let policy_applies = areas
+            .dmarc
+            .effective_policy
+            .as_ref()
+            .is_some_and(|p| p.requested.is_some());
+        if facts.dmarc.status == RequirementStatus::Met && !policy_applies {
+            facts.dmarc = Standing::new(
+                RequirementStatus::NotMet,
+                vec![Code::DmarcSyntax],
+                "the DMARC record requests no valid policy (p=)",
+            );
+        }
+        // With sending IPs given, "SPF passing" is what check_host says for them, not only
+        // that a record parses.
+        if facts.spf.status == RequirementStatus::Met
+            && let Some(ips) = spf_for_ips(areas)
+        {
+            facts.spf = ips;
+        }
         facts.dkim_strong_enough = if facts.has(Code::DkimInsecureKey) {
             Standing::new(
                 RequirementStatus::NotMet,
@@ -274,6 +294,40 @@ fn combine(a: &Standing, b: &Standing, any: bool) -> Standing {
         }
     }
     Standing::new(status, codes, format!("{}; {}", a.detail, b.detail))
+}
+
+/// SPF for the `--ip`s: met when every one passes `check_host()` (RFC 7208 §2.6.3), unknown on a
+/// temperror, not met otherwise; `None` when no IP was evaluated.
+fn spf_for_ips(areas: &DomainAreas) -> Option<Standing> {
+    use crate::spf::SpfResult;
+    let evaluations: Vec<_> = areas.ips.iter().filter_map(|ip| ip.spf.as_ref()).collect();
+    if evaluations.is_empty() {
+        return None;
+    }
+    let failing: Vec<String> = evaluations
+        .iter()
+        .filter(|e| !matches!(e.result, SpfResult::Pass | SpfResult::TempError))
+        .map(|e| format!("{} ({})", e.ip, e.result.as_str()))
+        .collect();
+    Some(if !failing.is_empty() {
+        Standing::new(
+            RequirementStatus::NotMet,
+            vec![Code::SpfIpNotAuthorized],
+            format!("SPF does not pass for {}", failing.join(", ")),
+        )
+    } else if evaluations.iter().any(|e| e.result == SpfResult::TempError) {
+        Standing::new(
+            RequirementStatus::Unknown,
+            vec![Code::SpfLookupFailed],
+            "a DNS failure while evaluating SPF for a sending IP",
+        )
+    } else {
+        Standing::new(
+            RequirementStatus::Met,
+            Vec::new(),
+            "SPF passes for every sending IP given",
+        )
+    })
 }
 
 /// DKIM passes when at least one selector holds a usable key (parsed, not revoked).

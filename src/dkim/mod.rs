@@ -11,7 +11,7 @@ pub mod selectors;
 use futures::future::join_all;
 use serde::Serialize;
 
-use crate::dns::{Answer, Dns, Txt};
+use crate::dns::{Answer, Dns, Failure, Txt};
 use crate::finding::{Checked, Code, Finding, Verdict};
 
 pub use record::{KeyAlgorithm, KeyEncoding, KeyRecord, PublicKeyInfo, Tag};
@@ -122,6 +122,9 @@ fn selector_report(
         .map(|text| record::parse_key_record(text))
         .collect();
     report.status = match answer {
+        // A name no query can carry (the domain is so long that `<selector>._domainkey.` takes
+        // it past 255 bytes) was never asked: not a DNS failure.
+        Answer::Failed(Failure::InvalidName(_)) => SelectorStatus::InvalidName,
         Answer::Failed(_) => SelectorStatus::LookupFailed,
         Answer::NoData | Answer::NxDomain => SelectorStatus::NoRecord,
         Answer::Records { .. } if report.keys.is_empty() => SelectorStatus::NotKeyRecord,

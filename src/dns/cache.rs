@@ -53,6 +53,26 @@ impl<K: Eq + Hash, V> AnswerCache<K, V> {
         slot
     }
 
+    /// Replaces `stale` (the slot `key` had) with a new empty slot and returns the slot `key`
+    /// has now: the new one, or one another asker already put there.
+    pub fn renew(&self, key: K, stale: &Arc<OnceCell<V>>) -> Arc<OnceCell<V>> {
+        let mut generations = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = generations
+            .young
+            .get(&key)
+            .or_else(|| generations.old.get(&key));
+        if let Some(current) = current.filter(|current| !Arc::ptr_eq(current, stale)) {
+            return Arc::clone(current);
+        }
+        generations.old.remove(&key);
+        let slot: Arc<OnceCell<V>> = Arc::default();
+        generations.young.insert(key, Arc::clone(&slot));
+        slot
+    }
+
     /// How many questions are cached now.
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -74,6 +94,17 @@ mod tests {
         let a = cache.slot("x");
         let b = cache.slot("x");
         assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn a_renewed_slot_is_new_and_shared_by_later_askers() {
+        let cache: AnswerCache<&str, u32> = AnswerCache::new(10);
+        let stale = cache.slot("x");
+        let fresh = cache.renew("x", &stale);
+        assert!(!Arc::ptr_eq(&stale, &fresh));
+        assert!(Arc::ptr_eq(&fresh, &cache.slot("x")));
+        // A second asker renewing the same stale slot gets the fresh one, not a third.
+        assert!(Arc::ptr_eq(&fresh, &cache.renew("x", &stale)));
     }
 
     #[test]

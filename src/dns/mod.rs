@@ -10,7 +10,7 @@ mod rate;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
@@ -32,6 +32,9 @@ pub const DEFAULT_CONCURRENCY: usize = 256;
 /// Questions whose answers a run keeps (at least; at most twice as many): a few hundred
 /// domains' worth, so that shared names stay cached while memory stays flat in bulk runs.
 const CACHE_CAPACITY: usize = 50_000;
+
+/// How long a failed answer is kept before the question is asked again.
+const FAILURE_TTL: Duration = Duration::from_secs(30);
 
 /// How to reach the resolver.
 #[derive(Clone, Debug)]
@@ -66,7 +69,7 @@ pub enum DnsSetupError {
 /// The DNS client of one run: a resolver, an answer cache, and a bound on queries in flight.
 pub struct Dns {
     resolver: TokioResolver,
-    cache: AnswerCache<(String, RecordType), Answer<RData>>,
+    cache: AnswerCache<(String, RecordType), (Answer<RData>, Instant)>,
     in_flight: Semaphore,
     rate: Option<RateLimit>,
     sent: AtomicUsize,
@@ -192,11 +195,24 @@ impl Dns {
     }
 
     /// Asks (name, type) once per run: concurrent askers of the same question share one query.
+    ///
+    /// A failure is shared with the askers of the same moment, and kept for [`FAILURE_TTL`] so
+    /// that one audit sees one answer; after that the question is asked again, so that a
+    /// passing fault does not mark every later domain of a bulk run "unknown".
     async fn lookup(&self, name: &str, record_type: RecordType) -> Answer<RData> {
         let key = (name.to_ascii_lowercase(), record_type);
-        let slot = self.cache.slot(key);
-        slot.get_or_init(|| self.query(name, record_type))
+        let slot = self.cache.slot(key.clone());
+        let (answer, answered_at) = slot
+            .get_or_init(|| async { (self.query(name, record_type).await, Instant::now()) })
+            .await;
+        if answer.failure().is_none() || answered_at.elapsed() < FAILURE_TTL {
+            return answer.clone();
+        }
+        let fresh = self.cache.renew(key, &slot);
+        fresh
+            .get_or_init(|| async { (self.query(name, record_type).await, Instant::now()) })
             .await
+            .0
             .clone()
     }
 
@@ -246,7 +262,17 @@ fn classify(error: &NetError) -> Answer<RData> {
         NetError::Dns(DnsError::ResponseCode(code)) => Answer::Failed(from_response_code(*code)),
         NetError::Timeout => Answer::Failed(Failure::Timeout),
         NetError::Truncated => Answer::Failed(Failure::Truncated),
-        other => Answer::Failed(Failure::Other(other.to_string())),
+        // A fixed label per kind: some resolver error texts hold the query name, and a name
+        // may hold a blocklist's access key.
+        NetError::Io(io) => {
+            Answer::Failed(Failure::Other(format!("network error ({})", io.kind())))
+        }
+        NetError::Busy => Answer::Failed(Failure::Other("resolver busy".to_owned())),
+        NetError::NoConnections => {
+            Answer::Failed(Failure::Other("no connection to the resolver".to_owned()))
+        }
+        NetError::Proto(_) => Answer::Failed(Failure::Other("malformed answer".to_owned())),
+        _ => Answer::Failed(Failure::Other("DNS error".to_owned())),
     }
 }
 

@@ -176,13 +176,16 @@ fn read_flags(list: &List, address: Ipv4Addr) -> ReturnCode {
 pub fn read_answer(list: &List, answer: &Answer<Ipv4Addr>) -> Reading {
     match answer {
         Answer::Records { records, .. } => {
-            let codes: Vec<ReturnCode> = records
+            // Every record decides the status (an error code or a non-127 answer anywhere
+            // makes the whole answer a refusal or invalid); only the first few are shown.
+            let mut codes: Vec<ReturnCode> = records
                 .iter()
-                .take(MAX_CODES)
                 .map(|address| read_code(list, *address))
                 .collect();
+            let status = status_of(&codes);
+            codes.truncate(MAX_CODES);
             Reading {
-                status: status_of(&codes),
+                status,
                 codes,
                 failure: None,
             }

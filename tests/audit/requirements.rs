@@ -101,3 +101,19 @@ fn reverse_dns_of_sending_ips_is_checked_when_they_are_given() {
         "not-met"
     );
 }
+
+#[test]
+fn spf_passing_follows_check_host_for_the_sending_ips_given() {
+    // 192.0.2.10 is not in Microsoft's ranges: SPF fails for it although the record is valid.
+    let outside = audit_with("m365.test", &["--ip", "192.0.2.10"]);
+    assert_eq!(status(&outside, OUTLOOK, "SPF passing"), "not-met");
+    assert!(
+        outside
+            .requirements
+            .iter()
+            .any(|r| r.codes.iter().any(|c| c == "spf.ip-not-authorized"))
+    );
+    // good.test authorises 192.0.2.0/24.
+    let inside = audit_with("good.test", &["--ip", "192.0.2.10"]);
+    assert_eq!(status(&inside, OUTLOOK, "SPF passing"), "met");
+}
