@@ -34,6 +34,10 @@ pub struct MxReport {
     pub fallback: Option<HostReport>,
     /// Each distinct exchange, in preference order.
     pub hosts: Vec<HostReport>,
+    /// Hosts past the first [`MAX_HOSTS`] (by preference), listed in `records` but not
+    /// resolved: a hostile MX set must not cost unbounded work.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub hosts_not_resolved: usize,
 }
 
 /// What a host name resolved to.
@@ -91,6 +95,7 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<MxReport> {
         null_mx: answer.records().iter().any(is_null),
         fallback: None,
         hosts: Vec::new(),
+        hosts_not_resolved: 0,
     };
     match &answer {
         Answer::Failed(_) => {}
@@ -100,12 +105,25 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<MxReport> {
                 .pop();
         }
         Answer::Records { records, .. } => {
-            report.hosts = resolve_hosts(dns, distinct_hosts(records)).await;
+            let mut hosts = distinct_hosts(records);
+            report.hosts_not_resolved = hosts.len().saturating_sub(MAX_HOSTS);
+            hosts.truncate(MAX_HOSTS);
+            report.hosts = resolve_hosts(dns, hosts).await;
         }
     }
     let (findings, answered) = evaluate(&report);
     report.verdict = Verdict::from_findings(&findings, answered);
     Checked { report, findings }
+}
+
+/// At most this many MX hosts are resolved (receivers try only the first few anyway).
+pub const MAX_HOSTS: usize = 32;
+/// At most this many addresses of a host get their PTR name looked up.
+const MAX_PTR_PER_HOST: usize = 8;
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// RFC 7505 §3: a null MX is one record with preference 0 and exchange ".".
@@ -154,16 +172,19 @@ async fn resolve_hosts(dns: &Dns, hosts: Vec<(String, Vec<u16>)>) -> Vec<HostRep
         .zip(answers)
         .map(|((exchange, preferences), answers)| host_report(exchange, preferences, answers))
         .collect();
-    let ptrs = join_all(
-        reports
+    // The PTR names are shown, not judged: a few per host are enough, and a hostile answer
+    // with hundreds of addresses must not cost hundreds of queries.
+    let ptrs = join_all(reports.iter().flat_map(|host| {
+        host.addresses
             .iter()
-            .flat_map(|host| host.addresses.iter().map(|address| dns.ptr(address.ip))),
-    )
+            .take(MAX_PTR_PER_HOST)
+            .map(|address| dns.ptr(address.ip))
+    }))
     .await;
     let mut ptrs = ptrs.into_iter();
     for address in reports
         .iter_mut()
-        .flat_map(|host| host.addresses.iter_mut())
+        .flat_map(|host| host.addresses.iter_mut().take(MAX_PTR_PER_HOST))
     {
         if let Some(answer) = ptrs.next() {
             address.ptr_answer = answer.status();
@@ -545,6 +566,7 @@ mod tests {
             null_mx: answer.records().iter().any(is_null),
             fallback,
             hosts,
+            hosts_not_resolved: 0,
         }
     }
 

@@ -386,6 +386,13 @@ fn mx(report: &MxReport) -> AreaLine {
         lines.push(format!("{label} → {addresses}"));
     }
     found.extend(capped(lines));
+    if report.hosts_not_resolved > 0 {
+        found.push(format!(
+            "{} more hosts not resolved (only the first {} are)",
+            report.hosts_not_resolved,
+            crate::mx::MAX_HOSTS
+        ));
+    }
     AreaLine {
         area: "MX",
         verdict: report.verdict,

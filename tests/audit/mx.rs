@@ -157,3 +157,16 @@ fn a_failed_mx_query_is_lookup_failed_not_missing() {
     assert_eq!(mx_codes(&report), ["mx.lookup-failed"]);
     assert_eq!(report.mx["answer"], "SERVFAIL");
 }
+
+#[test]
+fn a_huge_mx_set_costs_bounded_work_and_says_what_was_not_resolved() {
+    let report = audit("many.mx.test");
+    assert_eq!(report.mx["records"].as_array().unwrap().len(), 40);
+    assert_eq!(report.mx["hosts"].as_array().unwrap().len(), 32);
+    assert_eq!(report.mx["hosts_not_resolved"], 8);
+    let asked = crate::support::dns_server::server().queries_for("h39.many.mx.test");
+    assert!(
+        asked.is_empty(),
+        "a host past the bound was asked: {asked:?}"
+    );
+}
