@@ -523,13 +523,14 @@ impl<'a> Walker<'a> {
             _ => {
                 let (a, aaaa) = self.dns.addresses(&name).await;
                 let (dns, addresses) = addresses_status(&a, &aaaa);
-                let failed = is_failure(&a) || is_failure(&aaaa);
+                let (failed, note) = family_failure(&a, &aaaa, &addresses);
                 let void = addresses.is_empty() && !failed && dns != "invalid-name";
                 Lookup {
                     dns,
                     void,
                     failed,
                     addresses,
+                    note,
                     ..Lookup::default()
                 }
             }
@@ -565,7 +566,11 @@ impl<'a> Walker<'a> {
         let answers = join_all(hosts.iter().map(|mx| self.dns.addresses(&mx.exchange))).await;
         for (mx, (a, aaaa)) in hosts.into_iter().zip(answers) {
             let (dns, addresses) = addresses_status(&a, &aaaa);
-            lookup.failed |= is_failure(&a) || is_failure(&aaaa);
+            let (failed, note) = family_failure(&a, &aaaa, &addresses);
+            lookup.failed |= failed;
+            if lookup.note.is_none() {
+                lookup.note = note;
+            }
             lookup.mx_hosts.push(MxHost {
                 preference: mx.preference,
                 exchange: mx.exchange.clone(),
@@ -574,6 +579,40 @@ impl<'a> Walker<'a> {
             });
         }
         lookup
+    }
+}
+
+/// Whether an address lookup failed as check_host would see it. A sender has one address
+/// family and check_host asks only that one (§5.3, §5.4): when one family answered with
+/// addresses and the other failed, the term is unknown only for senders of the failed family,
+/// which is noted, not a failure of the whole record.
+fn family_failure(
+    a: &Answer<std::net::Ipv4Addr>,
+    aaaa: &Answer<std::net::Ipv6Addr>,
+    addresses: &[IpAddr],
+) -> (bool, Option<String>) {
+    let (a_failed, aaaa_failed) = (is_failure(a), is_failure(aaaa));
+    if !(a_failed || aaaa_failed) {
+        return (false, None);
+    }
+    let answered_a = !a.records().is_empty();
+    let answered_aaaa = !aaaa.records().is_empty();
+    match (a_failed, aaaa_failed) {
+        (false, true) if answered_a => (
+            false,
+            Some(format!(
+                "the AAAA lookup failed ({}): unknown for IPv6 senders only",
+                aaaa.status()
+            )),
+        ),
+        (true, false) if answered_aaaa => (
+            false,
+            Some(format!(
+                "the A lookup failed ({}): unknown for IPv4 senders only",
+                a.status()
+            )),
+        ),
+        _ => (addresses.is_empty() || (a_failed && aaaa_failed), None),
     }
 }
 

@@ -350,3 +350,18 @@ fn a_domain_whose_txt_lookup_fails_is_spf_lookup_failed_not_missing() {
     assert!(!report.has("spf.missing"));
     assert_eq!(report.spf["verdict"], "unknown");
 }
+
+#[test]
+fn an_aaaa_failure_beside_a_records_is_noted_not_spf_lookup_failed() {
+    let report = audit("half-v6.spf.test");
+    assert!(!report.has("spf.lookup-failed"), "{:?}", report.codes());
+    assert_eq!(report.spf["verdict"], "ok", "{}", report.spf);
+    assert!(
+        report
+            .spf
+            .to_string()
+            .contains("unknown for IPv6 senders only"),
+        "{}",
+        report.spf
+    );
+}

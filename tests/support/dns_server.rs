@@ -1,9 +1,10 @@
 //! A real DNS server on 127.0.0.1, in the test process: hickory-server serving the zone files of
 //! `fixtures/zones/`, over UDP and TCP on one port.
 //!
-//! Two suffixes are faults on purpose, so that the audit's handling of failure is tested over
+//! Three suffixes are faults on purpose, so that the audit's handling of failure is tested over
 //! real sockets: names under `dead.test.` are never answered (a firewalled or dead server) and
-//! names under `servfail.test.` get SERVFAIL (a broken or DNSSEC-bogus zone).
+//! names under `servfail.test.` get SERVFAIL (a broken or DNSSEC-bogus zone), and AAAA questions
+//! for names under `v6fail.test.` get SERVFAIL (a server that answers A but breaks on AAAA).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -208,7 +209,9 @@ impl RequestHandler for FaultyCatalog {
                 counts: HeaderCounts::default(),
             });
         }
-        if name == "servfail.test" || name.ends_with(".servfail.test") {
+        let aaaa_broken =
+            name.ends_with(".v6fail.test") && info.query.query_type() == RecordType::AAAA;
+        if name == "servfail.test" || name.ends_with(".servfail.test") || aaaa_broken {
             let response = MessageResponseBuilder::from_message_request(request)
                 .error_msg(&request.metadata, ResponseCode::ServFail);
             return match response_handle.send_response(response).await {
