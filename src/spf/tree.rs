@@ -582,8 +582,8 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// Whether an address lookup failed as check_host would see it. A sender has one address
-/// family and check_host asks only that one (§5.3, §5.4): when one family answered with
+/// Whether an address lookup failed as `check_host()` would see it. A sender has one address
+/// family and `check_host()` asks only that one (§5.3, §5.4): when one family answered with
 /// addresses and the other failed, the term is unknown only for senders of the failed family,
 /// which is noted, not a failure of the whole record.
 fn family_failure(
