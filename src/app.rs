@@ -119,13 +119,13 @@ fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(input::normalize_domain)
         .transpose()?;
+    if args.check_lists && args.common.format == Format::Html {
+        anyhow::bail!("ip --check-lists has no HTML report: use --format table or json");
+    }
     let context = RunContext::prepare(&args.common)?;
     runtime()?.block_on(async {
         let (dns, blocklists, mut output) = context.start().await?;
         if args.check_lists {
-            if args.common.format == Format::Html {
-                anyhow::bail!("ip --check-lists has no HTML report: use --format table or json");
-            }
             return write_health(&blocklists, &args.common, &mut output);
         }
         let shared = Arc::new((dns, blocklists, domain));
