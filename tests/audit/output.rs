@@ -257,3 +257,38 @@ fn markdown_has_the_tables_and_keeps_hostile_records_as_text() {
         }
     }
 }
+
+#[test]
+fn breaking_one_record_lowers_the_score_and_the_first_fix_names_that_record() {
+    let good = audit("good.test");
+    for (domain, code, record) in [
+        ("plusall-good.test", "spf.pass-all", "v=spf1"),
+        ("nospf-good.test", "spf.missing", "v=spf1"),
+        (
+            "nodmarc-good.test",
+            "dmarc.missing",
+            "_dmarc.nodmarc-good.test",
+        ),
+        (
+            "weakkey-good.test",
+            "dkim.insecure-key",
+            "selector1._domainkey.weakkey-good.test",
+        ),
+    ] {
+        let report = audit(domain);
+        assert!(
+            report.score + 10 <= good.score,
+            "{domain}: {} against {}",
+            report.score,
+            good.score
+        );
+        assert_ne!(report.grade, "A", "{domain}");
+        let first = &report.scoring["top_fixes"][0];
+        assert_eq!(first["code"], code, "{domain}: {}", report.scoring);
+        let fix = first["fix"].as_str().unwrap();
+        assert!(
+            fix.contains(record),
+            "{domain}: the fix does not name the record: {fix}"
+        );
+    }
+}

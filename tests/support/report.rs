@@ -21,6 +21,8 @@ pub struct Report {
     pub kind: String,
     pub score: u8,
     pub grade: String,
+    /// Why the score is what it is: deductions and the top fixes.
+    pub scoring: serde_json::Value,
     pub findings: Vec<FindingOut>,
     pub spf: serde_json::Value,
     pub dmarc: serde_json::Value,
