@@ -280,11 +280,7 @@ pub(crate) fn list_finding(answer: &ListAnswer, subject: Subject<'_>) -> Option<
                 codes_summary(answer, &[ReturnKind::Error])
             ),
         )
-        .fix(format!(
-            "Ask {} through a resolver of your own, not a public or shared one (or with the \
-             list's access key, e.g. Spamhaus DQS), then check again",
-            answer.zone
-        )),
+        .fix(own_resolver_fix(&answer.zone)),
         ListStatus::InvalidAnswer => Finding::new(
             Code::IpDnsblUnavailable,
             format!(
@@ -336,11 +332,7 @@ fn skipped_finding(answer: &ListAnswer, item: &str) -> Option<Finding> {
                 answer.list
             ),
         )
-        .fix(format!(
-            "Ask {} through a resolver of your own, not a public or shared one (or with the \
-             list's access key, e.g. Spamhaus DQS), then check again",
-            answer.zone
-        )),
+        .fix(own_resolver_fix(&answer.zone)),
         HealthStatus::Unavailable => Finding::new(
             Code::IpDnsblUnavailable,
             format!(
@@ -422,6 +414,14 @@ fn listed_finding(answer: &ListAnswer, subject: Subject<'_>) -> Finding {
                 .fix(fix)
         }
     }
+}
+
+/// The fix for a list that refused this resolver or answered nonsense to it: ask it directly.
+fn own_resolver_fix(zone: &str) -> String {
+    format!(
+        "Ask {zone} through a resolver of your own, not a public or shared one (or with the \
+         list's access key, e.g. Spamhaus DQS), then check again"
+    )
 }
 
 #[cfg(test)]
