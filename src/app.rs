@@ -41,31 +41,36 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let mut listed = args
+    let listed = args
         .domains
         .iter()
         .map(|d| input::normalize_domain(d))
         .collect::<Result<Vec<_>, _>>()?;
     // A list file is checked whole first, then read again as the audits consume it: a bad line
     // stops the run before any query, and the list is never held in memory. Standard input
-    // cannot be read twice, so it is held.
-    let mut file_domains = 0;
+    // cannot be read twice: it is read as the audits consume it, its first two lines ahead so
+    // that one target is told from several.
+    let mut file_count = Some(0);
+    let mut from_file: Option<Box<dyn Iterator<Item = Result<String, InputError>>>> = None;
     if let Some(path) = &args.file {
         if path.as_os_str() == "-" {
-            listed.extend(input::read_domain_lines(path)?);
+            let mut lines = input::domain_lines(path)?;
+            let head: Vec<String> = lines.by_ref().take(2).collect::<Result<_, _>>()?;
+            file_count = (head.len() < 2).then_some(head.len());
+            from_file = Some(Box::new(head.into_iter().map(Ok).chain(lines)));
         } else {
-            file_domains = input::count_domain_lines(path)?;
+            let count = input::count_domain_lines(path)?;
+            file_count = Some(count);
+            if count > 0 {
+                from_file = Some(Box::new(input::domain_lines(path)?));
+            }
         }
     }
-    let total = listed.len() + file_domains;
-    if total == 0 {
+    let total = file_count.map(|count| count + listed.len());
+    if total == Some(0) {
         return Err(InputError::NoDomain.into());
     }
-    let from_file = match &args.file {
-        Some(path) if file_domains > 0 => Some(input::domain_lines(path)?),
-        _ => None,
-    };
-    // The list was checked whole; a line that fails now (the file changed meanwhile) stops
+    // A line that fails now (standard input, or a file changed since it was checked) stops
     // the run, and the run still exits 2 once what was written is closed.
     let read_error: Cell<Option<InputError>> = Cell::new(None);
     let domains = listed.into_iter().chain(
@@ -78,7 +83,7 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         selectors: args.selectors.clone(),
         ips: parse_ips(&args.ips)?,
     };
-    let bulk = args.file.is_some() || total > BULK_THRESHOLD;
+    let bulk = args.file.is_some() || total.is_none_or(|total| total > BULK_THRESHOLD);
     let context = RunContext::prepare(&args.common)?;
     runtime()?.block_on(async {
         let (dns, blocklists, mut output) = context.start().await?;
@@ -138,7 +143,7 @@ fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
         });
         emit(
             audits,
-            ips.len(),
+            Some(ips.len()),
             ips.len() > BULK_THRESHOLD,
             &args.common,
             &mut output,
@@ -252,7 +257,7 @@ impl RunContext {
 /// that it stays valid.
 async fn emit<I, Fut>(
     audits: I,
-    total: usize,
+    total: Option<usize>,
     bulk: bool,
     common: &CommonArgs,
     output: &mut Output,
@@ -322,8 +327,11 @@ where
         .or_else(ignore_broken_pipe)
         .context(output.describe())?;
     if interrupted {
+        let of_total = total
+            .map(|total| format!(" of {total}"))
+            .unwrap_or_default();
         eprintln!(
-            "mailaudit: interrupted after {written} of {total} targets; what was written is complete"
+            "mailaudit: interrupted after {written}{of_total} targets; what was written is complete"
         );
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
@@ -336,16 +344,21 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total: usize) -> Progress {
-        let target = if io::stderr().is_terminal() && total > 1 {
+    /// A bar for `total` targets, or a counter when the total is not known (standard input).
+    fn new(total: Option<usize>) -> Progress {
+        let target = if io::stderr().is_terminal() && total != Some(1) {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         };
-        let bar = ProgressBar::with_draw_target(Some(total as u64), target);
+        let bar = ProgressBar::with_draw_target(total.map(|total| total as u64), target);
+        let template = if total.is_some() {
+            "{bar:40} {pos}/{len} targets  {per_sec}  eta {eta}"
+        } else {
+            "{spinner} {pos} targets  {per_sec}"
+        };
         bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} targets  {per_sec}  eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Progress { bar }
     }

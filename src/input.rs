@@ -107,12 +107,6 @@ pub fn parse_resolver(input: &str) -> Result<SocketAddr, InputError> {
         })
 }
 
-/// Reads domains one a line from `path` (`-` is standard input); `#` starts a comment. Every
-/// line is normalised; the first invalid one is an error naming the file and the line.
-pub fn read_domain_lines(path: &Path) -> Result<Vec<String>, InputError> {
-    domain_lines(path)?.collect()
-}
-
 /// Checks every domain of the file at `path` without keeping them (a bulk list may be long);
 /// returns how many there are.
 pub fn count_domain_lines(path: &Path) -> Result<usize, InputError> {
@@ -124,7 +118,8 @@ pub fn count_domain_lines(path: &Path) -> Result<usize, InputError> {
     Ok(count)
 }
 
-/// The domains of the file at `path`, normalised, read as they are consumed.
+/// The domains of the file at `path` (`-` is standard input; `#` starts a comment), normalised,
+/// read as they are consumed; a line that is not a domain is an error naming the file and line.
 pub fn domain_lines(
     path: &Path,
 ) -> Result<impl Iterator<Item = Result<String, InputError>>, InputError> {
@@ -238,10 +233,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let good = dir.join("good.txt");
         std::fs::write(&good, "# list\nExample.com  # main\n\nbücher.example\n").unwrap();
-        assert_eq!(
-            read_domain_lines(&good).unwrap(),
-            ["example.com", "xn--bcher-kva.example"]
-        );
+        let domains: Vec<String> = domain_lines(&good)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(domains, ["example.com", "xn--bcher-kva.example"]);
         assert_eq!(count_domain_lines(&good).unwrap(), 2);
         let bad = dir.join("bad.txt");
         std::fs::write(&bad, "example.com\nnot a domain\n").unwrap();

@@ -38,10 +38,10 @@ pub struct JsonDocument {
 }
 
 impl JsonDocument {
-    /// A document for `targets` targets.
-    pub fn new(targets: usize) -> JsonDocument {
+    /// A document for `targets` targets (`None`: not known yet, several).
+    pub fn new(targets: Option<usize>) -> JsonDocument {
         JsonDocument {
-            single: targets == 1,
+            single: targets == Some(1),
             written: 0,
         }
     }

@@ -197,3 +197,72 @@ fn ctrl_c_closes_the_json_array() {
     assert!(!reports.is_empty() && reports.len() < 42);
     assert_eq!(reports[0].target, "good.test", "input order");
 }
+
+/// Runs `audit --file -` with `input` on standard input.
+fn audit_stdin(input: &str, format: &str) -> std::process::Output {
+    let server = support::dns_server::server();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailaudit"))
+        .args([
+            "audit",
+            "--file",
+            "-",
+            "--format",
+            format,
+            "--fail-on",
+            "never",
+            "--timeout",
+            "1",
+        ])
+        .args([
+            "--resolver",
+            &server.resolver_arg(),
+            "--dnsbl",
+            &support::working_catalog(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn one_domain_on_standard_input_gives_one_json_object() {
+    let output = audit_stdin("# one\ngood.test\n", "json");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Report = serde_json::from_slice(&output.stdout).expect("one object");
+    assert_eq!(report.target, "good.test");
+}
+
+#[test]
+fn a_bad_line_later_on_standard_input_exits_2_after_closing_what_was_written() {
+    let output = audit_stdin(
+        "good.test\nm365.test\nhostile.test\nnot a domain\nnull.mx.test\n",
+        "json",
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("-:4: invalid domain 'not a domain'"),
+        "{stderr}"
+    );
+    let reports: Vec<Report> = serde_json::from_slice(&output.stdout).expect("a closed array");
+    let targets: Vec<_> = reports.iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        ["good.test", "m365.test", "hostile.test"],
+        "the lines before it, in order"
+    );
+}
