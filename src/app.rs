@@ -37,6 +37,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ip(args) => run_ip(&args),
         Command::Monitor(args) => crate::monitor::run(&args),
         Command::History(args) => crate::monitor::history(&args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "mailaudit", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use crate::finding::Severity;
     max_term_width = 100
 )]
 #[command(
-    after_help = "Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 could not run."
+    after_help = "Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 could not run, 130 stopped by Ctrl-C."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -39,6 +39,12 @@ pub enum Command {
     /// The stored timeline of a domain or an IP: each monitor run with its grade, score,
     /// listings and what changed.
     History(crate::monitor::args::HistoryArgs),
+    /// Print a shell completion script (e.g. `mailaudit completions bash > /etc/bash_completion.d/mailaudit`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]

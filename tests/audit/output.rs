@@ -292,3 +292,23 @@ fn breaking_one_record_lowers_the_score_and_the_first_fix_names_that_record() {
         );
     }
 }
+
+#[test]
+fn shell_completions_cover_every_command() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mailaudit"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let script = String::from_utf8(output.stdout).unwrap();
+    for word in [
+        "audit",
+        "ip",
+        "monitor",
+        "history",
+        "--resolver",
+        "--fail-on",
+    ] {
+        assert!(script.contains(word), "{word} is not completed");
+    }
+}
