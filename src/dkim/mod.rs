@@ -79,13 +79,42 @@ pub async fn check(dns: &Dns, domain: &str, extra_selectors: &[String]) -> Check
         }
     }))
     .await;
-    let selectors: Vec<SelectorReport> = candidates
+    let mut selectors: Vec<SelectorReport> = candidates
         .into_iter()
         .zip(answers)
         .map(|(candidate, answer)| selector_report(candidate, domain, answer.as_ref()))
         .collect();
+    find_dangling_aliases(dns, &mut selectors).await;
     evaluate(domain, selectors)
 }
+
+/// Microsoft 365 has its customers publish `selector1`/`selector2` as CNAMEs to keys that exist
+/// only once DKIM signing is turned on for the domain. Until then the TXT question gets a
+/// negative answer that does not show the alias, so for those selectors the CNAME is asked
+/// too: a half-done migration then reads "alias to a key that does not exist", not "no record".
+async fn find_dangling_aliases(dns: &Dns, selectors: &mut [SelectorReport]) {
+    let negative = |s: &SelectorReport| {
+        s.status == SelectorStatus::NoRecord && s.provider.as_deref() == Some(DELEGATING_PROVIDER)
+    };
+    let answers = join_all(
+        selectors
+            .iter()
+            .filter(|s| negative(s))
+            .map(|s| dns.cname(&s.name)),
+    )
+    .await;
+    let mut answers = answers.into_iter();
+    for selector in selectors.iter_mut().filter(|s| negative(s)) {
+        if let Some(Answer::Records { records, .. }) = answers.next() {
+            selector.aliases = std::iter::once(selector.name.clone())
+                .chain(records)
+                .collect();
+        }
+    }
+}
+
+/// The provider whose selectors are published as CNAMEs to keys that may not exist yet.
+const DELEGATING_PROVIDER: &str = "Microsoft 365";
 
 fn key_name(selector: &str, domain: &str) -> String {
     format!("{selector}._domainkey.{domain}")
@@ -250,6 +279,25 @@ fn not_found(domain: &str, selectors: &[SelectorReport]) -> Finding {
     .evidence("query", format!("<selector>._domainkey.{domain} TXT"));
     if !other_records.is_empty() {
         finding = finding.evidence("not_key_records", other_records);
+    }
+    let dangling: Vec<&SelectorReport> = selectors
+        .iter()
+        .filter(|s| s.status == SelectorStatus::NoRecord && !s.aliases.is_empty())
+        .collect();
+    if let Some(first) = dangling.first() {
+        let target = first.aliases.last().cloned().unwrap_or_default();
+        finding.message = format!(
+            "{} is an alias (CNAME) of {target}, which holds no key: DKIM is published but not \
+             turned on at the provider; no other selector tried for {domain} has a key",
+            first.name
+        );
+        finding.fix = Some(format!(
+            "Turn DKIM signing on for {domain} at the provider the CNAME points to (Microsoft \
+             365: Defender portal, Email authentication settings, DKIM, enable for {domain}), so \
+             that {target} holds the key; or remove the CNAME if the provider is no longer used"
+        ));
+        let chains: Vec<&Vec<String>> = dangling.iter().map(|s| &s.aliases).collect();
+        finding = finding.evidence("dangling_aliases", chains);
     }
     if !invalid.is_empty() {
         finding = finding.evidence("invalid_selectors", invalid);

@@ -183,6 +183,17 @@ impl Dns {
         tokio::join!(self.a(name), self.aaaa(name))
     }
 
+    /// The CNAME target of `name`, asked as such: a negative answer to another type does not
+    /// say whether the name was an alias of a name that does not exist.
+    pub async fn cname(&self, name: &str) -> Answer<String> {
+        self.lookup(name, RecordType::CNAME)
+            .await
+            .map(|rdata| match rdata {
+                RData::CNAME(cname) => display_name(&cname.0),
+                _ => unreachable!("filtered by record type"),
+            })
+    }
+
     /// PTR names of `ip` (RFC 1035 §3.5, RFC 3596 §2.5), without trailing dots.
     pub async fn ptr(&self, ip: IpAddr) -> Answer<String> {
         let name = display_name(&Name::from(ip));

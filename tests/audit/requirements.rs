@@ -117,3 +117,39 @@ fn spf_passing_follows_check_host_for_the_sending_ips_given() {
     let inside = audit_with("good.test", &["--ip", "192.0.2.10"]);
     assert_eq!(status(&inside, OUTLOOK, "SPF passing"), "met");
 }
+
+#[test]
+fn selector_cnames_to_keys_that_do_not_exist_say_dkim_is_not_turned_on() {
+    let report = audit("m365-dkimoff.test");
+    let finding = &report.with_code("dkim.not-found")[0];
+    assert!(finding.message.contains("alias (CNAME)"), "{finding:?}");
+    assert!(
+        finding
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("Turn DKIM signing on"),
+        "{finding:?}"
+    );
+    let selector1 = report.dkim["selectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["selector"] == "selector1")
+        .unwrap();
+    assert_eq!(
+        selector1["aliases"],
+        serde_json::json!([
+            "selector1._domainkey.m365-dkimoff.test",
+            "selector1-m365-dkimoff-test._domainkey.contoso.onmicrosoft.com"
+        ])
+    );
+    assert_eq!(status(&report, OUTLOOK, "DKIM passing"), "not-met");
+    // Without the CNAMEs, the plain message.
+    let plain = audit("m365-nodkim.test");
+    assert!(
+        !plain.with_code("dkim.not-found")[0]
+            .message
+            .contains("alias")
+    );
+}

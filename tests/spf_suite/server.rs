@@ -180,13 +180,19 @@ pub async fn serve(zone: Zone) -> SocketAddr {
         catalog,
         timeouts: zone.timeouts,
     };
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind UDP on loopback");
-    let addr = udp.local_addr().expect("UDP address");
-    let tcp = tokio::net::TcpListener::bind(addr)
-        .await
-        .expect("bind TCP on the same port");
+    // The UDP port the system picks may be taken for TCP: pick again until both are free.
+    let mut attempts = 0;
+    let (udp, tcp, addr) = loop {
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind UDP on loopback");
+        let addr = udp.local_addr().expect("UDP address");
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(tcp) => break (udp, tcp, addr),
+            Err(_) if attempts < 20 => attempts += 1,
+            Err(e) => panic!("no loopback port free for both UDP and TCP: {e}"),
+        }
+    };
     let mut server = Server::new(handler);
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 64 * 1024);

@@ -95,11 +95,17 @@ fn start_serving(addr: SocketAddr, overlays: &[&Path]) -> TestDns {
             .build()
             .expect("test DNS runtime");
         runtime.block_on(async move {
-            let udp = tokio::net::UdpSocket::bind(addr).await.expect("bind UDP");
-            let addr = udp.local_addr().expect("UDP address");
-            let tcp = tokio::net::TcpListener::bind(addr)
-                .await
-                .expect("bind TCP on the same port");
+            // With port 0 the UDP port the system picks may be taken for TCP: pick again.
+            let mut attempts = 0;
+            let (udp, tcp, addr) = loop {
+                let udp = tokio::net::UdpSocket::bind(addr).await.expect("bind UDP");
+                let bound = udp.local_addr().expect("UDP address");
+                match tokio::net::TcpListener::bind(bound).await {
+                    Ok(tcp) => break (udp, tcp, bound),
+                    Err(_) if addr.port() == 0 && attempts < 20 => attempts += 1,
+                    Err(e) => panic!("bind TCP on {bound}: {e}"),
+                }
+            };
             let mut server = Server::new(handler);
             server.register_socket(udp);
             server.register_listener(tcp, Duration::from_secs(10), 64 * 1024);
