@@ -390,17 +390,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         )",
     )?;
     // Read again under the write lock: another monitor may have migrated meanwhile.
-    let version: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-        [],
-        |r| r.get(0),
-    )?;
-    if version > SCHEMA_VERSION {
-        bail!(
-            "it was written by a newer mailaudit (schema version {version}; this one knows up \
-             to {SCHEMA_VERSION})"
-        );
-    }
+    let version = recorded_version(&tx)?;
     let applied_ms = unix_ms(SystemTime::now());
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let target = i64::try_from(index).unwrap_or(i64::MAX) + 1;
@@ -427,6 +417,11 @@ fn schema_version(conn: &Connection) -> anyhow::Result<i64> {
     if !exists {
         return Ok(0);
     }
+    recorded_version(conn)
+}
+
+/// The version recorded in `schema_version`; an error for a database a newer mailaudit wrote.
+fn recorded_version(conn: &Connection) -> anyhow::Result<i64> {
     let version: i64 = conn.query_row(
         "SELECT COALESCE(MAX(version), 0) FROM schema_version",
         [],

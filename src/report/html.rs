@@ -11,7 +11,6 @@
 //! text from DNS are shown as `\u{..}` escapes, like the table does, so that what is shown is
 //! what was published.
 
-use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,6 +19,7 @@ use askama::Template;
 use serde::Serialize;
 
 use super::summary::{self, AreaLine};
+use super::visible::visible;
 use super::{Areas, DomainAreas, TargetReport};
 use crate::dkim::{DkimReport, SelectorReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
@@ -100,30 +100,10 @@ fn file_name_part(target: &str) -> String {
     part
 }
 
-/// Text that came from DNS or a server, made visible: control characters (escape sequences,
-/// NUL) and bidirectional controls shown as `\u{..}` escapes, and very long text cut with its
-/// length said. HTML escaping is the template's job, not this function's.
+/// Text that came from DNS or a server, made visible (see [`visible`]); HTML escaping is the
+/// template's job, not this function's.
 fn shown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_TEXT_CHARS + 64));
-    for (index, c) in text.chars().enumerate() {
-        if index >= MAX_TEXT_CHARS {
-            let total = text.chars().count();
-            let _ = write!(out, "… ({total} characters in all; see --format json)");
-            break;
-        }
-        if matches!(c, '\n' | '\t') || !(c.is_control() || is_bidi_control(c)) {
-            out.push(c);
-        } else {
-            out.extend(c.escape_default());
-        }
-    }
-    out
-}
-
-/// Unicode bidirectional controls, which make text display in another order than it has
-/// (CVE-2021-42574).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    visible(text, MAX_TEXT_CHARS, true, "; see --format json")
 }
 
 /// The serialized name of an enum value (`syntax-error`, `not-listed`): the words of the JSON.

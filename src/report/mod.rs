@@ -7,6 +7,7 @@ pub mod markdown;
 pub mod stream;
 pub mod summary;
 pub mod table;
+pub mod visible;
 
 use serde::Serialize;
 

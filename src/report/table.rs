@@ -10,6 +10,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
 use super::summary::{self, AreaLine};
+use super::visible::visible;
 use super::{SummaryRow, TargetKind, TargetReport};
 use crate::dnsbl::{ListAnswer, ListHealth, ListStatus};
 use crate::finding::{Severity, Verdict};
@@ -327,28 +328,7 @@ fn verdict_text_cell(text: &str, verdict: Verdict, color: bool) -> Cell {
 /// Text from DNS made safe for a terminal cell: control characters (escape sequences included)
 /// shown as `\u{..}` escapes, and long text cut with its full length said.
 pub fn clean(text: &str) -> String {
-    let mut shown = String::with_capacity(text.len().min(MAX_CELL_CHARS + 32));
-    let total = text.chars().count();
-    for (index, c) in text.chars().enumerate() {
-        if index >= MAX_CELL_CHARS {
-            shown.push_str("… (");
-            shown.push_str(&total.to_string());
-            shown.push_str(" characters in all)");
-            break;
-        }
-        if c == '\n' || !(c.is_control() || is_bidi_control(c)) {
-            shown.push(c);
-        } else {
-            shown.extend(c.escape_default());
-        }
-    }
-    shown
-}
-
-/// Unicode bidirectional controls, which can make a terminal show text in another order than
-/// it has (the "Trojan Source" trick, CVE-2021-42574).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    visible(text, MAX_CELL_CHARS, false, "")
 }
 
 #[cfg(test)]

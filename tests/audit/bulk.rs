@@ -1,7 +1,6 @@
 //! Bulk runs: a list file, standard input, the summary table, streamed JSON, and Ctrl-C.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{self, Report};
@@ -68,36 +67,7 @@ fn a_bulk_table_has_one_row_a_domain_and_a_count_by_grade() {
 
 #[test]
 fn jsonl_from_standard_input_gives_one_valid_report_a_line() {
-    let server = support::dns_server::server();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailaudit"))
-        .args([
-            "audit",
-            "--file",
-            "-",
-            "--format",
-            "jsonl",
-            "--fail-on",
-            "never",
-            "--timeout",
-            "1",
-        ])
-        .args([
-            "--resolver",
-            &server.resolver_arg(),
-            "--dnsbl",
-            &support::working_catalog(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(MIXED.join("\n").as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = audit_stdin(&MIXED.join("\n"), "jsonl");
     let text = String::from_utf8(output.stdout).unwrap();
     let mut targets: Vec<String> = text
         .lines()
@@ -134,33 +104,22 @@ fn interrupt_after_first_line(format: &str) -> (Option<i32>, String) {
     domains.extend(slow.iter().map(String::as_str));
     let list = list_file(&dir, &domains);
     let out_path = dir.path().join("out");
-    let server = support::dns_server::server();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailaudit"))
-        .args([
-            "audit",
-            "--file",
-            &list,
-            "--format",
-            format,
-            "--fail-on",
-            "never",
-            "--timeout",
-            "2",
-        ])
-        .args([
-            "--concurrency",
-            "16",
-            "--output",
-            out_path.to_str().unwrap(),
-        ])
-        .args([
-            "--resolver",
-            &server.resolver_arg(),
-            "--dnsbl",
-            &support::working_catalog(),
-        ])
-        .spawn()
-        .unwrap();
+    let out = out_path.to_str().unwrap();
+    let mut child = support::command(&[
+        "audit",
+        "--file",
+        &list,
+        "--format",
+        format,
+        "--fail-on",
+        "never",
+        "--concurrency",
+        "16",
+        "--output",
+        out,
+    ])
+    .spawn()
+    .unwrap();
     let start = Instant::now();
     while std::fs::read(&out_path).map_or(0, |b| b.len()) == 0 {
         assert!(
@@ -200,9 +159,8 @@ fn ctrl_c_closes_the_json_array() {
 
 /// Runs `audit --file -` with `input` on standard input.
 fn audit_stdin(input: &str, format: &str) -> std::process::Output {
-    let server = support::dns_server::server();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailaudit"))
-        .args([
+    support::run_with_stdin(
+        &[
             "audit",
             "--file",
             "-",
@@ -210,27 +168,9 @@ fn audit_stdin(input: &str, format: &str) -> std::process::Output {
             format,
             "--fail-on",
             "never",
-            "--timeout",
-            "1",
-        ])
-        .args([
-            "--resolver",
-            &server.resolver_arg(),
-            "--dnsbl",
-            &support::working_catalog(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+        ],
+        input,
+    )
 }
 
 #[test]

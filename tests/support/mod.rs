@@ -5,7 +5,8 @@
 pub mod dns_server;
 pub mod report;
 
-use std::process::{Command, Output};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 
 #[allow(unused_imports)] // not every test binary reads reports
 pub use report::{FindingOut, IpTargetReport, Report};
@@ -15,10 +16,10 @@ pub fn working_catalog() -> String {
     format!("{}/fixtures/dnsbl/working.toml", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `mailaudit ARGS... --resolver <test server> --timeout 1` and returns its output. Unless
-/// the arguments name a catalog, the fixture lists of [`working_catalog`] are used: no test ever
+/// `mailaudit ARGS... --resolver <test server> --timeout 1`, not started yet. Unless the
+/// arguments name a catalog, the fixture lists of [`working_catalog`] are used: no test ever
 /// asks a real blocklist.
-pub fn run(args: &[&str]) -> Output {
+pub fn command(args: &[&str]) -> Command {
     let server = dns_server::server();
     let mut command = Command::new(env!("CARGO_BIN_EXE_mailaudit"));
     command.args(args);
@@ -27,9 +28,30 @@ pub fn run(args: &[&str]) -> Output {
     }
     command
         .args(["--resolver", &server.resolver_arg(), "--timeout", "1"])
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run mailaudit")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs [`command`] and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    command(args).output().expect("run mailaudit")
+}
+
+/// Runs [`command`] with `input` on its standard input and returns its output.
+pub fn run_with_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mailaudit");
+    child
+        .stdin
+        .take()
+        .expect("piped standard input")
+        .write_all(input.as_bytes())
+        .expect("write standard input");
+    child.wait_with_output().expect("run mailaudit")
 }
 
 /// Audits one domain with `--format json` (and any extra flags) and reads the report.
