@@ -4,30 +4,33 @@
 //! Every request is caught: Chromium is pointed at a proxy that is a listener of this test on
 //! 127.0.0.1 (loopback URLs included, `<-loopback>`) and answers 403 to everything, and no host
 //! name resolves except the proxy's address, so no packet leaves the machine and any fetch shows
-//! up here. Chromium itself asks a few Google services at start whatever its flags (component
-//! updates, network time, sign-in); those requests, by exact host, are [`BROWSER_OWN_HOSTS`] and
-//! are not the page's. The tests also check the DOM for anything that could load, so a page
-//! cannot hide a fetch behind one of those hosts.
+//! up here. The trap records every request, the browser's own included: Chromium asks Google
+//! services at start whatever its flags, and which ones changes from release to release (Debian's
+//! 156 asks `update.googleapis.com`, its 150 `www.google.com` instead), so no list of them can
+//! stay right. Which requests were the page's is decided from what the page holds, in
+//! [`crate::traffic`].
+//!
+//! The browser is Debian's `/usr/bin/chromium` (`scripts/test` installs it), or the binary named
+//! by `MAILAUDIT_TEST_CHROMIUM`, so another release can be checked without replacing the
+//! system's.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Where Debian's `chromium` package installs the browser.
+/// Where Debian's `chromium` package installs the browser (a shell wrapper around
+/// `/usr/lib/chromium/chromium`).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Hosts Chromium 156 contacts on its own at start in headless mode, even with
-/// `--disable-background-networking` and `--disable-component-update`.
-const BROWSER_OWN_HOSTS: &[&str] = &[
-    "accounts.google.com",
-    "clients2.google.com",
-    "redirector.gvt1.com",
-    "update.googleapis.com",
-];
+/// The environment variable that names another browser binary, e.g. an older release unpacked
+/// with `dpkg-deb -x` (its `usr/lib/chromium/chromium` runs without Debian's wrapper: the flags
+/// below are all it needs).
+pub const CHROMIUM_ENV: &str = "MAILAUDIT_TEST_CHROMIUM";
 
 /// How long one browser run may take before the test gives up.
 const RUN_LIMIT: Duration = Duration::from_secs(90);
@@ -36,20 +39,38 @@ const RUN_LIMIT: Duration = Duration::from_secs(90);
 pub struct Rendered {
     /// The DOM after load, as `--dump-dom` serializes it.
     pub dom: String,
-    /// The first line of every request the page sent (through the trap proxy), the browser's
-    /// own requests left out.
+    /// The first line of every request that reached the trap proxy while the page was open:
+    /// the page's and the browser's own.
     pub requests: Vec<String>,
 }
 
 /// The browser binary, or a failure that says how to install it: the test never passes
-/// without a browser.
-pub fn chromium() -> &'static Path {
-    let path = Path::new(CHROMIUM);
+/// without a browser. Its version is printed once, so a log says which browser was judged.
+pub fn chromium() -> PathBuf {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    let path = std::env::var_os(CHROMIUM_ENV)
+        .filter(|value| !value.is_empty())
+        .map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from);
     assert!(
         path.exists(),
-        "{CHROMIUM} is missing: the HTML report must be checked in a real browser. \
-         Run .ci/run (it installs it), or: apt-get install --no-install-recommends chromium"
+        "{} is missing: the HTML report must be checked in a real browser. \
+         Run scripts/test as root (it installs it), or: apt-get install --no-install-recommends \
+         chromium (or set {CHROMIUM_ENV} to a Chromium binary)",
+        path.display()
     );
+    VERSION.get_or_init(|| {
+        let version = Command::new(&path)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_or_else(
+                |e| format!("(--version failed: {e})"),
+                |out| String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            );
+        eprintln!("browser: {} ({version})", path.display());
+        version
+    });
     path
 }
 
@@ -85,7 +106,8 @@ pub fn screenshot(page: &Path, png: &Path) -> Vec<String> {
 /// Runs the browser on `page` with `action` flags; returns its standard output.
 fn run(trap: &Trap, profile: &Path, action: &[String], page: &Path) -> Vec<u8> {
     let page = page.canonicalize().expect("page path");
-    let mut child = Command::new(chromium())
+    let browser = chromium();
+    let mut child = Command::new(&browser)
         .args([
             "--headless",
             "--no-sandbox",
@@ -110,7 +132,7 @@ fn run(trap: &Trap, profile: &Path, action: &[String], page: &Path) -> Vec<u8> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {CHROMIUM}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", browser.display()));
     let mut stdout = child.stdout.take().expect("stdout");
     let mut stderr = child.stderr.take().expect("stderr");
     let out = thread::spawn(move || {
@@ -141,16 +163,21 @@ fn run(trap: &Trap, profile: &Path, action: &[String], page: &Path) -> Vec<u8> {
     let stderr = err.join().expect("stderr reader");
     assert!(
         status.success(),
-        "chromium failed ({status}) on {}:\n{stderr}",
+        "{} failed ({status}) on {}:\n{stderr}",
+        browser.display(),
         page.display()
     );
     stdout
 }
 
 /// A proxy that answers nothing: it records the first line of each request and closes.
+/// Each connection gets its own thread, so a connection that never sends a request (Chromium
+/// opens spare ones) cannot hold up the requests behind it until the browser has exited.
 struct Trap {
     address: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// Connections accepted and not yet logged.
+    open: Arc<AtomicUsize>,
 }
 
 impl Trap {
@@ -158,68 +185,42 @@ impl Trap {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the trap proxy");
         let address = listener.local_addr().expect("trap address").to_string();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&log);
+        let open = Arc::new(AtomicUsize::new(0));
+        let (seen, pending) = (Arc::clone(&log), Arc::clone(&open));
         // Lives until the test process ends; it only ever accepts loopback connections.
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buffer = [0u8; 2048];
-                let read = stream.read(&mut buffer).unwrap_or(0);
-                let request = String::from_utf8_lossy(&buffer[..read]);
-                let first = request.lines().next().unwrap_or("(no request line)");
-                seen.lock().expect("trap log").push(first.to_owned());
-                let _ = stream.write_all(
-                    b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
+                pending.fetch_add(1, Ordering::SeqCst);
+                let (seen, pending) = (Arc::clone(&seen), Arc::clone(&pending));
+                thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                    let mut buffer = [0u8; 2048];
+                    let read = stream.read(&mut buffer).unwrap_or(0);
+                    let request = String::from_utf8_lossy(&buffer[..read]);
+                    let first = request.lines().next().unwrap_or("(no request line)");
+                    seen.lock().expect("trap log").push(first.to_owned());
+                    pending.fetch_sub(1, Ordering::SeqCst);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                });
             }
         });
-        Trap { address, log }
+        Trap { address, log, open }
     }
 
-    /// The requests seen so far that are not the browser's own, after a moment for
-    /// connections still being accepted.
+    /// Every request seen, once the browser has exited: after a moment for connections still
+    /// in the listen queue, and once every accepted connection has sent its request line (or
+    /// closed, or timed out).
     fn requests(&self) -> Vec<String> {
         thread::sleep(Duration::from_millis(100));
-        self.log
-            .lock()
-            .expect("trap log")
-            .iter()
-            .filter(|line| !request_host(line).is_some_and(|h| BROWSER_OWN_HOSTS.contains(&h)))
-            .cloned()
-            .collect()
+        let started = Instant::now();
+        while self.open.load(Ordering::SeqCst) > 0 && started.elapsed() < Duration::from_secs(5) {
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.log.lock().expect("trap log").clone()
     }
-}
-
-/// The host a proxy request line is for: `CONNECT host:443 HTTP/1.1` or
-/// `GET http://host/path HTTP/1.1`.
-fn request_host(line: &str) -> Option<&str> {
-    let target = line.split(' ').nth(1)?;
-    let authority = target
-        .strip_prefix("http://")
-        .or_else(|| target.strip_prefix("ws://"))
-        .map_or(target, |rest| rest.split('/').next().unwrap_or(rest));
-    Some(
-        authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _)| host),
-    )
-}
-
-#[test]
-fn request_lines_name_their_host() {
-    assert_eq!(
-        request_host("CONNECT update.googleapis.com:443 HTTP/1.1"),
-        Some("update.googleapis.com")
-    );
-    assert_eq!(
-        request_host("GET http://fetch.invalid/pixel.png HTTP/1.1"),
-        Some("fetch.invalid")
-    );
-    assert_eq!(
-        request_host("GET http://clients2.google.com:80/time HTTP/1.1"),
-        Some("clients2.google.com")
-    );
 }
 
 /// The width and height of a PNG, from its IHDR chunk.

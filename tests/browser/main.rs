@@ -1,7 +1,14 @@
-//! The HTML report in a real browser (headless Chromium, `.ci/run` installs it): a domain whose
-//! TXT records hold `<script>`, `<img onerror=...>`, `<b>` and terminal escape bytes must show
-//! them as text, run nothing and fetch nothing. Controls prove the checks can fail: a page whose
-//! script runs, and a page that fetches, are both caught.
+//! The HTML report in a real browser (headless Chromium, `scripts/test` installs it): a domain
+//! whose TXT records hold `<script>`, `<img onerror=...>`, `<b>` and terminal escape bytes must
+//! show them as text, run nothing and fetch nothing. "Fetch nothing" is judged from what the page
+//! holds, not from a list of the browser's own hosts (see [`traffic`]): `hostile.test`'s records
+//! carry canaries, markup that fetches a `canary-*.invalid` host if it runs or loads, and any
+//! request for a canary or for a host the report names fails the test.
+//!
+//! Controls prove the checks can fail in the browser at hand: a page whose script runs is seen,
+//! the same canary records written as markup make every canary reach the trap (a browser that
+//! never fetched them would make their absence prove nothing, so that fails too), and a request
+//! for a host a page names is judged.
 //!
 //! The rendered pages and screenshots are kept under `target/tmp/browser/` for a person to look
 //! at.
@@ -11,12 +18,14 @@ mod support;
 
 mod chromium;
 mod dom;
+mod traffic;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use dom::Dom;
+use traffic::Watched;
 
 /// The elements the report template writes. Any other element in the DOM was not written by the
 /// template (if the template gains an element, add it here).
@@ -46,6 +55,54 @@ const HOSTILE_TEXT: &[&str] = &[
     "p=<b>not-base64</b>",
     // ESC [ 2 J, the terminal's clear screen, made visible.
     "\\u{1b}[2J",
+];
+
+/// The canary records of `hostile.test` (`fixtures/zones/hostile.test.zone`, at built-in DKIM
+/// selectors): each canary host, and the markup after `p=` that fetches it if a page runs or
+/// loads it: as an element, a script, a stylesheet, a frame, a CSS `url()`, an event handler,
+/// and after a quote that would end an attribute value. The report must show each as text and
+/// the browser must never ask for the host.
+const CANARIES: &[(&str, &str)] = &[
+    (
+        "canary-img.invalid",
+        "<img src=http://canary-img.invalid/x.png>",
+    ),
+    (
+        "canary-script.invalid",
+        "<script src=http://canary-script.invalid/x.js></script>",
+    ),
+    (
+        "canary-fetch.invalid",
+        "<script>fetch('http://canary-fetch.invalid/')</script>",
+    ),
+    (
+        "canary-link.invalid",
+        "<link rel=stylesheet href=http://canary-link.invalid/x.css>",
+    ),
+    (
+        "canary-iframe.invalid",
+        "<iframe src=http://canary-iframe.invalid/></iframe>",
+    ),
+    (
+        "canary-import.invalid",
+        "<style>@import url(http://canary-import.invalid/x.css);</style>",
+    ),
+    (
+        "canary-css.invalid",
+        "<div style=background-image:url(http://canary-css.invalid/x.png)>css</div>",
+    ),
+    (
+        "canary-onerror.invalid",
+        "<img src=x onerror=fetch('http://canary-onerror.invalid/')>",
+    ),
+    (
+        "canary-quote.invalid",
+        "\"><img src=http://canary-quote.invalid/x.png>",
+    ),
+    (
+        "canary-apos.invalid",
+        "'><img src=http://canary-apos.invalid/x.png>",
+    ),
 ];
 
 /// Where pages and screenshots are kept for inspection.
@@ -147,8 +204,10 @@ fn assert_self_contained(html: &str) {
 }
 
 /// Checks the page in the browser: the DOM after load holds only the template's markup, and
-/// the page sent no request. Returns the DOM.
-fn open_in_browser(page: &Path, name: &str) -> Dom {
+/// neither loading nor drawing it sent a request the page could have caused (a canary, or a
+/// host `watched` found in the report). The browser's own traffic is printed, not judged.
+/// Returns the DOM.
+fn open_in_browser(page: &Path, name: &str, watched: &Watched) -> Dom {
     chromium::chromium();
     let rendered = chromium::dump_dom(page);
     assert!(
@@ -159,18 +218,18 @@ fn open_in_browser(page: &Path, name: &str) -> Dom {
     let dom = Dom::parse(&rendered.dom);
     assert_eq!(problems(&dom), Vec::<String>::new(), "in the DOM of {name}");
     assert_eq!(
-        rendered.requests,
+        watched.judge(&rendered.requests, name),
         Vec::<String>::new(),
-        "{name} sent requests"
+        "{name} sent requests for canaries or hosts it names"
     );
 
     let png = keep_dir().join(format!("{name}.png"));
     let _ = fs::remove_file(&png);
     let requests = chromium::screenshot(page, &png);
     assert_eq!(
-        requests,
+        watched.judge(&requests, &format!("{name} (drawn)")),
         Vec::<String>::new(),
-        "{name} sent requests while drawn"
+        "{name} sent requests for canaries or hosts it names while drawn"
     );
     let bytes = fs::read(&png).expect("the screenshot was written");
     assert_eq!(
@@ -187,23 +246,49 @@ fn open_in_browser(page: &Path, name: &str) -> Dom {
     dom
 }
 
+/// The report without its Content-Security-Policy: what escaping alone does. The policy would
+/// stop an injected `<img>` from loading, so with it in place a failure of escaping could go
+/// unseen by the trap; without it, any record that became markup fetches its canary.
+fn without_csp(html: &str) -> String {
+    let start = html
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .expect("the report has a CSP meta element");
+    let end = start + html[start..].find('>').expect("the meta element ends") + 1;
+    let bare = format!("{}{}", &html[..start], &html[end..]);
+    assert!(!bare.contains("Content-Security-Policy"), "one policy only");
+    bare
+}
+
+/// `html` with `markup` written just before `</body>`.
+fn with_markup(html: &str, markup: &str) -> String {
+    let at = html.rfind("</body>").expect("the page has a body");
+    format!("{}{markup}{}", &html[..at], &html[at..])
+}
+
 #[test]
 fn hostile_records_are_shown_as_text_and_run_nothing() {
     let page = keep_dir().join("hostile.test.html");
     let html = render_report(&["hostile.test"], &page);
     assert_self_contained(&html);
-    let dom = open_in_browser(&page, "hostile.test");
+    let watched = Watched::from_page(&html);
+    let dom = open_in_browser(&page, "hostile.test", &watched);
     assert_eq!(
         dom.title, "mailaudit report: hostile.test",
         "a script changed the title"
     );
-    for text in HOSTILE_TEXT {
+    let canary_text = CANARIES.iter().map(|(_, payload)| payload);
+    for text in HOSTILE_TEXT.iter().chain(canary_text) {
         assert!(dom.text.contains(text), "{text:?} is not shown as text");
     }
     assert!(
         dom.text.contains("spf.include-missing") && dom.text.contains("dkim.syntax"),
         "the findings are shown"
     );
+    // Escaping alone, without the policy's second line of defence, keeps every canary quiet.
+    let bare = keep_dir().join("hostile.test-without-csp.html");
+    fs::write(&bare, without_csp(&html)).expect("write the page");
+    let bare_dom = open_in_browser(&bare, "hostile.test-without-csp", &watched);
+    assert_eq!(bare_dom.title, "mailaudit report: hostile.test");
 }
 
 #[test]
@@ -211,7 +296,7 @@ fn a_good_domain_shows_its_grade_records_tree_keys_and_hosts() {
     let page = keep_dir().join("good.test.html");
     let html = render_report(&["good.test"], &page);
     assert_self_contained(&html);
-    let dom = open_in_browser(&page, "good.test");
+    let dom = open_in_browser(&page, "good.test", &Watched::from_page(&html));
     let grade = dom
         .named("span")
         .any(|s| s.attribute("class") == Some("grade grade-A"));
@@ -291,19 +376,33 @@ fn without_output_the_report_goes_to_a_dated_file_under_reports() {
 }
 
 /// The page of the controls: a script and an `onerror` handler that change the title.
-fn active_page(head_extra: &str) -> String {
+fn active_page(head_extra: &str, body_extra: &str) -> String {
     format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">{head_extra}<title>inert</title>\
          </head><body><p>control</p><script>document.title = 'ran';</script>\
-         <img src=\"missing.png\" onerror=\"document.title += ' onerror'\"></body></html>"
+         <img src=\"missing.png\" onerror=\"document.title += ' onerror'\">{body_extra}\
+         </body></html>"
     )
+}
+
+/// Every canary's markup, as a page that failed to escape the records would hold it.
+fn canary_markup() -> String {
+    CANARIES.iter().map(|(_, payload)| *payload).collect()
+}
+
+/// The hosts of the requests in `requests`.
+fn requested_hosts(requests: &[String]) -> Vec<String> {
+    requests
+        .iter()
+        .filter_map(|line| traffic::request_host(line))
+        .collect()
 }
 
 #[test]
 fn control_a_script_that_runs_is_seen() {
     chromium::chromium();
     let dir = chromium::workdir();
-    let page = chromium::write_page(dir.path(), "active.html", &active_page(""));
+    let page = chromium::write_page(dir.path(), "active.html", &active_page("", ""));
     let dom = Dom::parse(&chromium::dump_dom(&page).dom);
     assert_eq!(
         dom.title, "ran onerror",
@@ -321,7 +420,76 @@ fn control_a_script_that_runs_is_seen() {
 }
 
 #[test]
-fn control_the_reports_policy_stops_injected_script() {
+fn control_every_canary_fires_when_its_record_is_markup() {
+    let browser = chromium::chromium();
+    let dir = chromium::workdir();
+    let html = render_report(&["hostile.test"], &dir.path().join("hostile.html"));
+    let watched = Watched::from_page(&html);
+    // The report as it would be had escaping failed for the canary records: their text written
+    // as markup into the page, and no policy in the way.
+    let page = chromium::write_page(
+        dir.path(),
+        "unescaped.html",
+        &with_markup(&without_csp(&html), &canary_markup()),
+    );
+    let rendered = chromium::dump_dom(&page);
+    let hosts = requested_hosts(&rendered.requests);
+    for (canary, payload) in CANARIES {
+        assert!(
+            payload.contains(canary),
+            "{payload:?} does not fetch {canary}"
+        );
+        assert!(
+            hosts.iter().any(|h| h == canary),
+            "{} never asked for {canary} when the page held {payload:?}, so its absence from \
+             the report's requests proves nothing: {:?}",
+            browser.display(),
+            rendered.requests
+        );
+    }
+    let judged = requested_hosts(&watched.judge(&rendered.requests, "unescaped canaries"));
+    for (canary, _) in CANARIES {
+        assert!(
+            judged.iter().any(|h| h == canary),
+            "a request for {canary} is not judged"
+        );
+    }
+    assert!(!problems(&Dom::parse(&rendered.dom)).is_empty());
+}
+
+#[test]
+fn control_a_request_for_a_host_the_page_names_is_caught() {
+    chromium::chromium();
+    let dir = chromium::workdir();
+    // Hosts outside the names reserved for testing, so only their being named can make the
+    // requests judged. Nothing leaves the machine: no name resolves and the proxy answers 403.
+    let html = "<!DOCTYPE html><html><head><title>names</title>\
+        <link rel=\"stylesheet\" href=\"https://198.51.100.7/style.css\"></head>\
+        <body><p>mx.named-host.example.com</p>\
+        <img src=\"http://mx.named-host.example.com/pixel.png\"></body></html>";
+    let page = chromium::write_page(dir.path(), "names.html", html);
+    let rendered = chromium::dump_dom(&page);
+    let judged = requested_hosts(&Watched::from_page(html).judge(&rendered.requests, "names"));
+    for host in ["198.51.100.7", "mx.named-host.example.com"] {
+        assert!(
+            judged.iter().any(|h| h == host),
+            "the request for {host} is not judged: {:?}",
+            rendered.requests
+        );
+    }
+    let unnamed = Watched::from_page("<html><body>nothing</body></html>");
+    assert!(
+        requested_hosts(&unnamed.judge(
+            &rendered.requests,
+            "names, judged against a page that names nothing"
+        ))
+        .is_empty(),
+        "a host the page does not name is judged"
+    );
+}
+
+#[test]
+fn control_the_reports_policy_stops_injected_script_and_loads() {
     chromium::chromium();
     let dir = chromium::workdir();
     let report = render_report(&["good.test"], &dir.path().join("good.html"));
@@ -332,33 +500,17 @@ fn control_the_reports_policy_stops_injected_script() {
         .map(str::to_owned)
         .expect("CSP meta");
     let meta = format!("<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">");
-    let page = chromium::write_page(dir.path(), "guarded.html", &active_page(&meta));
-    let dom = Dom::parse(&chromium::dump_dom(&page).dom);
+    let html = active_page(&meta, &canary_markup());
+    let page = chromium::write_page(dir.path(), "guarded.html", &html);
+    let rendered = chromium::dump_dom(&page);
     assert_eq!(
-        dom.title, "inert",
+        Dom::parse(&rendered.dom).title,
+        "inert",
         "the report's CSP lets injected script run"
     );
-}
-
-#[test]
-fn control_a_page_that_fetches_is_caught() {
-    chromium::chromium();
-    let dir = chromium::workdir();
-    let page = chromium::write_page(
-        dir.path(),
-        "fetching.html",
-        "<!DOCTYPE html><html><head><title>fetching</title>\
-         <link rel=\"stylesheet\" href=\"http://fetch.invalid/style.css\"></head>\
-         <body><img src=\"http://fetch.invalid/pixel.png\"></body></html>",
+    assert_eq!(
+        Watched::from_page(&html).judge(&rendered.requests, "guarded"),
+        Vec::<String>::new(),
+        "the report's CSP lets injected markup load"
     );
-    let rendered = chromium::dump_dom(&page);
-    assert!(
-        rendered
-            .requests
-            .iter()
-            .any(|r| r.contains("fetch.invalid")),
-        "the trap saw no request: {:?}",
-        rendered.requests
-    );
-    assert!(!problems(&Dom::parse(&rendered.dom)).is_empty());
 }
