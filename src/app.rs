@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -225,12 +226,14 @@ impl DnsSetup {
         })
     }
 
-    /// Starts a DNS client and checks the blocklists once (RFC 5782 §5).
+    /// Starts a DNS client, checks that every resolver answers (a dead one stops the run
+    /// before anything is judged or stored), and checks the blocklists once (RFC 5782 §5).
     pub(crate) async fn start(&self) -> anyhow::Result<(Dns, Blocklists)> {
         let mut dns = Dns::new(&self.config)?;
         if let Some(qps) = self.rate {
             dns = dns.with_rate(qps);
         }
+        dns.check_resolvers().await?;
         let blocklists = Blocklists::checked(&dns, self.catalog.clone()).await;
         Ok((dns, blocklists))
     }
@@ -310,7 +313,9 @@ where
     let mut worst: Option<Severity> = None;
     let mut interrupted = false;
     let mut written = 0usize;
-    loop {
+    let mut incomplete: Vec<String> = Vec::new();
+    let mut resolver_stopped: Option<String> = None;
+    while resolver_stopped.is_none() {
         let report = tokio::select! {
             report = reports.next() => report,
             _ = &mut interrupt => {
@@ -319,7 +324,13 @@ where
             }
         };
         let Some(report) = report else { break };
-        worst = worst.max(report.worst());
+        worst = worst.max(report.fail_level());
+        if report.incomplete {
+            incomplete.push(report.target.clone());
+        }
+        if report.resolver_stopped {
+            resolver_stopped = Some(report.resolvers.join(", "));
+        }
         sink.report(&mut output.writer, report)
             .or_else(ignore_broken_pipe)
             .context(output.describe())?;
@@ -331,6 +342,17 @@ where
         .and_then(|()| output.writer.flush())
         .or_else(ignore_broken_pipe)
         .context(output.describe())?;
+    if let Some(servers) = resolver_stopped {
+        // What was written is valid and says what it could not see; the rest is not guessed.
+        let of_total = total
+            .map(|total| format!(" of {total}"))
+            .unwrap_or_default();
+        anyhow::bail!(
+            "the resolver ({servers}) stopped answering: the run stopped after {written}{of_total} \
+             targets; incomplete reports: {}",
+            incomplete.join(", ")
+        );
+    }
     if interrupted {
         let of_total = total
             .map(|total| format!(" of {total}"))
@@ -408,6 +430,54 @@ fn exit_status(worst: Option<Severity>, fail_on: FailOn) -> ExitCode {
     }
 }
 
+/// The `--output` file, created (or truncated) only when the first byte is written: a run
+/// that stops before it has a report (a resolver that does not work) leaves a previous report
+/// there as it was. A missing directory is still refused before anything is asked.
+pub(crate) struct LazyFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl LazyFile {
+    pub(crate) fn new(path: &Path) -> anyhow::Result<LazyFile> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "cannot write '{}': the directory '{}' does not exist",
+                path.display(),
+                dir.display()
+            );
+        }
+        Ok(LazyFile {
+            path: path.to_owned(),
+            file: None,
+        })
+    }
+
+    fn file(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            self.file = Some(File::create(&self.path)?);
+        }
+        Ok(self.file.as_mut().expect("opened above"))
+    }
+}
+
+impl Write for LazyFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.file()?.write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Where the report goes, and whether it may be coloured.
 pub(crate) struct Output {
     writer: Box<dyn Write>,
@@ -421,10 +491,8 @@ impl Output {
     fn open(common: &CommonArgs) -> anyhow::Result<Output> {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         if let Some(path) = &common.output {
-            let file =
-                File::create(path).with_context(|| format!("cannot write '{}'", path.display()))?;
             return Ok(Output {
-                writer: Box::new(BufWriter::new(file)),
+                writer: Box::new(BufWriter::new(LazyFile::new(path)?)),
                 path: Some(path.display().to_string()),
                 color: false,
                 dated_html: false,

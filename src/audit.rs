@@ -7,13 +7,14 @@ use std::net::IpAddr;
 
 use futures::future::join_all;
 
+use crate::completeness;
 use crate::dns::Dns;
 use crate::dnsbl::{self, Catalog, DomainListingReport, ListHealth};
 use crate::finding::{Checked, Code, Finding};
 use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
 use crate::report::{Areas, DomainAreas, IpAreas, TargetKind, TargetReport};
-use crate::{dkim, dmarc, ip, mx, spf};
+use crate::{delivery, dkim, dmarc, ip, mx, nameservers, spf};
 
 /// The blocklists of a run: the catalog and what its health check found (RFC 5782 §5), asked
 /// once per run before any target.
@@ -99,11 +100,22 @@ pub async fn audit_domain(
         ips: ip_reports,
         blocklists: blocklist_reports,
     };
-    TargetReport::new(
+    findings.extend(delivery::rejection_finding(domain, &areas, &findings));
+    let areas = Areas::Domain(Box::new(areas));
+    let resolver_stopped = match failure_cause(dns, &areas, &findings).await {
+        FailureCause::None => false,
+        FailureCause::ResolverStopped => true,
+        FailureCause::ResolverWorks => nameservers::explain_failures(dns, domain, &mut findings)
+            .await
+            .is_err(),
+    };
+    finish(
+        dns,
         domain,
         TargetKind::Domain,
         findings,
-        Areas::Domain(Box::new(areas)),
+        areas,
+        resolver_stopped,
     )
 }
 
@@ -115,14 +127,58 @@ pub async fn audit_ip(
     blocklists: &Blocklists,
 ) -> TargetReport {
     let checked = sending_ip(dns, address, domain, blocklists).await;
-    let areas = IpAreas { ip: checked.report };
-    let target = areas.ip.ip.to_string();
-    TargetReport::new(
+    let target = checked.report.ip.to_string();
+    let areas = Areas::Ip(Box::new(IpAreas { ip: checked.report }));
+    let resolver_stopped =
+        failure_cause(dns, &areas, &checked.findings).await == FailureCause::ResolverStopped;
+    finish(
+        dns,
         &target,
         TargetKind::Ip,
         checked.findings,
-        Areas::Ip(Box::new(areas)),
+        areas,
+        resolver_stopped,
     )
+}
+
+/// Why an audit could not determine something.
+#[derive(Debug, PartialEq, Eq)]
+enum FailureCause {
+    /// Everything was determined.
+    None,
+    /// The resolver no longer answers: the failures may all be its own.
+    ResolverStopped,
+    /// The resolver answers: the failures are those of the servers asked through it.
+    ResolverWorks,
+}
+
+/// Asks the resolver again when something could not be determined, to tell its failure from
+/// the failure of the servers it asked.
+async fn failure_cause(dns: &Dns, areas: &Areas, findings: &[Finding]) -> FailureCause {
+    if completeness::unknown_parts(areas, findings).is_empty() {
+        FailureCause::None
+    } else if dns.resolver_answers().await {
+        FailureCause::ResolverWorks
+    } else {
+        FailureCause::ResolverStopped
+    }
+}
+
+/// The report, saying which resolver was asked and whether it stopped answering.
+fn finish(
+    dns: &Dns,
+    target: &str,
+    kind: TargetKind,
+    findings: Vec<Finding>,
+    areas: Areas,
+    resolver_stopped: bool,
+) -> TargetReport {
+    let resolvers = dns.servers().iter().map(ToString::to_string).collect();
+    let mut report = TargetReport::new(target, kind, findings, areas, resolvers);
+    if resolver_stopped {
+        report.mark_resolver_stopped();
+    }
+    report
 }
 
 /// A sending IP's reputation and, for a domain, SPF `check_host()` (RFC 7208 §4) for it with the

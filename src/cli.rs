@@ -16,7 +16,7 @@ use crate::finding::Severity;
     max_term_width = 100
 )]
 #[command(
-    after_help = "Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 could not run, 130 stopped by Ctrl-C."
+    after_help = "Exit status: 0 no finding at or above --fail-on, 1 at least one (an incomplete audit counts as an error), 2 could not run (bad input, a resolver that does not work or stopped answering), 130 stopped by Ctrl-C."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -92,7 +92,8 @@ pub struct IpArgs {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// DNS server to ask, ADDR[:PORT] (repeatable; default: the system's resolver).
+    /// DNS server to ask, ADDR[:PORT] (repeatable; default: the system's resolver). Each is
+    /// checked first: one that does not answer stops the run (exit status 2).
     #[arg(long = "resolver", value_name = "ADDR[:PORT]", global = true)]
     pub resolvers: Vec<String>,
 
@@ -123,7 +124,8 @@ pub struct CommonArgs {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate: Option<u32>,
 
-    /// Exit 1 when a finding is at least this severe.
+    /// Exit 1 when a finding is at least this severe. An incomplete audit (something could not
+    /// be determined) counts as an error.
     #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Error, global = true)]
     pub fail_on: FailOn,
 }

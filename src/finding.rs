@@ -69,6 +69,8 @@ macro_rules! codes {
 }
 
 codes! {
+    DnsNameserversFailed => "dns.nameservers-failed", Critical;
+
     SpfMissing => "spf.missing", Error;
     SpfMultipleRecords => "spf.multiple-records", Error;
     SpfSyntax => "spf.syntax", Error;
@@ -97,6 +99,7 @@ codes! {
     DmarcSpWeaker => "dmarc.sp-weaker", Warning;
     DmarcInherited => "dmarc.inherited", Info;
     DmarcLookupFailed => "dmarc.lookup-failed", Error;
+    DmarcMailRejected => "dmarc.mail-rejected", Critical;
 
     DkimNotFound => "dkim.not-found", Warning;
     DkimWeakKey => "dkim.weak-key", Warning;
@@ -144,6 +147,29 @@ codes! {
     SmtpAuthPlaintext => "smtp.auth-plaintext", Critical;
     SmtpBannerMismatch => "smtp.banner-mismatch", Warning;
     SmtpAuthFailed => "smtp.auth-failed", Error;
+}
+
+impl Code {
+    /// Whether the code says "could not be determined" (a DNS failure, a list that could not
+    /// answer) rather than a problem of the target: such a finding makes the audit incomplete,
+    /// costs no points, and is never a change between monitor runs.
+    pub fn means_unknown(self) -> bool {
+        matches!(
+            self,
+            Code::SpfLookupFailed
+                | Code::DmarcLookupFailed
+                | Code::DkimLookupFailed
+                | Code::MxLookupFailed
+                | Code::IpDnsblRefused
+                | Code::IpDnsblUnavailable
+        )
+    }
+
+    /// The area of the code: its name up to the first dot (`spf`, `dmarc`, `ip` ...).
+    pub fn area(self) -> &'static str {
+        let name = self.as_str();
+        name.split_once('.').map_or(name, |(area, _)| area)
+    }
 }
 
 impl fmt::Display for Code {

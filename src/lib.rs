@@ -7,6 +7,8 @@
 pub mod app;
 pub mod audit;
 pub mod cli;
+pub mod completeness;
+pub mod delivery;
 pub mod dkim;
 pub mod dmarc;
 pub mod dns;
@@ -16,6 +18,7 @@ pub mod input;
 pub mod ip;
 pub mod monitor;
 pub mod mx;
+pub mod nameservers;
 pub mod report;
 pub mod requirements;
 pub mod score;

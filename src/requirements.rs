@@ -8,21 +8,31 @@
 //! - Outlook.com consumer mailboxes, from May 2025, for senders of more than 5,000 messages a
 //!   day: SPF passing, DKIM passing, DMARC at least `p=none` and aligned with SPF or DKIM.
 //!
-//! Each requirement is met, not met, or unknown (a DNS failure), or says plainly that DNS cannot
-//! show it (one-click unsubscribe) or that it was not checked (TLS without an SMTP probe, reverse
-//! DNS without `--ip`). Never "met" for what was not seen.
+//! How each is judged is part of its status. A requirement about what DNS holds (a DMARC
+//! record, DKIM key sizes) is *met* or *not met* from DNS. A requirement about mail passing a
+//! check (SPF passing, DKIM passing, alignment) is *met* only when it was evaluated — SPF
+//! `check_host()` for the sending IPs given with `--ip` — and otherwise at best *published*:
+//! DNS holds what it needs, but nothing was sent or evaluated. *Unknown* is a DNS failure;
+//! *not checked* could be checked by this tool with more input (`--ip`, an SMTP probe); *not
+//! checkable here* cannot be seen in DNS at all (a header of each message).
 
 use serde::{Deserialize, Serialize};
 
-use crate::dkim::{DkimReport, SelectorStatus};
-use crate::finding::{Code, Finding};
+use crate::dkim::DkimReport;
+use crate::finding::{Code, Finding, Verdict};
 use crate::report::DomainAreas;
+use crate::spf;
 
-/// Where a requirement stands.
+/// Where a requirement stands, and how that was judged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RequirementStatus {
+    /// Evaluated and holds: for a DNS requirement, DNS shows it; for a passing requirement,
+    /// it was evaluated for the sending IPs given.
     Met,
+    /// DNS holds what the requirement needs, but whether mail passes was not evaluated
+    /// (nothing was sent): never "met" from DNS alone.
+    Published,
     NotMet,
     /// A DNS failure kept it from being decided.
     Unknown,
@@ -37,10 +47,36 @@ impl RequirementStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RequirementStatus::Met => "met",
+            RequirementStatus::Published => "published, not evaluated",
             RequirementStatus::NotMet => "not met",
             RequirementStatus::Unknown => "unknown",
             RequirementStatus::NotChecked => "not checked",
             RequirementStatus::NotCheckable => "not checkable here",
+        }
+    }
+
+    /// The colour it is shown in, as an area verdict: only "met" is ok.
+    pub fn tone(self) -> Verdict {
+        match self {
+            RequirementStatus::Met => Verdict::Ok,
+            RequirementStatus::NotMet => Verdict::Fail,
+            RequirementStatus::Unknown => Verdict::Unknown,
+            RequirementStatus::Published
+            | RequirementStatus::NotChecked
+            | RequirementStatus::NotCheckable => Verdict::Weak,
+        }
+    }
+
+    /// How strongly it holds, for combining: not met, unknown, published, met. Not checked and
+    /// not checkable never take part in a combination.
+    fn rank(self) -> u8 {
+        match self {
+            RequirementStatus::NotMet => 0,
+            RequirementStatus::Unknown
+            | RequirementStatus::NotChecked
+            | RequirementStatus::NotCheckable => 1,
+            RequirementStatus::Published => 2,
+            RequirementStatus::Met => 3,
         }
     }
 }
@@ -60,20 +96,46 @@ pub struct Requirement {
     pub detail: String,
 }
 
-/// Met when either is met; not met when both are not; unknown otherwise.
+/// The stronger of two ways to meet a requirement: met when either is met, published when
+/// either is published, not met when both are not, unknown otherwise.
 fn either(a: &Standing, b: &Standing) -> Standing {
-    combine(a, b, true)
+    let status = if a.status.rank() >= b.status.rank() {
+        a.status
+    } else {
+        b.status
+    };
+    combined(status, a, b)
 }
 
-/// Met when both are met; not met when either is not; unknown otherwise.
+/// Both at once: not met when either is not, unknown when either is, published when either
+/// is only published, met when both are met.
 fn both(a: &Standing, b: &Standing) -> Standing {
-    combine(a, b, false)
+    let status = if a.status.rank() <= b.status.rank() {
+        a.status
+    } else {
+        b.status
+    };
+    combined(status, a, b)
+}
+
+/// A combined standing: the codes of both (unless met), both details.
+fn combined(status: RequirementStatus, a: &Standing, b: &Standing) -> Standing {
+    let mut codes = Vec::new();
+    if status != RequirementStatus::Met {
+        for code in a.codes.iter().chain(&b.codes) {
+            if !codes.contains(code) {
+                codes.push(*code);
+            }
+        }
+    }
+    Standing::new(status, codes, format!("{}; {}", a.detail, b.detail))
 }
 
 /// What the checks need to know, worked out once from the audit.
-struct Facts<'a> {
-    findings: &'a [Finding],
+struct Facts {
+    /// SPF passing: evaluated for the `--ip`s, else only whether a valid record is published.
     spf: Standing,
+    /// DKIM passing: at best published (a signature is seen only in a message).
     dkim: Standing,
     dkim_strong_enough: Standing,
     dmarc: Standing,
@@ -98,18 +160,6 @@ impl Standing {
         }
     }
 }
-
-/// SPF findings that make receivers return permerror or none: SPF does not pass.
-const SPF_BROKEN: &[Code] = &[
-    Code::SpfMissing,
-    Code::SpfMultipleRecords,
-    Code::SpfSyntax,
-    Code::SpfLookupLimit,
-    Code::SpfVoidLookupLimit,
-    Code::SpfIncludeMissing,
-    Code::SpfLoop,
-    Code::SpfMxLimit,
-];
 
 /// DMARC findings that leave the domain without a usable record.
 const DMARC_BROKEN: &[Code] = &[Code::DmarcMissing, Code::DmarcMultipleRecords];
@@ -186,114 +236,107 @@ pub fn evaluate(areas: &DomainAreas, findings: &[Finding]) -> Vec<Requirement> {
     ]
 }
 
-impl<'a> Facts<'a> {
-    fn gather(areas: &DomainAreas, findings: &'a [Finding]) -> Facts<'a> {
-        let mut facts = Facts {
-            findings,
-            spf: Standing::new(RequirementStatus::Met, Vec::new(), ""),
-            dkim: dkim_standing(&areas.dkim, findings),
-            dkim_strong_enough: Standing::new(RequirementStatus::Met, Vec::new(), ""),
-            dmarc: Standing::new(RequirementStatus::Met, Vec::new(), ""),
-            aligned: Standing::new(RequirementStatus::Met, Vec::new(), ""),
-            fcrdns: fcrdns_standing(areas, findings),
+impl Facts {
+    fn gather(areas: &DomainAreas, findings: &[Finding]) -> Facts {
+        let has = |code: Code| findings.iter().any(|f| f.code == code);
+        let raised =
+            |codes: &[Code]| -> Vec<Code> { codes.iter().copied().filter(|&c| has(c)).collect() };
+        let spf_broken = raised(spf::BROKEN);
+        let spf_record = if !spf_broken.is_empty() {
+            Standing::new(RequirementStatus::NotMet, spf_broken, "SPF does not pass")
+        } else if areas.spf.verdict == Verdict::Unknown {
+            unknown(findings, Code::SpfLookupFailed, "SPF")
+        } else {
+            Standing::new(
+                RequirementStatus::Published,
+                Vec::new(),
+                "a valid SPF record is published; whether mail passes is seen only for its \
+                 sending IPs (--ip)",
+            )
         };
-        facts.spf = facts.standing(
-            SPF_BROKEN,
-            Code::SpfLookupFailed,
-            "the domain publishes a valid SPF record",
-            "SPF does not pass",
-        );
-        facts.dmarc = facts.standing(
-            DMARC_BROKEN,
-            Code::DmarcLookupFailed,
-            "a DMARC record applies to the domain",
-            "no usable DMARC record",
-        );
+        // With sending IPs given, "SPF passing" is what check_host says for them.
+        let spf = match spf_for_ips(areas) {
+            Some(ips) if spf_record.status == RequirementStatus::Published => ips,
+            _ => spf_record,
+        };
+        let dkim = dkim_standing(&areas.dkim, findings);
+        let dkim_strong_enough = if has(Code::DkimInsecureKey) {
+            Standing::new(
+                RequirementStatus::NotMet,
+                vec![Code::DkimInsecureKey],
+                "a DKIM key is shorter than 1024 bits",
+            )
+        } else if dkim.status == RequirementStatus::Published {
+            Standing::new(
+                RequirementStatus::Met,
+                Vec::new(),
+                "every DKIM key found has at least 1024 bits",
+            )
+        } else if dkim.status == RequirementStatus::Unknown {
+            dkim.clone()
+        } else {
+            Standing::new(
+                RequirementStatus::NotChecked,
+                Vec::new(),
+                "no DKIM key found to measure (give its selector with --selector)",
+            )
+        };
+        let dmarc_broken = raised(DMARC_BROKEN);
         // A record whose policy does not parse asks receivers for nothing (RFC 9989 §4.7).
         let policy_applies = areas
             .dmarc
             .effective_policy
             .as_ref()
             .is_some_and(|p| p.requested.is_some());
-        if facts.dmarc.status == RequirementStatus::Met && !policy_applies {
-            facts.dmarc = Standing::new(
+        let dmarc = if !dmarc_broken.is_empty() {
+            Standing::new(
+                RequirementStatus::NotMet,
+                dmarc_broken,
+                "no usable DMARC record",
+            )
+        } else if areas.dmarc.verdict == Verdict::Unknown && !policy_applies {
+            unknown(findings, Code::DmarcLookupFailed, "DMARC")
+        } else if !policy_applies {
+            Standing::new(
                 RequirementStatus::NotMet,
                 vec![Code::DmarcSyntax],
                 "the DMARC record requests no valid policy (p=)",
-            );
-        }
-        // With sending IPs given, "SPF passing" is what check_host says for them, not only
-        // that a record parses.
-        if facts.spf.status == RequirementStatus::Met
-            && let Some(ips) = spf_for_ips(areas)
-        {
-            facts.spf = ips;
-        }
-        facts.dkim_strong_enough = if facts.has(Code::DkimInsecureKey) {
-            Standing::new(
-                RequirementStatus::NotMet,
-                vec![Code::DkimInsecureKey],
-                "a DKIM key is shorter than 1024 bits",
             )
-        } else if facts.dkim.status == RequirementStatus::Met {
+        } else {
             Standing::new(
                 RequirementStatus::Met,
                 Vec::new(),
-                "every DKIM key found has at least 1024 bits",
-            )
-        } else {
-            Standing::new(
-                facts.dkim.status,
-                facts.dkim.codes.clone(),
-                "no usable DKIM key to measure",
+                "a DMARC record applies to the domain",
             )
         };
-        // SPF aligns when the domain authorises its own envelope senders; DKIM when it signs
-        // with its own d= (a key under its _domainkey). Either lets DMARC pass (RFC 7489 §3.1).
-        facts.aligned = either(&facts.spf, &facts.dkim);
-        facts
-    }
-
-    fn has(&self, code: Code) -> bool {
-        self.findings.iter().any(|f| f.code == code)
-    }
-
-    /// Not met when any `broken` code was raised, unknown when `failed` was, met otherwise.
-    fn standing(&self, broken: &[Code], failed: Code, met: &str, not_met: &str) -> Standing {
-        let raised: Vec<Code> = broken.iter().copied().filter(|&c| self.has(c)).collect();
-        if !raised.is_empty() {
-            Standing::new(RequirementStatus::NotMet, raised, not_met)
-        } else if self.has(failed) {
-            Standing::new(
-                RequirementStatus::Unknown,
-                vec![failed],
-                "a DNS failure: unknown",
-            )
-        } else {
-            Standing::new(RequirementStatus::Met, Vec::new(), met)
+        // SPF aligns when the domain authorises its own envelope senders (check_host() for
+        // the --ips uses postmaster@<domain>); DKIM when it signs with its own d= (a key under
+        // its _domainkey). Either lets DMARC pass (RFC 7489 §3.1).
+        let aligned = either(&spf, &dkim);
+        Facts {
+            spf,
+            dkim,
+            dkim_strong_enough,
+            dmarc,
+            aligned,
+            fcrdns: fcrdns_standing(areas, findings),
         }
     }
 }
 
-fn combine(a: &Standing, b: &Standing, any: bool) -> Standing {
-    use RequirementStatus::{Met, NotMet, Unknown};
-    let met = |s: &Standing| s.status == Met;
-    let not_met = |s: &Standing| s.status == NotMet;
-    let status = match (any, met(a), met(b)) {
-        (true, true, _) | (true, _, true) | (false, true, true) => Met,
-        (true, false, false) if not_met(a) && not_met(b) => NotMet,
-        (false, _, _) if not_met(a) || not_met(b) => NotMet,
-        _ => Unknown,
-    };
-    let mut codes = Vec::new();
-    if status != Met {
-        for code in a.codes.iter().chain(&b.codes) {
-            if !codes.contains(code) {
-                codes.push(*code);
-            }
-        }
-    }
-    Standing::new(status, codes, format!("{}; {}", a.detail, b.detail))
+/// An area a DNS failure left undecided, with the finding that says why: the area's own
+/// lookup failure, or the domain's name servers failing.
+fn unknown(findings: &[Finding], failed: Code, area: &str) -> Standing {
+    let codes = [failed, Code::DnsNameserversFailed]
+        .into_iter()
+        .filter(|&code| findings.iter().any(|f| f.code == code))
+        .take(1)
+        .collect();
+    Standing::new(
+        RequirementStatus::Unknown,
+        codes,
+        format!("a DNS failure left {area} unknown"),
+    )
 }
 
 /// SPF for the `--ip`s: met when every one passes `check_host()` (RFC 7208 §2.6.3), unknown on a
@@ -330,44 +373,28 @@ fn spf_for_ips(areas: &DomainAreas) -> Option<Standing> {
     })
 }
 
-/// DKIM passes when at least one selector holds a usable key (parsed, not revoked).
+/// DKIM passing is seen only in a signed message: a usable key (parsed, not revoked) makes it
+/// *published*, never *met*.
 fn dkim_standing(report: &DkimReport, findings: &[Finding]) -> Standing {
-    let usable: Vec<&str> = report
-        .selectors
-        .iter()
-        .filter(|s| s.status == SelectorStatus::Key)
-        .filter(|s| s.keys.iter().any(|k| k.key.is_some() && !k.is_revoked()))
-        .map(|s| s.selector.as_str())
-        .collect();
+    let usable = report.usable_selectors();
     if !usable.is_empty() {
         return Standing::new(
-            RequirementStatus::Met,
+            RequirementStatus::Published,
             Vec::new(),
-            format!("a DKIM key is published at {}", usable.join(", ")),
+            format!(
+                "a DKIM key is published at {}; whether mail is signed with it is seen only in a message",
+                usable.join(", ")
+            ),
         );
     }
-    let raised: Vec<Code> = [
-        Code::DkimNotFound,
-        Code::DkimSyntax,
-        Code::DkimRevoked,
-        Code::DkimLookupFailed,
-    ]
-    .into_iter()
-    .filter(|&c| findings.iter().any(|f| f.code == c))
-    .collect();
-    if raised.contains(&Code::DkimLookupFailed) {
-        Standing::new(
-            RequirementStatus::Unknown,
-            raised,
-            "a DKIM lookup failed and no key was found",
-        )
-    } else {
-        Standing::new(
-            RequirementStatus::NotMet,
-            raised,
-            "no usable DKIM key at any selector tried",
-        )
+    if report.verdict == Verdict::Unknown {
+        return unknown(findings, Code::DkimLookupFailed, "DKIM");
     }
+    Standing::new(
+        RequirementStatus::NotMet,
+        vec![Code::DkimNotFound],
+        "no usable DKIM key at any selector tried",
+    )
 }
 
 /// Forward-confirmed reverse DNS of every `--ip`; not checked without one.
@@ -419,15 +446,16 @@ fn fcrdns_standing(areas: &DomainAreas, findings: &[Finding]) -> Standing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use RequirementStatus::{Met, NotMet, Unknown};
+    use RequirementStatus::{Met, NotMet, Published, Unknown};
 
     fn standing(status: RequirementStatus, code: Code) -> Standing {
         Standing::new(status, vec![code], format!("{code}"))
     }
 
     #[test]
-    fn either_is_met_by_one_and_unknown_only_when_nothing_decides() {
+    fn either_is_as_strong_as_the_stronger_and_unknown_only_when_nothing_decides() {
         let spf_ok = standing(Met, Code::SpfMissing);
+        let spf_published = standing(Published, Code::SpfMissing);
         let spf_bad = standing(NotMet, Code::SpfMissing);
         let dkim_bad = standing(NotMet, Code::DkimNotFound);
         let dkim_unknown = standing(Unknown, Code::DkimLookupFailed);
@@ -436,19 +464,22 @@ mod tests {
             either(&spf_ok, &dkim_bad).codes.is_empty(),
             "a met requirement names no problem"
         );
+        assert_eq!(either(&spf_published, &dkim_unknown).status, Published);
         assert_eq!(either(&spf_bad, &dkim_bad).status, NotMet);
         assert_eq!(either(&spf_bad, &dkim_unknown).status, Unknown);
     }
 
     #[test]
-    fn both_fails_on_one_and_names_the_codes_behind_it() {
+    fn both_is_as_weak_as_the_weaker_and_names_the_codes_behind_it() {
         let spf_ok = standing(Met, Code::SpfMissing);
+        let dkim_published = standing(Published, Code::DkimNotFound);
         let dkim_bad = standing(NotMet, Code::DkimNotFound);
         let dkim_unknown = standing(Unknown, Code::DkimLookupFailed);
         let combined = both(&spf_ok, &dkim_bad);
         assert_eq!(combined.status, NotMet);
         assert!(combined.codes.contains(&Code::DkimNotFound));
         assert_eq!(both(&spf_ok, &dkim_unknown).status, Unknown);
+        assert_eq!(both(&spf_ok, &dkim_published).status, Published);
         assert_eq!(both(&spf_ok, &spf_ok).status, Met);
     }
 }

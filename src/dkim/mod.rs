@@ -48,6 +48,18 @@ pub enum SelectorStatus {
     InvalidName,
 }
 
+impl DkimReport {
+    /// The selectors that hold a key verifiers can use: parsed and not revoked.
+    pub fn usable_selectors(&self) -> Vec<&str> {
+        self.selectors
+            .iter()
+            .filter(|s| s.status == SelectorStatus::Key)
+            .filter(|s| s.keys.iter().any(|k| k.key.is_some() && !k.is_revoked()))
+            .map(|s| s.selector.as_str())
+            .collect()
+    }
+}
+
 /// One selector probed.
 #[derive(Clone, Debug, Serialize)]
 pub struct SelectorReport {

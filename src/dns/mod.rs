@@ -6,6 +6,7 @@
 
 mod answer;
 mod cache;
+mod probe;
 mod rate;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -24,6 +25,7 @@ use cache::AnswerCache;
 use rate::RateLimit;
 
 pub use answer::{Answer, Failure, Mx, Txt};
+pub use probe::ResolverDown;
 
 /// Questions in flight by default: enough to keep a local caching resolver 20 ms away busy
 /// (about 10,000 questions a second), few enough not to look like a flood.
@@ -57,63 +59,84 @@ impl Default for DnsConfig {
     }
 }
 
-/// The resolver could not be set up: the program cannot run.
+/// The resolver could not be set up or does not work: the program cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum DnsSetupError {
-    #[error("cannot read the system's resolver configuration: {reason}")]
+    #[error(
+        "cannot read the system's resolver configuration (/etc/resolv.conf): {reason}; give one with --resolver"
+    )]
     SystemConfig { reason: String },
     #[error("cannot build the resolver: {reason}")]
     Build { reason: String },
+    #[error(transparent)]
+    ResolverDown(#[from] ResolverDown),
 }
 
 /// The DNS client of one run: a resolver, an answer cache, and a bound on queries in flight.
 pub struct Dns {
     resolver: TokioResolver,
+    /// The servers asked, in the order given (from `--resolver` or the system's configuration).
+    servers: Vec<SocketAddr>,
+    timeout: Duration,
     cache: AnswerCache<(String, RecordType), (Answer<RData>, Instant)>,
     in_flight: Semaphore,
     rate: Option<RateLimit>,
     sent: AtomicUsize,
+    liveness: probe::Liveness,
 }
 
 impl Dns {
-    /// Builds the client. Must be called inside a Tokio runtime.
+    /// Builds the client. Must be called inside a Tokio runtime. Without servers in `config`,
+    /// the system's are read once here, so that a report can always say which were asked.
     pub fn new(config: &DnsConfig) -> Result<Dns, DnsSetupError> {
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = if config.servers.is_empty() {
-            TokioResolver::builder(provider).map_err(|e| DnsSetupError::SystemConfig {
-                reason: e.to_string(),
-            })?
+        let servers = if config.servers.is_empty() {
+            system_servers()?
         } else {
-            let mut resolver_config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
-            for server in &config.servers {
-                let mut name_server = NameServerConfig::udp_and_tcp(server.ip());
-                for connection in &mut name_server.connections {
-                    connection.port = server.port();
-                }
-                resolver_config.add_name_server(name_server);
-            }
-            TokioResolver::builder_with_config(resolver_config, provider)
+            config.servers.clone()
         };
-        let options: &mut ResolverOpts = builder.options_mut();
-        options.timeout = config.timeout;
-        options.attempts = 2;
-        // Every name is asked fully qualified: no search list, no hosts file.
-        options.ndots = 0;
-        options.use_hosts_file = ResolveHosts::Never;
-        options.edns0 = true;
-        // The answers are cached here, per run; the resolver's own cache would only hide
-        // repeated questions from the count.
-        options.cache_size = 0;
-        let resolver = builder.build().map_err(|e| DnsSetupError::Build {
-            reason: e.to_string(),
-        })?;
+        let resolver = build_resolver(&servers, config.timeout)?;
         Ok(Dns {
             resolver,
+            servers,
+            timeout: config.timeout,
             cache: AnswerCache::new(CACHE_CAPACITY),
             in_flight: Semaphore::new(config.concurrency.max(1)),
             rate: None,
             sent: AtomicUsize::new(0),
+            liveness: probe::Liveness::default(),
         })
+    }
+
+    /// The servers this client asks.
+    pub fn servers(&self) -> &[SocketAddr] {
+        &self.servers
+    }
+
+    /// Asks each server, on its own, a question every working resolver answers (the root
+    /// zone's SOA): before anything is judged, a server that does not answer, refuses, or
+    /// fails stops the run instead of turning every later answer into "unknown".
+    pub async fn check_resolvers(&self) -> Result<(), ResolverDown> {
+        let checks = self.servers.iter().map(|&server| async move {
+            let resolver = build_resolver(&[server], self.timeout).map_err(|e| ResolverDown {
+                server,
+                problem: e.to_string(),
+            })?;
+            probe::check(&resolver)
+                .await
+                .map_err(|problem| ResolverDown { server, problem })
+        });
+        futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>, _>>()
+            .map(drop)
+    }
+
+    /// Whether the resolver still answers: asked again (not from the cache) when an audit met
+    /// DNS failures, to tell the domain's own name servers failing from the resolver dying.
+    /// Concurrent askers share one probe, and its result is reused for a moment.
+    pub async fn resolver_answers(&self) -> bool {
+        self.liveness.answers(&self.resolver).await
     }
 
     /// Caps the questions sent to `qps` a second (`--rate`).
@@ -194,6 +217,17 @@ impl Dns {
             })
     }
 
+    /// The SOA record of `name`, as its primary server's name: asked to see whether the name
+    /// servers answering for a domain answer at all (a name below a zone apex gets NODATA).
+    pub async fn soa(&self, name: &str) -> Answer<String> {
+        self.lookup(name, RecordType::SOA)
+            .await
+            .map(|rdata| match rdata {
+                RData::SOA(soa) => display_name(&soa.mname),
+                _ => unreachable!("filtered by record type"),
+            })
+    }
+
     /// PTR names of `ip` (RFC 1035 §3.5, RFC 3596 §2.5), without trailing dots.
     pub async fn ptr(&self, ip: IpAddr) -> Answer<String> {
         let name = display_name(&Name::from(ip));
@@ -262,8 +296,61 @@ impl Dns {
     }
 }
 
+/// The name servers of the system's configuration (`/etc/resolv.conf`).
+fn system_servers() -> Result<Vec<SocketAddr>, DnsSetupError> {
+    let (config, _) = hickory_resolver::system_conf::read_system_conf().map_err(|e| {
+        DnsSetupError::SystemConfig {
+            reason: e.to_string(),
+        }
+    })?;
+    let mut servers: Vec<SocketAddr> = Vec::new();
+    for name_server in config.name_servers() {
+        let port = name_server.connections.first().map_or(53, |c| c.port);
+        let server = SocketAddr::new(name_server.ip, port);
+        if !servers.contains(&server) {
+            servers.push(server);
+        }
+    }
+    if servers.is_empty() {
+        return Err(DnsSetupError::SystemConfig {
+            reason: "it names no name server".to_owned(),
+        });
+    }
+    Ok(servers)
+}
+
+/// A resolver asking `servers` over UDP, and TCP for truncated answers.
+fn build_resolver(
+    servers: &[SocketAddr],
+    timeout: Duration,
+) -> Result<TokioResolver, DnsSetupError> {
+    let mut resolver_config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
+    for server in servers {
+        let mut name_server = NameServerConfig::udp_and_tcp(server.ip());
+        for connection in &mut name_server.connections {
+            connection.port = server.port();
+        }
+        resolver_config.add_name_server(name_server);
+    }
+    let mut builder =
+        TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default());
+    let options: &mut ResolverOpts = builder.options_mut();
+    options.timeout = timeout;
+    options.attempts = 2;
+    // Every name is asked fully qualified: no search list, no hosts file.
+    options.ndots = 0;
+    options.use_hosts_file = ResolveHosts::Never;
+    options.edns0 = true;
+    // The answers are cached here, per run; the resolver's own cache would only hide
+    // repeated questions from the count.
+    options.cache_size = 0;
+    builder.build().map_err(|e| DnsSetupError::Build {
+        reason: e.to_string(),
+    })
+}
+
 /// Maps a resolver error to the typed outcome, without ever reading its message.
-fn classify(error: &NetError) -> Answer<RData> {
+pub(crate) fn classify(error: &NetError) -> Answer<RData> {
     match error {
         NetError::Dns(DnsError::NoRecordsFound(no_records)) => match no_records.response_code {
             ResponseCode::NXDomain => Answer::NxDomain,

@@ -147,19 +147,57 @@ pub(crate) fn listed_on(lists: &[ListAnswer]) -> Vec<String> {
         .collect()
 }
 
-/// `Some(Unknown)` when lists were asked and none could answer and nothing was found: the
-/// result is unknown rather than clean. `None` to let the findings decide.
+/// `Some(Unknown)` when the answers leave the subject's standing unknown ([`lists_unknown`])
+/// and nothing was found: unknown rather than clean. `None` to let the findings decide.
 pub(crate) fn lists_verdict(findings: &[Finding], lists: &[ListAnswer]) -> Option<Verdict> {
-    let asked = lists
-        .iter()
-        .filter(|a| a.health.is_some() || a.status != ListStatus::Skipped)
-        .count();
-    let answered = lists
-        .iter()
-        .filter(|a| matches!(a.status, ListStatus::Listed | ListStatus::NotListed))
-        .count();
     let failing = Verdict::from_findings(findings, true) == Verdict::Fail;
-    (asked > 0 && answered == 0 && !failing).then_some(Verdict::Unknown)
+    (lists_unknown(lists).is_some() && !failing).then_some(Verdict::Unknown)
+}
+
+/// Why a set of list answers leaves the subject's standing unknown: no list that takes it
+/// could answer, or a major list (the ones receivers reject on) could not. `None` when the
+/// answers decide.
+pub fn lists_unknown(lists: &[ListAnswer]) -> Option<String> {
+    // Lists that do not take this kind of item were never going to answer.
+    let relevant: Vec<&ListAnswer> = lists
+        .iter()
+        .filter(|l| l.status != ListStatus::Skipped || l.health.is_some())
+        .collect();
+    let unanswered: Vec<&ListAnswer> = relevant
+        .iter()
+        .copied()
+        .filter(|l| !matches!(l.status, ListStatus::Listed | ListStatus::NotListed))
+        .collect();
+    if unanswered.is_empty() {
+        return None;
+    }
+    let describe = |l: &&ListAnswer| format!("{} ({})", l.list, unanswered_word(l));
+    if unanswered.len() == relevant.len() {
+        return Some(format!(
+            "no blocklist could answer: {}",
+            unanswered
+                .iter()
+                .map(describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let major: Vec<String> = unanswered
+        .iter()
+        .filter(|l| l.weight == Weight::Major)
+        .map(describe)
+        .collect();
+    (!major.is_empty()).then(|| format!("major blocklists could not answer: {}", major.join(", ")))
+}
+
+fn unanswered_word(answer: &ListAnswer) -> &'static str {
+    match answer.status {
+        ListStatus::Refused => "refused this resolver",
+        ListStatus::InvalidAnswer => "an invalid answer",
+        ListStatus::Unavailable => "no answer",
+        ListStatus::Skipped => "failed its health check",
+        ListStatus::Listed | ListStatus::NotListed => "answered",
+    }
 }
 
 /// Asks every enabled list that takes the subject, concurrently. IP lists that do not take the

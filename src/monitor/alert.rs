@@ -273,6 +273,20 @@ fn ip_metrics(out: &mut String, ips: &[(&TargetReport, &Snapshot)]) {
 fn run_metrics(out: &mut String, run: &RunInfo, reports: &[TargetReport], changes: &[Change]) {
     family(
         out,
+        "mailaudit_incomplete",
+        "1 when the target's audit at the last run could not determine something (a lookup \
+         failed, a list could not answer: see the report's unknown), 0 when it saw everything.",
+    );
+    for report in reports {
+        sample(
+            out,
+            "mailaudit_incomplete",
+            &[("target", &report.target)],
+            if report.incomplete { 1.0 } else { 0.0 },
+        );
+    }
+    family(
+        out,
         "mailaudit_findings",
         "Findings of the target at the last run, by severity.",
     );

@@ -4,17 +4,21 @@
 //! Honest comparison: a record or a blocklist answer that could not be fetched this time
 //! (timeout, SERVFAIL, a list that refused) is *unknown*, and unknown is never reported as
 //! "removed" or "delisted"; nor is a finding reported resolved when its area could not be
-//! checked this time.
+//! checked this time, nor a grade compared when either run was incomplete. Each fact is compared
+//! with the last run that knew it ([`Snapshot::known_after`]): a failed run between two good
+//! ones produces no change at all, and a listing seen again after a run that could not ask is
+//! not "new".
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::completeness::answered;
 use crate::dkim::{DkimReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
 use crate::dnsbl::{ListAnswer, ListStatus};
-use crate::finding::{Severity, Verdict};
+use crate::finding::Severity;
 use crate::mx::MxReport;
 use crate::report::{Areas, TargetReport};
 use crate::score::Grade;
@@ -66,7 +70,12 @@ pub struct Seen {
 pub struct Snapshot {
     pub score: u8,
     pub grade: Grade,
-    /// Finding codes (`spf.no-all`) with their severity.
+    /// The score and grade come from a complete audit (snapshots stored before this field
+    /// existed were taken as complete).
+    #[serde(default = "complete_by_default")]
+    pub graded: bool,
+    /// Finding codes (`spf.no-all`) with their severity; never the codes that only say
+    /// something could not be determined.
     pub findings: BTreeMap<String, Seen>,
     /// Areas (`spf`, `dkim`, `ip` ...) a DNS failure kept from being checked.
     #[serde(default)]
@@ -82,7 +91,7 @@ impl Snapshot {
     pub fn of(report: &TargetReport) -> Snapshot {
         let mut findings = BTreeMap::new();
         // Findings come most severe first: the first of each code is kept.
-        for finding in &report.findings {
+        for finding in report.findings.iter().filter(|f| !f.code.means_unknown()) {
             findings
                 .entry(finding.code.as_str().to_owned())
                 .or_insert_with(|| Seen {
@@ -90,28 +99,16 @@ impl Snapshot {
                     message: finding.message.clone(),
                 });
         }
-        let mut unknown_areas = BTreeSet::new();
+        let unknown_areas = report
+            .unknown
+            .iter()
+            .flat_map(|unknown| finding_areas(&unknown.area))
+            .map(|&area| area.to_owned())
+            .collect();
         let mut records = BTreeMap::new();
         let mut listings = Vec::new();
         match &report.areas {
             Areas::Domain(areas) => {
-                for (area, verdict) in [
-                    ("spf", areas.spf.verdict),
-                    ("dmarc", areas.dmarc.verdict),
-                    ("dkim", areas.dkim.verdict),
-                    ("mx", areas.mx.verdict),
-                ] {
-                    if verdict == Verdict::Unknown {
-                        unknown_areas.insert(area.to_owned());
-                    }
-                }
-                if areas
-                    .blocklists
-                    .iter()
-                    .any(|b| b.verdict == Verdict::Unknown)
-                {
-                    unknown_areas.insert("domain".to_owned());
-                }
                 records.insert("spf".to_owned(), spf_record(&areas.spf));
                 records.insert("dmarc".to_owned(), dmarc_record(&areas.dmarc));
                 records.insert("mx".to_owned(), mx_set(&areas.mx));
@@ -121,20 +118,111 @@ impl Snapshot {
                 }
             }
             Areas::Ip(areas) => {
-                if areas.ip.verdict == Verdict::Unknown {
-                    unknown_areas.insert("ip".to_owned());
-                }
                 listings.extend(listings_of(&areas.ip.ip.to_string(), &areas.ip.lists));
             }
         }
         Snapshot {
             score: report.score,
             grade: report.grade,
+            graded: !report.incomplete,
             findings,
             unknown_areas,
             records,
             listings,
         }
+    }
+
+    /// What is known after this run, given what was known before it (`previous`, itself
+    /// carried forward): every fact this run could not determine keeps its last known value —
+    /// a record or listing that was unknown, the findings of an area that could not be checked,
+    /// the grade of an incomplete audit. The next run is compared with this.
+    #[must_use]
+    pub fn known_after(&self, previous: &Snapshot) -> Snapshot {
+        let mut known = self.clone();
+        if !self.graded {
+            known.score = previous.score;
+            known.grade = previous.grade;
+            known.graded = previous.graded;
+        }
+        for (name, observed) in &mut known.records {
+            if *observed == Observed::Unknown
+                && let Some(before) = previous.records.get(name)
+            {
+                observed.clone_from(before);
+            }
+        }
+        for listing in &mut known.listings {
+            if listing.state == ListingState::Unknown
+                && let Some(before) = previous
+                    .listings
+                    .iter()
+                    .find(|l| l.list == listing.list && l.subject == listing.subject)
+            {
+                listing.state = before.state;
+            }
+        }
+        let listing_unknown = self.listing_unknown();
+        for (code, seen) in &previous.findings {
+            if self.not_checked(code, listing_unknown) {
+                known
+                    .findings
+                    .entry(code.clone())
+                    .or_insert_with(|| seen.clone());
+            }
+        }
+        known.unknown_areas = BTreeSet::new();
+        known
+    }
+
+    fn listing_unknown(&self) -> bool {
+        self.listings
+            .iter()
+            .any(|l| l.state == ListingState::Unknown)
+    }
+
+    /// Whether a finding with `code` could not have been seen in this run: its area could not be
+    /// checked, or (for a listing) a list could not answer.
+    fn not_checked(&self, code: &str, listing_unknown: bool) -> bool {
+        let area = code.split('.').next().unwrap_or_default();
+        self.unknown_areas.contains(area) || (listing_unknown && LISTING_CODES.contains(&code))
+    }
+
+    /// What a target's first run reports: a monitor deployed on a listed address or a domain
+    /// with a critical problem alerts at once instead of storing it silently as its baseline.
+    pub fn first_run(&self, target: &str) -> Vec<Change> {
+        let mut changes = Changes {
+            target,
+            list: Vec::new(),
+        };
+        for listing in self.listed() {
+            changes.push(
+                What::Listed {
+                    list: listing.list.clone(),
+                    subject: listing.subject.clone(),
+                },
+                true,
+                format!(
+                    "{} is listed on {} (first run of this target)",
+                    listing.subject, listing.list
+                ),
+            );
+        }
+        for (code, seen) in &self.findings {
+            if seen.severity == Severity::Critical && !LISTING_CODES.contains(&code.as_str()) {
+                changes.push(
+                    What::FindingNew {
+                        code: code.clone(),
+                        severity: seen.severity,
+                    },
+                    true,
+                    format!(
+                        "critical finding {code} (first run of this target): {}",
+                        seen.message
+                    ),
+                );
+            }
+        }
+        changes.list
     }
 
     /// The lists that list the target or one of its subjects.
@@ -145,9 +233,23 @@ impl Snapshot {
     }
 }
 
-/// A DNS outcome word of the area reports that means "asked and answered".
-fn answered(status: &str) -> bool {
-    matches!(status, "records" | "nodata" | "nxdomain")
+fn complete_by_default() -> bool {
+    true
+}
+
+/// The finding areas (the part of a code before the dot) that a part of a report the audit
+/// could not determine ([`crate::completeness::Unknown::area`]) leaves unchecked.
+fn finding_areas(unknown: &str) -> &'static [&'static str] {
+    match unknown {
+        "spf" | "spf-evaluation" => &["spf"],
+        "dmarc" => &["dmarc"],
+        "dkim" => &["dkim"],
+        "mx" => &["mx"],
+        "domain-blocklists" => &["domain"],
+        "reverse-dns" | "blocklists" => &["ip"],
+        // The resolver stopped answering: nothing of the report can be trusted to be seen.
+        _ => &["spf", "dmarc", "dkim", "mx", "domain", "ip", "dns"],
+    }
 }
 
 fn spf_record(spf: &SpfReport) -> Observed {
@@ -347,7 +449,7 @@ pub fn diff(
     };
     listing_changes(&mut changes, old, new);
     record_changes(&mut changes, old, new);
-    if old.grade != new.grade {
+    if old.graded && new.graded && old.grade != new.grade {
         changes.push(
             What::GradeChanged {
                 old: old.grade,
@@ -399,11 +501,14 @@ fn listing_changes(changes: &mut Changes, old: &Snapshot, new: &Snapshot) {
                 ListingState::NotListed,
             ) => {}
             (_, ListingState::Listed) => {
-                let mut message =
-                    format!("{} is newly listed on {}", listing.subject, listing.list);
-                if was == Some(&ListingState::Unknown) {
-                    message.push_str(" (the previous run could not ask this list)");
-                }
+                let message = if was == Some(&ListingState::Unknown) {
+                    format!(
+                        "{} is listed on {} (first answer: earlier runs could not ask this list)",
+                        listing.subject, listing.list
+                    )
+                } else {
+                    format!("{} is newly listed on {}", listing.subject, listing.list)
+                };
                 changes.push(
                     What::Listed {
                         list: listing.list.clone(),
@@ -511,18 +616,12 @@ fn finding_changes(
             );
         }
     }
-    let listing_unknown = new
-        .listings
-        .iter()
-        .any(|l| l.state == ListingState::Unknown);
+    let listing_unknown = new.listing_unknown();
     for (code, seen) in &old.findings {
         if new.findings.contains_key(code) {
             continue;
         }
-        let area = code.split('.').next().unwrap_or_default();
-        let unknown = new.unknown_areas.contains(area)
-            || (listing_unknown && LISTING_CODES.contains(&code.as_str()));
-        if !unknown {
+        if !new.not_checked(code, listing_unknown) {
             changes.push(
                 What::FindingResolved {
                     code: code.clone(),
@@ -598,6 +697,7 @@ mod tests {
         Snapshot {
             score: 85,
             grade: Grade::B,
+            graded: true,
             findings,
             unknown_areas: BTreeSet::new(),
             records,
@@ -650,6 +750,108 @@ mod tests {
         // Listed after an unknown answer is reported, saying why.
         let changes = diff("t", &unknown, &listed, None);
         assert!(changes[0].message.contains("could not ask"), "{changes:?}");
+    }
+
+    /// Compares `runs` in order as the store does: each with what was known after the runs
+    /// before it.
+    fn changes_over(runs: &[Snapshot]) -> Vec<Vec<Change>> {
+        let mut known = runs[0].clone();
+        runs[1..]
+            .iter()
+            .map(|run| {
+                let changes = diff("t", &known, run, Some(Severity::Error));
+                known = run.known_after(&known);
+                changes
+            })
+            .collect()
+    }
+
+    /// A run that could not see anything: every record and listing unknown, every area
+    /// unchecked, the grade that of an incomplete audit.
+    fn failed_run() -> Snapshot {
+        let mut failed = snapshot();
+        for observed in failed.records.values_mut() {
+            *observed = Observed::Unknown;
+        }
+        for listing in &mut failed.listings {
+            listing.state = ListingState::Unknown;
+        }
+        failed.findings.clear();
+        failed.unknown_areas = ["spf", "dmarc", "dkim", "mx", "ip"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        failed.graded = false;
+        failed.grade = Grade::B;
+        failed.score = 89;
+        failed
+    }
+
+    #[test]
+    fn a_failed_run_between_two_healthy_ones_changes_nothing() {
+        let mut listed = snapshot();
+        listed.listings[0].state = ListingState::Listed;
+        listed.grade = Grade::F;
+        listed.score = 40;
+        for runs in [
+            vec![snapshot(), failed_run(), snapshot()],
+            vec![listed.clone(), failed_run(), failed_run(), listed],
+        ] {
+            for changes in changes_over(&runs) {
+                assert!(changes.is_empty(), "{changes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_change_across_a_failed_run_is_compared_with_the_last_run_that_knew() {
+        let mut listed = snapshot();
+        listed.listings[0].state = ListingState::Listed;
+        let changes = changes_over(&[snapshot(), failed_run(), listed]);
+        assert!(changes[0].is_empty(), "{:?}", changes[0]);
+        assert_eq!(changes[1].len(), 1, "{:?}", changes[1]);
+        assert_eq!(changes[1][0].message, "192.0.2.1 is newly listed on RBL");
+        assert!(changes[1][0].worse);
+    }
+
+    #[test]
+    fn an_incomplete_grade_is_never_compared() {
+        let mut incomplete = snapshot();
+        incomplete.graded = false;
+        incomplete.grade = Grade::D;
+        assert!(diff("t", &snapshot(), &incomplete, None).is_empty());
+        assert!(diff("t", &incomplete, &snapshot(), None).is_empty());
+    }
+
+    #[test]
+    fn a_first_run_reports_listings_and_critical_findings_as_worse() {
+        let mut first = snapshot();
+        first.listings[0].state = ListingState::Listed;
+        first.findings.insert(
+            "spf.pass-all".to_owned(),
+            Seen {
+                severity: Severity::Critical,
+                message: "+all".to_owned(),
+            },
+        );
+        let changes = first.first_run("192.0.2.1");
+        let kinds: Vec<&What> = changes.iter().map(|c| &c.what).collect();
+        assert_eq!(
+            kinds,
+            [
+                &What::Listed {
+                    list: "RBL".to_owned(),
+                    subject: "192.0.2.1".to_owned()
+                },
+                &What::FindingNew {
+                    code: "spf.pass-all".to_owned(),
+                    severity: Severity::Critical
+                }
+            ]
+        );
+        assert!(changes.iter().all(|c| c.worse));
+        // A clean first run is a silent baseline.
+        assert!(snapshot().first_run("t").is_empty());
     }
 
     #[test]

@@ -14,7 +14,6 @@ pub mod diff;
 pub mod output;
 pub mod store;
 
-use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -28,7 +27,7 @@ use self::args::{HistoryArgs, MonitorArgs};
 use self::config::Config;
 use self::output::{HistoryReport, RunOut, RunReport, TargetSummary};
 use self::store::Store;
-use crate::app::DnsSetup;
+use crate::app::{DnsSetup, LazyFile};
 use crate::audit::{self, AuditOptions, Blocklists};
 use crate::cli::{CommonArgs, Format};
 use crate::dns::Dns;
@@ -180,11 +179,16 @@ struct Monitor<'a> {
 /// How a run ended.
 struct Outcome {
     worse: bool,
+    /// The resolver stopped answering during the run: what was audited is stored, the rest
+    /// was not audited, and the run exits 2.
+    resolver_stopped: bool,
 }
 
 impl Outcome {
     fn exit_code(&self) -> ExitCode {
-        if self.worse {
+        if self.resolver_stopped {
+            ExitCode::from(EXIT_FAILED)
+        } else if self.worse {
             ExitCode::from(EXIT_WORSE)
         } else {
             ExitCode::SUCCESS
@@ -284,11 +288,38 @@ impl Monitor<'_> {
                 );
             }
         }
-        Ok(Outcome { worse })
+        let resolver_stopped = reports.iter().any(|r| r.resolver_stopped);
+        if resolver_stopped {
+            let incomplete: Vec<&str> = reports
+                .iter()
+                .filter(|r| r.incomplete)
+                .map(|r| r.target.as_str())
+                .collect();
+            let total = self.config.domains.len() + self.config.ips.len();
+            let servers: Vec<String> = dns.servers().iter().map(ToString::to_string).collect();
+            eprintln!(
+                "mailaudit: the resolver ({}) stopped answering: run {} stored {} of {total} \
+                 targets; incomplete, their unknown parts compared with nothing: {}{}",
+                servers.join(", "),
+                saved.run.id,
+                reports.len(),
+                incomplete.join(", "),
+                if reports.len() < total {
+                    "; the others were not audited"
+                } else {
+                    ""
+                }
+            );
+        }
+        Ok(Outcome {
+            worse,
+            resolver_stopped,
+        })
     }
 
     /// Audits every domain, then every IP, a few targets at a time (the DNS layer bounds the
-    /// queries in flight), in the config's order.
+    /// queries in flight), in the config's order. When the resolver stops answering, the run
+    /// stops after the audits under way: the rest would only be unknown.
     async fn audit_all(&self, dns: &Dns, blocklists: &Blocklists) -> Vec<TargetReport> {
         let parallel = usize::try_from(self.common.concurrency)
             .unwrap_or(1)
@@ -306,10 +337,16 @@ impl Monitor<'_> {
             self.config.ips.iter().map(|&ip| {
                 futures::future::Either::Right(audit::audit_ip(dns, ip, None, blocklists))
             });
-        futures::stream::iter(domains.chain(ips))
-            .buffered(parallel)
-            .collect()
-            .await
+        let mut audits = futures::stream::iter(domains.chain(ips)).buffered(parallel);
+        let mut reports = Vec::new();
+        while let Some(report) = audits.next().await {
+            let stopped = report.resolver_stopped;
+            reports.push(report);
+            if stopped {
+                break;
+            }
+        }
+        reports
     }
 }
 
@@ -346,10 +383,8 @@ struct Out {
 impl Out {
     fn open(common: &CommonArgs) -> anyhow::Result<Out> {
         if let Some(path) = &common.output {
-            let file =
-                File::create(path).with_context(|| format!("cannot write '{}'", path.display()))?;
             return Ok(Out {
-                writer: Box::new(BufWriter::new(file)),
+                writer: Box::new(BufWriter::new(LazyFile::new(path)?)),
                 path: Some(path.clone()),
                 color: false,
             });

@@ -22,6 +22,8 @@ pub struct TargetSummary<'a> {
     pub grade: String,
     /// No previous run to compare with: this run is the baseline.
     pub baseline: bool,
+    /// Something could not be determined this run (what is in the stored report's `unknown`).
+    pub incomplete: bool,
     pub listed_on: Vec<&'a Listing>,
     pub changes: usize,
     /// Findings by severity.
@@ -51,6 +53,7 @@ impl<'a> TargetSummary<'a> {
             score: report.score,
             grade: report.grade.to_string(),
             baseline,
+            incomplete: report.incomplete,
             listed_on: snapshot.listed().collect(),
             changes: changes.iter().filter(|c| c.target == report.target).count(),
             critical: count("critical"),
@@ -151,7 +154,8 @@ pub fn write_run_table(out: &mut dyn Write, run: &RunReport<'_>, color: bool) ->
     ]);
     let mut quiet_ips = 0usize;
     for target in &run.targets {
-        if target.kind == TargetKind::Ip && target.listed_on.is_empty() && target.changes == 0 {
+        let quiet = target.listed_on.is_empty() && target.changes == 0 && !target.incomplete;
+        if target.kind == TargetKind::Ip && quiet {
             quiet_ips += 1;
             continue;
         }
@@ -174,9 +178,14 @@ pub fn write_run_table(out: &mut dyn Write, run: &RunReport<'_>, color: bool) ->
         } else {
             format!("{} change{}", target.changes, plural(target.changes))
         };
+        let grade = if target.incomplete {
+            format!("{} (incomplete)", target.grade)
+        } else {
+            target.grade.clone()
+        };
         table.add_row(vec![
             Cell::new(clean(target.target)),
-            Cell::new(&target.grade),
+            Cell::new(grade),
             Cell::new(target.score),
             Cell::new(if listed.is_empty() {
                 "-".to_owned()
@@ -196,7 +205,7 @@ pub fn write_run_table(out: &mut dyn Write, run: &RunReport<'_>, color: bool) ->
     if quiet_ips > 0 {
         writeln!(
             out,
-            "{quiet_ips} other IP{} not listed anywhere, unchanged or baseline.",
+            "{quiet_ips} other IP{} not listed on any list that answered, unchanged or baseline.",
             plural(quiet_ips)
         )?;
     }

@@ -67,6 +67,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX observations_by_run ON observations(run_id);
     CREATE INDEX changes_by_run ON changes(run_id);",
+    // Version 2: what was known after each run, every fact this run could not determine
+    // carried from the last run that knew it; the next run is compared with it. Rows from
+    // version 1 have none and are compared through their snapshot.
+    "ALTER TABLE observations ADD COLUMN known TEXT;",
 ];
 
 /// The schema version this build writes.
@@ -297,7 +301,7 @@ fn save_target(
     let json = serde_json::to_string(report).context("cannot serialise a report")?;
     let before: Option<(String, i64, String)> = tx
         .prepare_cached(
-            "SELECT o.snapshot, o.report_id, r.json FROM observations o
+            "SELECT COALESCE(o.known, o.snapshot), o.report_id, r.json FROM observations o
              JOIN reports r ON r.id = o.report_id
              WHERE o.target = ?1 AND o.run_id < ?2
              ORDER BY o.run_id DESC LIMIT 1",
@@ -306,10 +310,13 @@ fn save_target(
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .optional()?;
-    // A snapshot this build cannot read (none is yet) is treated as no previous run.
+    // A snapshot this build cannot read is treated as no previous run.
     let old_snapshot = before
         .as_ref()
         .and_then(|(text, _, _)| serde_json::from_str::<Snapshot>(text).ok());
+    let known = old_snapshot
+        .as_ref()
+        .map_or_else(|| snapshot.clone(), |old| snapshot.known_after(old));
     let report_id = match &before {
         Some((_, id, old_json)) if *old_json == json => *id,
         _ => {
@@ -318,9 +325,12 @@ fn save_target(
             tx.last_insert_rowid()
         }
     };
+    let to_json = |snapshot: &Snapshot| {
+        serde_json::to_string(snapshot).context("cannot serialise a snapshot")
+    };
     tx.prepare_cached(
-        "INSERT INTO observations (run_id, target, kind, score, grade, snapshot, report_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO observations (run_id, target, kind, score, grade, snapshot, report_id, known)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         run_id,
@@ -328,29 +338,30 @@ fn save_target(
         kind_name(report.kind),
         report.score,
         report.grade.to_string(),
-        serde_json::to_string(&snapshot).context("cannot serialise a snapshot")?,
+        to_json(&snapshot)?,
         report_id,
+        to_json(&known)?,
     ])?;
-    match &old_snapshot {
-        Some(old) => {
-            let changes = diff::diff(&report.target, old, &snapshot, fail_on);
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO changes (run_id, target, seq, worse, change)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (seq, change) in changes.iter().enumerate() {
-                insert.execute(params![
-                    run_id,
-                    report.target,
-                    count(seq),
-                    change.worse,
-                    serde_json::to_string(change).context("cannot serialise a change")?,
-                ])?;
-            }
-            saved.changes.extend(changes);
-        }
-        None => saved.baselines.push(report.target.clone()),
+    let changes = if let Some(old) = &old_snapshot {
+        diff::diff(&report.target, old, &snapshot, fail_on)
+    } else {
+        saved.baselines.push(report.target.clone());
+        snapshot.first_run(&report.target)
+    };
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO changes (run_id, target, seq, worse, change)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (seq, change) in changes.iter().enumerate() {
+        insert.execute(params![
+            run_id,
+            report.target,
+            count(seq),
+            change.worse,
+            serde_json::to_string(change).context("cannot serialise a change")?,
+        ])?;
     }
+    saved.changes.extend(changes);
     saved.snapshots.push(snapshot);
     Ok(())
 }
@@ -473,6 +484,7 @@ mod tests {
             TargetKind::Ip,
             findings,
             Areas::Ip(Box::new(IpAreas { ip })),
+            vec!["127.0.0.1:53".to_owned()],
         )
     }
 

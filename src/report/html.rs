@@ -19,15 +19,17 @@ use askama::Template;
 use serde::Serialize;
 
 use super::summary::{self, AreaLine};
+use super::table::{list_cell_text, verdict_word};
 use super::visible::visible;
-use super::{Areas, DomainAreas, TargetReport};
+use super::{Areas, DomainAreas, TargetReport, unknown_line};
 use crate::dkim::{DkimReport, SelectorReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
 use crate::dnsbl::{ListAnswer, ListStatus};
-use crate::finding::{Finding, Severity, Verdict};
+use crate::finding::{Finding, Severity};
 use crate::ip::IpReport;
 use crate::mx::{HostReport, MxReport};
-use crate::requirements::{Requirement, RequirementStatus};
+use crate::requirements::Requirement;
+use crate::score::area_label;
 use crate::spf::{LOOKUP_LIMIT, Node, SpfReport, VOID_LIMIT};
 
 /// Longest text shown in one place; a hostile TXT record can hold tens of kilobytes, and the
@@ -115,15 +117,6 @@ fn word<T: Serialize>(value: &T) -> String {
     }
 }
 
-fn verdict_word(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Ok => "ok",
-        Verdict::Weak => "weak",
-        Verdict::Fail => "fail",
-        Verdict::Unknown => "unknown",
-    }
-}
-
 /// The page: a section per target, and a summary table when there are several.
 #[derive(Template)]
 #[template(path = "report.html")]
@@ -131,6 +124,7 @@ struct Page {
     title: String,
     generated: String,
     version: &'static str,
+    incomplete_note: &'static str,
     /// One row per target; shown when there is more than one.
     summary: Vec<SummaryRow>,
     targets: Vec<TargetView>,
@@ -165,6 +159,7 @@ impl Page {
             title,
             generated: Timestamp::from(generated).to_string(),
             version: env!("CARGO_PKG_VERSION"),
+            incomplete_note: super::INCOMPLETE_NOTE,
             summary,
             targets: reports
                 .iter()
@@ -197,7 +192,16 @@ struct TargetView {
     score: u8,
     /// Findings per severity, most severe first.
     counts: Vec<Count>,
-    capped_by_critical: bool,
+    /// What could not be determined, one line each; empty for a complete audit.
+    unknown: Vec<String>,
+    /// The DNS servers asked.
+    resolvers: String,
+    /// The arithmetic from 100 to the score.
+    explanation: String,
+    /// The caps that lowered the score, in words.
+    caps: Vec<String>,
+    /// What each area cost, and what counted after the per-area cap.
+    area_costs: Vec<AreaCostView>,
     deductions: Vec<DeductionView>,
     top_fixes: Vec<TopFixView>,
     findings: Vec<FindingView>,
@@ -241,15 +245,39 @@ impl TargetView {
             grade: report.grade.to_string(),
             score: report.score,
             counts,
-            capped_by_critical: report.scoring.capped_by_critical,
+            unknown: report
+                .unknown
+                .iter()
+                .map(|u| shown(&unknown_line(u)))
+                .collect(),
+            resolvers: report.resolvers.join(", "),
+            explanation: report.scoring.explanation.clone(),
+            caps: report
+                .scoring
+                .caps
+                .iter()
+                .filter(|c| c.lowered)
+                .map(|c| format!("at most {} because {}", c.max, c.reason.describe()))
+                .collect(),
+            area_costs: report
+                .scoring
+                .areas
+                .iter()
+                .map(|a| AreaCostView {
+                    area: area_label(&a.area).to_owned(),
+                    points: a.points,
+                    counted: a.counted,
+                })
+                .collect(),
             deductions: report
                 .scoring
                 .deductions
                 .iter()
                 .map(|d| DeductionView {
                     code: d.code.clone(),
+                    area: area_label(&d.area).to_owned(),
                     severity: d.severity.as_str(),
-                    points: format_points(d.points),
+                    points: d.points,
                 })
                 .collect(),
             top_fixes: report
@@ -258,6 +286,7 @@ impl TargetView {
                 .iter()
                 .map(|f| TopFixView {
                     code: f.code.clone(),
+                    severity: f.severity.as_str(),
                     gain: f.gain,
                     fix: shown(&f.fix),
                 })
@@ -306,25 +335,27 @@ impl TargetView {
     }
 }
 
-/// Points with at most one decimal (`15`, `3.8`).
-fn format_points(points: f64) -> String {
-    let text = format!("{points:.1}");
-    text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
-}
-
 struct Count {
     severity: &'static str,
     count: usize,
 }
 
+struct AreaCostView {
+    area: String,
+    points: u32,
+    counted: u32,
+}
+
 struct DeductionView {
     code: String,
+    area: String,
     severity: &'static str,
-    points: String,
+    points: u32,
 }
 
 struct TopFixView {
     code: String,
+    severity: &'static str,
     gain: u8,
     fix: String,
 }
@@ -383,12 +414,7 @@ struct RequirementView {
 
 impl RequirementView {
     fn new(requirement: &Requirement) -> RequirementView {
-        let class = match requirement.status {
-            RequirementStatus::Met => "ok",
-            RequirementStatus::NotMet => "fail",
-            RequirementStatus::Unknown => "unknown",
-            RequirementStatus::NotChecked | RequirementStatus::NotCheckable => "weak",
-        };
+        let class = verdict_word(requirement.status.tone());
         RequirementView {
             provider: requirement.provider.clone(),
             audience: requirement.audience.clone(),
@@ -900,15 +926,16 @@ impl Matrix {
 }
 
 fn matrix_cell(answer: &ListAnswer) -> MatrixCell {
-    let codes: Vec<String> = answer.codes.iter().map(|c| c.address.to_string()).collect();
-    let (class, text) = match answer.status {
-        ListStatus::Listed => ("listed", format!("LISTED {}", codes.join(" "))),
-        ListStatus::NotListed => ("clean", "clean".to_owned()),
-        ListStatus::Refused => ("unknown", format!("refused {}", codes.join(" "))),
-        ListStatus::InvalidAnswer => ("unknown", format!("invalid answer {}", codes.join(" "))),
-        ListStatus::Unavailable => ("unknown", "no answer".to_owned()),
-        ListStatus::Skipped => ("skipped", "skipped".to_owned()),
+    let class = match answer.status {
+        ListStatus::Listed => "listed",
+        ListStatus::NotListed => "clean",
+        ListStatus::Skipped if answer.health.is_none() => "skipped",
+        ListStatus::Refused
+        | ListStatus::InvalidAnswer
+        | ListStatus::Unavailable
+        | ListStatus::Skipped => "unknown",
     };
+    let text = list_cell_text(answer);
     let mut detail: Vec<String> = answer
         .codes
         .iter()
@@ -1017,6 +1044,7 @@ mod tests {
             title: "mailaudit report: hostile.test".to_owned(),
             generated: Timestamp::from(UNIX_EPOCH).to_string(),
             version: "test",
+            incomplete_note: crate::report::INCOMPLETE_NOTE,
             summary: Vec::new(),
             targets: vec![target],
         }

@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 
 use super::summary::{self, AreaLine};
-use super::{TargetKind, TargetReport};
+use super::{INCOMPLETE_NOTE, TargetKind, TargetReport, unknown_line};
 use crate::dnsbl::ListAnswer;
 use crate::ip::IpReport;
 use crate::report::table::{clean, list_cell_text, verdict_word};
@@ -51,11 +51,29 @@ pub fn write_markdown(out: &mut dyn Write, reports: &[TargetReport]) -> io::Resu
 fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -> io::Result<()> {
     writeln!(
         out,
-        "## {} — grade {}, score {}/100\n",
+        "## {} — grade {}, score {}/100{}\n",
         cell(&report.target),
         report.grade,
-        report.score
+        report.score,
+        if report.incomplete {
+            " (incomplete)"
+        } else {
+            ""
+        }
     )?;
+    writeln!(out, "Score: `{}`  ", report.scoring.explanation)?;
+    writeln!(
+        out,
+        "DNS asked through {}\n",
+        cell(&report.resolvers.join(", "))
+    )?;
+    if report.incomplete {
+        writeln!(out, "**Incomplete:** {INCOMPLETE_NOTE}:\n")?;
+        for unknown in &report.unknown {
+            writeln!(out, "- {}", cell(&unknown_line(unknown)))?;
+        }
+        writeln!(out)?;
+    }
     writeln!(out, "| Area | Verdict | What was found |")?;
     writeln!(out, "|---|---|---|")?;
     for AreaLine {
@@ -120,8 +138,9 @@ fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -
         for (i, fix) in report.scoring.top_fixes.iter().enumerate() {
             writeln!(
                 out,
-                "{}. (+{}) `{}`: {}",
+                "{}. {} (+{}) `{}`: {}",
                 i + 1,
+                fix.severity,
                 fix.gain,
                 fix.code,
                 cell(&fix.fix)

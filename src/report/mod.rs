@@ -11,6 +11,7 @@ pub mod visible;
 
 use serde::Serialize;
 
+use crate::completeness::{self, Unknown};
 use crate::dnsbl::DomainListingReport;
 use crate::finding::{Code, Finding, Severity};
 use crate::ip::IpReport;
@@ -65,6 +66,12 @@ pub struct TargetReport {
     pub kind: TargetKind,
     pub score: u8,
     pub grade: Grade,
+    /// Something could not be determined (see `unknown`): the score is of what was seen.
+    pub incomplete: bool,
+    /// What could not be determined, and why.
+    pub unknown: Vec<Unknown>,
+    /// The DNS servers asked (`ADDR:PORT`).
+    pub resolvers: Vec<String>,
     /// Why the score is what it is, and the fixes that would raise it most.
     pub scoring: Score,
     /// Every finding, most severe first.
@@ -74,17 +81,28 @@ pub struct TargetReport {
     pub requirements: Vec<Requirement>,
     #[serde(flatten)]
     pub areas: Areas,
+    /// The resolver stopped answering during this audit: the run stops after it.
+    #[serde(skip)]
+    pub resolver_stopped: bool,
 }
 
 impl TargetReport {
-    /// Assembles a report: findings ordered most severe first, then scored.
-    pub fn new(target: &str, kind: TargetKind, mut findings: Vec<Finding>, areas: Areas) -> Self {
+    /// Assembles a report: findings ordered most severe first, what could not be seen
+    /// gathered, then scored.
+    pub fn new(
+        target: &str,
+        kind: TargetKind,
+        mut findings: Vec<Finding>,
+        areas: Areas,
+        resolvers: Vec<String>,
+    ) -> Self {
         findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
                 .then_with(|| a.code.cmp(&b.code))
         });
-        let scoring = score::score(&findings);
+        let unknown = completeness::unknown_parts(&areas, &findings);
+        let scoring = score::score(&findings, !unknown.is_empty());
         let requirements = match &areas {
             Areas::Domain(domain) => requirements::evaluate(domain, &findings),
             Areas::Ip(_) => Vec::new(),
@@ -95,16 +113,54 @@ impl TargetReport {
             kind,
             score: scoring.score,
             grade: scoring.grade,
+            incomplete: !unknown.is_empty(),
+            unknown,
+            resolvers,
             scoring,
             findings,
             requirements,
             areas,
+            resolver_stopped: false,
         }
+    }
+
+    /// Marks the report as made while the resolver stopped answering: what is unknown in it
+    /// may be the resolver's failure.
+    pub fn mark_resolver_stopped(&mut self) {
+        let servers = self.resolvers.join(", ");
+        self.unknown.insert(0, Unknown::resolver_stopped(&servers));
+        if !self.incomplete {
+            self.incomplete = true;
+            self.scoring = score::score(&self.findings, true);
+            self.score = self.scoring.score;
+            self.grade = self.scoring.grade;
+        }
+        self.resolver_stopped = true;
     }
 
     /// The most severe finding, if any.
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
+    }
+
+    /// How severe the report is for `--fail-on`: its most severe finding, and at least an
+    /// error when it is incomplete (a check that could not be made is not passed).
+    pub fn fail_level(&self) -> Option<Severity> {
+        let incomplete = self.incomplete.then_some(Severity::Error);
+        self.worst().max(incomplete)
+    }
+}
+
+/// What every format says above the parts of an incomplete audit.
+pub const INCOMPLETE_NOTE: &str = "these could not be determined: DNS did not say whether they \
+    exist, so they are unknown and not graded; the score is of what was seen and cannot reach A";
+
+/// One thing that could not be determined, as the text formats show it:
+/// `blocklists of 192.0.2.1: no blocklist could answer: ...`.
+pub fn unknown_line(unknown: &Unknown) -> String {
+    match &unknown.subject {
+        Some(subject) => format!("{} of {subject}: {}", unknown.area, unknown.reason),
+        None => format!("{}: {}", unknown.area, unknown.reason),
     }
 }
 
@@ -115,6 +171,7 @@ pub struct SummaryRow {
     pub target: String,
     pub grade: Grade,
     pub score: u8,
+    pub incomplete: bool,
     /// The most severe finding (findings are ordered most severe first).
     pub worst: Option<(Severity, Code)>,
 }
@@ -126,6 +183,7 @@ impl SummaryRow {
             target: report.target.clone(),
             grade: report.grade,
             score: report.score,
+            incomplete: report.incomplete,
             worst: report.findings.first().map(|f| (f.severity, f.code)),
         }
     }

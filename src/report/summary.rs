@@ -1,6 +1,9 @@
 //! One line of "what was found" per area, shared by the text formats (the table now; Markdown
 //! later). It only restates the report: every verdict was made by the area's check.
 
+use std::collections::BTreeSet;
+
+use crate::completeness::answered;
 use crate::dkim::{DkimReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
 use crate::dnsbl::{DomainListingReport, ListAnswer, ListStatus};
@@ -159,6 +162,12 @@ fn ip_lists(report: &IpReport) -> AreaLine {
 /// PTR names and whether they are forward-confirmed.
 fn ptr_summary(report: &IpReport) -> String {
     let reverse = &report.reverse_dns;
+    if !answered(&reverse.answer) {
+        return format!(
+            "unknown: the PTR lookup for {} failed ({})",
+            reverse.query, reverse.answer
+        );
+    }
     if reverse.names.is_empty() {
         return format!("no PTR ({} for {})", reverse.answer, reverse.query);
     }
@@ -193,12 +202,12 @@ fn lists_outcome(lists: &[ListAnswer]) -> String {
     let unknown = count(ListStatus::Refused)
         + count(ListStatus::InvalidAnswer)
         + count(ListStatus::Unavailable);
+    let clean = count(ListStatus::NotListed);
     let mut parts = Vec::new();
-    if listed.is_empty() {
-        parts.push(format!(
-            "not listed ({} lists asked)",
-            count(ListStatus::NotListed)
-        ));
+    if listed.is_empty() && clean == 0 {
+        parts.push("unknown: no list could answer".to_owned());
+    } else if listed.is_empty() {
+        parts.push(format!("not listed on the {clean} lists that answered"));
     } else {
         parts.push(format!("LISTED on {}", listed.join(", ")));
         parts.push(format!("clean on {}", count(ListStatus::NotListed)));
@@ -206,9 +215,16 @@ fn lists_outcome(lists: &[ListAnswer]) -> String {
     if unknown > 0 {
         parts.push(format!("{unknown} did not give a usable answer"));
     }
-    let skipped = count(ListStatus::Skipped);
-    if skipped > 0 {
-        parts.push(format!("{skipped} skipped"));
+    let unhealthy = lists
+        .iter()
+        .filter(|l| l.status == ListStatus::Skipped && l.health.is_some())
+        .count();
+    if unhealthy > 0 {
+        parts.push(format!("{unhealthy} failed their health check"));
+    }
+    let other_family = count(ListStatus::Skipped) - unhealthy;
+    if other_family > 0 {
+        parts.push(format!("{other_family} do not take this kind of address"));
     }
     parts.join("; ")
 }
@@ -227,6 +243,10 @@ fn spf(report: &SpfReport) -> AreaLine {
     let mut found = Vec::new();
     match (&report.record, report.records.len()) {
         (Some(record), _) => found.push(record.clone()),
+        (None, 0) if !answered(&report.dns) => found.push(format!(
+            "unknown: the TXT lookup for {} failed ({})",
+            report.domain, report.dns
+        )),
         (None, 0) => found.push(format!("no v=spf1 record (TXT answer: {})", report.dns)),
         (None, n) => found.push(format!("{n} v=spf1 records")),
     }
@@ -285,7 +305,11 @@ fn dmarc(report: &DmarcReport) -> AreaLine {
             .iter()
             .map(|q| format!("{} {}", q.name, q.status))
             .collect();
-        found.push(format!("no DMARC record; asked {}", asked.join(", ")));
+        if report.queries.iter().all(|q| answered(&q.status)) {
+            found.push(format!("no DMARC record; asked {}", asked.join(", ")));
+        } else {
+            found.push(format!("unknown: asked {}", asked.join(", ")));
+        }
     }
     if let Some(policy) = &report.effective_policy {
         let requested = policy.requested.map_or("none applies", |p| p.as_str());
@@ -311,6 +335,7 @@ fn dmarc(report: &DmarcReport) -> AreaLine {
 
 fn dkim(report: &DkimReport) -> AreaLine {
     let mut found = Vec::new();
+    let mut failed = Vec::new();
     for selector in &report.selectors {
         let alias = selector
             .aliases
@@ -328,15 +353,29 @@ fn dkim(report: &DkimReport) -> AreaLine {
                     found.push(format!("{}{alias}: {described}", selector.selector));
                 }
             }
-            SelectorStatus::LookupFailed => {
-                found.push(format!(
-                    "{}: lookup failed ({})",
-                    selector.selector, selector.answer
-                ));
-            }
+            SelectorStatus::LookupFailed => failed.push(selector),
             SelectorStatus::NotKeyRecord
             | SelectorStatus::NoRecord
             | SelectorStatus::InvalidName => {}
+        }
+    }
+    let asked = report
+        .selectors
+        .iter()
+        .filter(|s| s.status != SelectorStatus::InvalidName)
+        .count();
+    if !failed.is_empty() && failed.len() == asked {
+        let answers: BTreeSet<&str> = failed.iter().map(|s| s.answer.as_str()).collect();
+        found.push(format!(
+            "unknown: the lookups of all {asked} selectors failed ({})",
+            answers.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    } else {
+        for selector in failed {
+            found.push(format!(
+                "{}: unknown, lookup failed ({})",
+                selector.selector, selector.answer
+            ));
         }
     }
     let found_count = found.len();
@@ -358,7 +397,11 @@ fn mx(report: &MxReport) -> AreaLine {
         found.push("null MX (0 .): accepts no mail".to_owned());
     }
     if report.records.is_empty() && !report.null_mx {
-        found.push(format!("no MX records (MX answer: {})", report.answer));
+        if answered(&report.answer) {
+            found.push(format!("no MX records (MX answer: {})", report.answer));
+        } else {
+            found.push(format!("unknown: the MX lookup failed ({})", report.answer));
+        }
     }
     let hosts = report.hosts.iter().chain(report.fallback.iter());
     let mut lines = Vec::new();

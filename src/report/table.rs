@@ -11,11 +11,11 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
 use super::summary::{self, AreaLine};
 use super::visible::visible;
-use super::{SummaryRow, TargetKind, TargetReport};
+use super::{INCOMPLETE_NOTE, SummaryRow, TargetKind, TargetReport, unknown_line};
 use crate::dnsbl::{ListAnswer, ListHealth, ListStatus};
 use crate::finding::{Severity, Verdict};
 use crate::ip::IpReport;
-use crate::requirements::{Requirement, RequirementStatus};
+use crate::requirements::Requirement;
 
 /// The width tables are laid out to when the output is not a terminal.
 const DEFAULT_WIDTH: u16 = 120;
@@ -59,15 +59,28 @@ fn write_report(
     let counts = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     writeln!(
         out,
-        "{}  grade {}  score {}/100  ({} critical, {} error, {} warning, {} info)",
+        "{}  grade {}  score {}/100{}  ({} critical, {} error, {} warning, {} info)",
         clean(&report.target),
         report.grade,
         report.score,
+        if report.incomplete {
+            "  INCOMPLETE"
+        } else {
+            ""
+        },
         counts(Severity::Critical),
         counts(Severity::Error),
         counts(Severity::Warning),
         counts(Severity::Info),
     )?;
+    writeln!(out, "Score: {}", report.scoring.explanation)?;
+    writeln!(out, "DNS asked through {}", report.resolvers.join(", "))?;
+    if report.incomplete {
+        writeln!(out, "Incomplete: {INCOMPLETE_NOTE}:")?;
+        for unknown in &report.unknown {
+            writeln!(out, "  - {}", clean(&unknown_line(unknown)))?;
+        }
+    }
 
     let mut areas = new_table(color);
     areas.set_header(vec!["Area", "Verdict", "What was found"]);
@@ -118,6 +131,7 @@ fn write_report(
         let mut fixes = new_table(color);
         fixes.set_header(vec![
             "Fix first",
+            "Severity",
             "Gain",
             "Code",
             "What to publish or change",
@@ -125,6 +139,7 @@ fn write_report(
         for (i, fix) in report.scoring.top_fixes.iter().enumerate() {
             fixes.add_row(vec![
                 Cell::new(i + 1),
+                severity_cell(fix.severity, color),
                 Cell::new(format!("+{}", fix.gain)),
                 Cell::new(&fix.code),
                 Cell::new(clean(&fix.fix)),
@@ -150,12 +165,7 @@ fn write_requirements(
         "Why",
     ]);
     for requirement in requirements {
-        let verdict = match requirement.status {
-            RequirementStatus::Met => Verdict::Ok,
-            RequirementStatus::NotMet => Verdict::Fail,
-            RequirementStatus::Unknown => Verdict::Unknown,
-            RequirementStatus::NotChecked | RequirementStatus::NotCheckable => Verdict::Weak,
-        };
+        let verdict = requirement.status.tone();
         let mut why = requirement.detail.clone();
         if !requirement.codes.is_empty() {
             let codes: Vec<&str> = requirement.codes.iter().map(|c| c.as_str()).collect();
@@ -216,7 +226,10 @@ pub(crate) fn list_cell_text(answer: &ListAnswer) -> String {
         ListStatus::Refused => format!("refused {}", codes.join(" ")),
         ListStatus::InvalidAnswer => "invalid answer".to_owned(),
         ListStatus::Unavailable => "no answer".to_owned(),
-        ListStatus::Skipped => "skipped".to_owned(),
+        ListStatus::Skipped if answer.health.is_some() => {
+            "unknown (list failed its health check)".to_owned()
+        }
+        ListStatus::Skipped => "not asked (other address family)".to_owned(),
     }
 }
 
@@ -250,9 +263,14 @@ pub fn write_bulk_summary(out: &mut dyn Write, rows: &[SummaryRow], color: bool)
             || "-".to_owned(),
             |(severity, code)| format!("{severity} {code}"),
         );
+        let grade = if row.incomplete {
+            format!("{} (incomplete)", row.grade)
+        } else {
+            row.grade.to_string()
+        };
         table.add_row(vec![
             Cell::new(clean(&row.target)),
-            Cell::new(row.grade.to_string()),
+            Cell::new(grade),
             Cell::new(row.score),
             Cell::new(worst),
         ]);
@@ -263,7 +281,18 @@ pub fn write_bulk_summary(out: &mut dyn Write, rows: &[SummaryRow], color: bool)
         *by_grade.entry(row.grade).or_insert(0usize) += 1;
     }
     let grades: Vec<String> = by_grade.iter().map(|(g, n)| format!("{g}: {n}")).collect();
-    writeln!(out, "{} targets. {}", rows.len(), grades.join(", "))
+    let incomplete = rows.iter().filter(|r| r.incomplete).count();
+    let incomplete = if incomplete > 0 {
+        format!(" {incomplete} incomplete (something could not be determined).")
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "{} targets. {}.{incomplete}",
+        rows.len(),
+        grades.join(", ")
+    )
 }
 
 /// A table laid out to the terminal, or to [`DEFAULT_WIDTH`] columns without colour elsewhere.

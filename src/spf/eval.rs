@@ -1633,6 +1633,15 @@ pub fn add_term(record: &str, term: &str) -> String {
     terms.join(" ")
 }
 
+/// The name whose lookup made an evaluation temperror (the domain evaluated when not known).
+fn failed_name(evaluation: &Evaluation) -> &str {
+    evaluation
+        .reason
+        .as_ref()
+        .and_then(|r| r.name.as_deref())
+        .unwrap_or(&evaluation.domain)
+}
+
 /// The `spf.ip-not-authorized` finding for a sending IP whose evaluation is not pass; for a
 /// temperror, `spf.lookup-failed` instead (the result is unknown, not a refusal). `None` for a
 /// pass.
@@ -1657,12 +1666,9 @@ pub fn not_authorized_finding(
         )
         .fix(format!(
             "Make the name servers of {} answer, then check {ip} again",
-            evaluation
-                .reason
-                .as_ref()
-                .and_then(|r| r.name.as_deref())
-                .unwrap_or(at)
-        )),
+            failed_name(evaluation)
+        ))
+        .evidence("name", failed_name(evaluation)),
         SpfResult::None => Finding::new(
             Code::SpfIpNotAuthorized,
             format!(

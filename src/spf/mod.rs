@@ -17,12 +17,25 @@ pub mod tree;
 use serde::Serialize;
 
 use crate::dns::{Dns, Txt};
-use crate::finding::{Checked, Verdict};
+use crate::finding::{Checked, Code, Verdict};
 
 pub use checks::{NEAR_LIMIT, RECORD_SIZE_LIMIT, UDP_REPLY_LIMIT};
 pub use eval::{Evaluation, SpfResult, check_host, not_authorized_finding};
 pub use record::{Record, SyntaxError, Term, is_spf_record, parse};
 pub use tree::{LOOKUP_LIMIT, MX_LIMIT, Node, NodeStatus, VOID_LIMIT};
+
+/// Findings after which receivers get none or permerror from the domain's SPF (§4.5, §4.6,
+/// §4.6.4, §5.2): SPF does not pass, whoever sends.
+pub const BROKEN: &[Code] = &[
+    Code::SpfMissing,
+    Code::SpfMultipleRecords,
+    Code::SpfSyntax,
+    Code::SpfLookupLimit,
+    Code::SpfVoidLookupLimit,
+    Code::SpfIncludeMissing,
+    Code::SpfLoop,
+    Code::SpfMxLimit,
+];
 
 /// The SPF area of a report: what was fetched at the domain, what was parsed from it, and the
 /// walked tree, so that a user can see why each finding was raised.

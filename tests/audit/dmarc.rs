@@ -324,7 +324,7 @@ fn lookup_failed_on_servfail_never_missing() {
 
 #[test]
 fn lookup_failed_when_the_audited_domain_itself_gets_servfail() {
-    let report = audit("x.servfail.test");
+    let report = audit("x.txtfail.test");
     only(&report, "dmarc.lookup-failed");
     assert!(!report.has("dmarc.missing"));
     assert_eq!(report.dmarc["verdict"], "unknown");

@@ -16,34 +16,110 @@ const ABSENT: [&str; 4] = [
     "mx.missing",
 ];
 
-fn assert_unknown_never_missing(domain: &str) {
+/// A domain whose own name servers fail (the whole zone, SOA included, while the resolver
+/// answers everything else): one finding names that root cause and the areas it left unknown;
+/// no area says "missing", none raises its own lookup failure, and the audit says it is
+/// incomplete.
+fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     let report = audit(domain);
-    for code in LOOKUP_FAILED {
-        assert!(
-            report.has(code),
-            "{domain}: {code} not raised: {:?}",
-            report.codes()
-        );
-    }
-    for code in ABSENT {
-        assert!(
-            !report.has(code),
-            "{domain}: a DNS failure was reported as {code}"
-        );
+    let root = report.with_code("dns.nameservers-failed");
+    assert_eq!(root.len(), 1, "{domain}: {:?}", report.codes());
+    assert_eq!(root[0].severity, "critical");
+    assert_eq!(root[0].evidence["answer"], answer);
+    assert_eq!(
+        root[0].evidence["areas_unknown"],
+        serde_json::json!(["spf", "dmarc", "dkim", "mx"])
+    );
+    for code in LOOKUP_FAILED.iter().chain(&ABSENT) {
+        assert!(!report.has(code), "{domain}: {code} beside the root cause");
     }
     for area in [&report.spf, &report.dmarc, &report.dkim, &report.mx] {
         assert_eq!(area["verdict"], "unknown", "{domain}: {area}");
     }
+    assert!(report.incomplete);
+    let unknown: Vec<&str> = report.unknown.iter().map(|u| u.area.as_str()).collect();
+    assert_eq!(unknown, ["spf", "dmarc", "dkim", "mx"], "{domain}");
+    assert!(
+        report.unknown[0].reason.contains(answer),
+        "{:?}",
+        report.unknown
+    );
+    // One root cause, one fix.
+    let fixes: Vec<&str> = report
+        .scoring
+        .top_fixes
+        .iter()
+        .map(|f| f.code.as_str())
+        .collect();
+    assert_eq!(fixes, ["dns.nameservers-failed"], "{domain}");
+    assert_ne!(report.grade, "A");
 }
 
 #[test]
-fn a_zone_whose_server_never_answers_is_unknown_not_missing() {
-    assert_unknown_never_missing("x.dead.test");
+fn a_zone_whose_server_never_answers_is_one_root_cause_not_missing() {
+    assert_one_root_cause_never_missing("x.dead.test", "timeout");
 }
 
 #[test]
-fn a_servfail_zone_is_unknown_not_missing() {
-    assert_unknown_never_missing("x.servfail.test");
+fn a_servfail_zone_is_one_root_cause_not_missing() {
+    assert_one_root_cause_never_missing("x.servfail.test", "SERVFAIL");
+}
+
+#[test]
+fn no_format_calls_what_the_failing_name_servers_hid_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["table", "markdown", "html", "json"] {
+        let path = dir.path().join(format);
+        let output = support::run(&[
+            "audit",
+            "x.servfail.test",
+            "--format",
+            format,
+            "--fail-on",
+            "never",
+            "--output",
+            path.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{format}: {output:?}");
+        let text = std::fs::read_to_string(&path).unwrap().to_lowercase();
+        for absent in [
+            "missing",
+            "no record",
+            "no-record",
+            "no v=spf1",
+            "no mx",
+            "no dmarc",
+        ] {
+            assert!(!text.contains(absent), "{format} says {absent:?}");
+        }
+        assert!(
+            text.contains("incomplete"),
+            "{format} does not say incomplete"
+        );
+    }
+}
+
+#[test]
+fn a_server_failing_one_type_is_that_area_s_lookup_failure() {
+    // The zone answers its SOA: not a root cause, but the TXT-based areas are unknown.
+    let report = audit("x.txtfail.test");
+    assert!(
+        !report.has("dns.nameservers-failed"),
+        "{:?}",
+        report.codes()
+    );
+    for code in [
+        "spf.lookup-failed",
+        "dmarc.lookup-failed",
+        "dkim.lookup-failed",
+    ] {
+        assert!(report.has(code), "{code} not raised: {:?}", report.codes());
+    }
+    // (It has no MX record at all: mx.missing is right.)
+    for code in ["spf.missing", "dmarc.missing", "dkim.not-found"] {
+        assert!(!report.has(code), "a DNS failure was reported as {code}");
+    }
+    assert!(report.incomplete);
 }
 
 #[test]

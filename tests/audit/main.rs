@@ -13,3 +13,4 @@ mod output;
 mod reputation;
 mod requirements;
 mod spf;
+mod verdicts;

@@ -153,7 +153,7 @@ fn a_host_in_a_servfail_zone_is_unknown_not_unresolvable() {
 
 #[test]
 fn a_failed_mx_query_is_lookup_failed_not_missing() {
-    let report = audit("x.servfail.test");
+    let report = audit("x.mxfail.test");
     assert_eq!(mx_codes(&report), ["mx.lookup-failed"]);
     assert_eq!(report.mx["answer"], "SERVFAIL");
 }

@@ -283,9 +283,9 @@ fn breaking_one_record_lowers_the_score_and_the_first_fix_names_that_record() {
             good.score
         );
         assert_ne!(report.grade, "A", "{domain}");
-        let first = &report.scoring["top_fixes"][0];
-        assert_eq!(first["code"], code, "{domain}: {}", report.scoring);
-        let fix = first["fix"].as_str().unwrap();
+        let first = &report.scoring.top_fixes[0];
+        assert_eq!(first.code, code, "{domain}: {:?}", report.scoring);
+        let fix = &first.fix;
         assert!(
             fix.contains(record),
             "{domain}: the fix does not name the record: {fix}"

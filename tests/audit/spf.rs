@@ -344,9 +344,9 @@ fn an_a_term_answered_servfail_is_spf_lookup_failed_not_void() {
 
 #[test]
 fn a_domain_whose_txt_lookup_fails_is_spf_lookup_failed_not_missing() {
-    let report = audit("spf.servfail.test");
+    let report = audit("spf.txtfail.test");
     let finding = one(&report, "spf.lookup-failed");
-    assert_eq!(finding.evidence["name"], "spf.servfail.test");
+    assert_eq!(finding.evidence["name"], "spf.txtfail.test");
     assert!(!report.has("spf.missing"));
     assert_eq!(report.spf["verdict"], "unknown");
 }

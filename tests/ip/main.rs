@@ -9,6 +9,8 @@ mod support;
 
 use support::dns_server;
 
+mod verdicts;
+
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;

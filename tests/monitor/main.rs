@@ -60,6 +60,7 @@ struct TargetOut {
     kind: String,
     grade: String,
     baseline: bool,
+    incomplete: bool,
     listed_on: Vec<ListingOut>,
 }
 
@@ -109,11 +110,16 @@ fn world(run: u8) -> &'static TestDns {
 /// `mailaudit ARGS... --resolver <world> --dnsbl fixtures/monitor/dnsbl.toml --timeout 1`, with
 /// no HTTP proxy from the environment (the webhook receiver is on loopback).
 fn command(world: &TestDns, args: &[&str]) -> Command {
+    command_asking(&world.resolver_arg(), args)
+}
+
+/// [`command`] with any resolver address (always one of the test's own, on loopback).
+fn command_asking(resolver: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mailaudit"));
     command
         .args(args)
         .args(["--dnsbl", &fixture("dnsbl.toml")])
-        .args(["--resolver", &world.resolver_arg(), "--timeout", "1"])
+        .args(["--resolver", resolver, "--timeout", "1"])
         .env("NO_COLOR", "1");
     for proxy in [
         "HTTP_PROXY",
@@ -275,15 +281,17 @@ fn a_second_run_reports_the_new_listing_and_the_changed_spf_record_and_alerts() 
         metrics.to_str().unwrap(),
     ];
 
-    // Run 1: the baseline. Nothing changed, nothing sent, exit 0.
+    // Run 1: the baseline. A monitor deployed on a listed address alerts at once: 192.0.2.21
+    // is already listed, so the first run reports it, posts it and exits 1.
     let (output, first) = monitor(world(1), &db, &alerts);
-    assert_eq!(output.status.code(), Some(0), "{first:?}");
+    assert_eq!(output.status.code(), Some(1), "{first:?}");
     assert_eq!(
         (first.schema_version, first.kind.as_str()),
         (1, "monitor-run")
     );
-    assert!(first.changes.is_empty(), "{:?}", first.changes);
-    assert!(!first.worse);
+    assert_eq!(first.changes.len(), 1, "{:?}", first.changes);
+    assert!(has_listing(&first.changes, "192.0.2.21", "Monitor RBL"));
+    assert!(first.worse);
     assert!(first.targets.iter().all(|t| t.baseline));
     let targets: Vec<&str> = first.targets.iter().map(|t| t.target.as_str()).collect();
     assert_eq!(
@@ -291,7 +299,19 @@ fn a_second_run_reports_the_new_listing_and_the_changed_spf_record_and_alerts() 
         ["monitor.test", "192.0.2.10", "192.0.2.20", "192.0.2.21"],
         "the domain, the IP and the /31 range's two addresses"
     );
-    assert!(receiver.bodies().is_empty(), "no change, no webhook");
+    let bodies = receiver.bodies();
+    assert_eq!(
+        bodies.len(),
+        1,
+        "the existing listing is posted: {bodies:?}"
+    );
+    assert!(
+        bodies[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("192.0.2.21 is listed on Monitor RBL (first run of this target)"),
+        "{bodies:?}"
+    );
     let before = std::fs::read_to_string(&metrics).expect("metrics written at run 1");
     assert_eq!(gauge(&before, LISTED_10), Some(0.0), "{before}");
     assert_eq!(
@@ -347,17 +367,18 @@ fn a_second_run_reports_the_new_listing_and_the_changed_spf_record_and_alerts() 
 }
 
 fn assert_webhook_names_both_changes(receiver: &Receiver, run: i64) {
-    // The webhook got one POST naming both changes.
+    // The webhook got one POST for this run (after the first run's) naming both changes.
     let bodies = receiver.bodies();
-    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let body = &bodies[1];
     let sent: Vec<ChangeOut> =
-        serde_json::from_value(bodies[0]["changes"].clone()).expect("changes in the body");
+        serde_json::from_value(body["changes"].clone()).expect("changes in the body");
     assert!(has_listing(&sent, "192.0.2.10", "Monitor RBL"), "{sent:?}");
     assert!(spf_change(&sent).is_some(), "{sent:?}");
-    assert_eq!(bodies[0]["kind"], "monitor-changes");
-    assert_eq!(bodies[0]["worse"], true);
-    assert_eq!(bodies[0]["run"]["id"], run);
-    let text = bodies[0]["text"].as_str().unwrap();
+    assert_eq!(body["kind"], "monitor-changes");
+    assert_eq!(body["worse"], true);
+    assert_eq!(body["run"]["id"], run);
+    let text = body["text"].as_str().unwrap();
     assert!(
         text.contains("192.0.2.10 is newly listed on Monitor RBL"),
         "{text}"
@@ -381,6 +402,11 @@ fn assert_metrics_show_the_listing(after: &str, second: &RunReport) {
         "{after}"
     );
     assert!(gauge(after, r#"mailaudit_domain_score{domain="monitor.test"}"#).is_some());
+    assert_eq!(
+        gauge(after, r#"mailaudit_incomplete{target="monitor.test"}"#),
+        Some(0.0),
+        "{after}"
+    );
     assert!(after.contains("# TYPE mailaudit_ip_listed gauge"));
 }
 
@@ -484,6 +510,144 @@ fn an_unreachable_webhook_is_reported_and_the_run_is_still_stored() {
 }
 
 #[test]
+fn a_run_that_could_not_see_between_two_healthy_runs_reports_no_change() {
+    let (dir, db) = temp();
+    let metrics = dir.path().join("mailaudit.prom");
+    let metrics_arg = ["--metrics", metrics.to_str().unwrap()];
+    // A world of this test's own, that it can degrade between runs.
+    let world = dns_server::start_with_zones(
+        "127.0.0.1:0".parse().expect("loopback"),
+        Path::new(&fixture("zones-run1")),
+    );
+    let (output, first) = monitor(&world, &db, &metrics_arg);
+    assert_eq!(output.status.code(), Some(1), "the listed address alerts");
+
+    // Every record question fails, every list fails its health check; the resolver and the
+    // zones still answer their SOA, so the run is made, incomplete.
+    world.degrade();
+    let (output, failed) = monitor(&world, &db, &metrics_arg);
+    assert_eq!(output.status.code(), Some(0), "{failed:?}");
+    assert!(failed.changes.is_empty(), "{:?}", failed.changes);
+    assert!(failed.targets.iter().all(|t| t.incomplete), "{failed:?}");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert_eq!(
+        gauge(&text, r#"mailaudit_incomplete{target="monitor.test"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        gauge(
+            &text,
+            r#"mailaudit_ip_listed{ip="192.0.2.21",list="Monitor RBL"}"#
+        ),
+        None,
+        "a list that could not answer is neither listed nor not: {text}"
+    );
+
+    // Healthy again: compared with what the first run knew, nothing changed.
+    world.recover();
+    let (output, healthy) = monitor(&world, &db, &metrics_arg);
+    assert_eq!(output.status.code(), Some(0), "{healthy:?}");
+    assert!(healthy.changes.is_empty(), "{:?}", healthy.changes);
+    assert!(healthy.targets.iter().all(|t| !t.incomplete));
+    let runs = history(&db, "192.0.2.21").runs;
+    assert_eq!(runs.len(), 3);
+    assert!(
+        runs[1].listed_on.is_empty(),
+        "the failed run saw no listing"
+    );
+    assert_eq!(runs[2].listed_on[0].list, "Monitor RBL");
+    assert!(runs[1].changes.is_empty() && runs[2].changes.is_empty());
+    assert!(first.run.id < healthy.run.id);
+}
+
+#[test]
+fn a_resolver_that_dies_mid_run_stores_what_was_finished_and_exits_2() {
+    let (dir, db) = temp();
+    let world = dns_server::start_with_zones(
+        "127.0.0.1:0".parse().expect("loopback"),
+        Path::new(&fixture("zones-run1")),
+    );
+    // monitor.test answers at once; the domains under dead.test keep the run going.
+    let config = dir.path().join("monitor.toml");
+    let slow: Vec<String> = (0..8).map(|i| format!("\"d{i}.dead.test\"")).collect();
+    std::fs::write(
+        &config,
+        format!("domains = [\"monitor.test\", {}]\n", slow.join(", ")),
+    )
+    .unwrap();
+    let child = command(
+        &world,
+        &[
+            "monitor",
+            "--config",
+            config.to_str().unwrap(),
+            "--once",
+            "--db",
+            db.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let start = Instant::now();
+    while world.queries_for("d7.dead.test").is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the run never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    world.go_silent();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&world.resolver_arg()), "{stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+    let run: RunReport = serde_json::from_slice(&output.stdout).expect("the run's report");
+    assert!(!run.targets.is_empty() && run.targets.len() < 9, "{run:?}");
+    assert_eq!(run.targets[0].target, "monitor.test");
+    assert!(run.targets.iter().skip(1).all(|t| t.incomplete), "{run:?}");
+    // What finished is stored.
+    assert_eq!(history(&db, "monitor.test").runs.len(), 1);
+}
+
+#[test]
+fn a_resolver_that_does_not_answer_stops_the_monitor_before_anything_is_stored() {
+    let (_dir, db) = temp();
+    let (_, first) = monitor(world(1), &db, &[]);
+    // A socket of this test that reads nothing: every question times out.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let resolver = silent.local_addr().unwrap().to_string();
+    let config = fixture("monitor.toml");
+    let output = command_asking(
+        &resolver,
+        &[
+            "monitor",
+            "--config",
+            &config,
+            "--once",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&resolver), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing judged, nothing printed");
+    // No run was stored: the history still ends with the first run.
+    let runs = history(&db, "monitor.test").runs;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].run, first.run.id);
+}
+
+#[test]
 fn two_monitors_at_once_on_one_database_both_store_their_runs() {
     let (_dir, db) = temp();
     let config = fixture("monitor.toml");
@@ -508,14 +672,17 @@ fn two_monitors_at_once_on_one_database_both_store_their_runs() {
     };
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    for output in [&a, &b] {
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    // The first to store is the first run and reports the address already listed (exit 1);
+    // the other compares with it and finds nothing new (exit 0).
+    let mut statuses = [a.status.code(), b.status.code()];
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [Some(0), Some(1)],
+        "{}{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
     let runs = history(&db, "monitor.test").runs;
     assert_eq!(runs.len(), 2, "both runs stored");
     assert_ne!(runs[0].run, runs[1].run);
@@ -598,7 +765,8 @@ fn an_interval_monitor_stops_cleanly_on_sigterm_after_storing_its_run() {
         assert!(Instant::now() < deadline, "still running after SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(status.code(), Some(0), "a clean stop, not death by signal");
+    // The last run's status: its first run reported the address already listed.
+    assert_eq!(status.code(), Some(1), "a clean stop, not death by signal");
     assert_eq!(history(&db, "monitor.test").runs.len(), 1);
 }
 

@@ -1,14 +1,23 @@
 //! A real DNS server on 127.0.0.1, in the test process: hickory-server serving the zone files of
 //! `fixtures/zones/`, over UDP and TCP on one port.
 //!
-//! Three suffixes are faults on purpose, so that the audit's handling of failure is tested over
+//! Some suffixes are faults on purpose, so that the audit's handling of failure is tested over
 //! real sockets: names under `dead.test.` are never answered (a firewalled or dead server) and
-//! names under `servfail.test.` get SERVFAIL (a broken or DNSSEC-bogus zone), and AAAA questions
-//! for names under `v6fail.test.` get SERVFAIL (a server that answers A but breaks on AAAA).
+//! names under `servfail.test.` get SERVFAIL (a broken or DNSSEC-bogus zone): the whole zone
+//! fails, SOA included. Servers that break on one type while the zone answers otherwise: AAAA
+//! questions under `v6fail.test.`, TXT questions under `txtfail.test.` and MX questions under
+//! `mxfail.test.` get SERVFAIL.
+//!
+//! [`start_switchable`] and [`start_with_zones`] start a server of its own that a test can
+//! silence mid-run ([`TestDns::go_silent`]: from then on it answers nothing, its root zone
+//! included, as a resolver that died would) or degrade ([`TestDns::degrade`]: every question
+//! but SOA questions gets SERVFAIL, as a resolver whose upstream fails while zones still look
+//! alive), and bring back ([`TestDns::recover`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -35,7 +44,16 @@ pub struct Query {
 pub struct TestDns {
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<Query>>>,
+    /// How it answers now: [`HEALTHY`], [`DEGRADED`] or [`SILENT`].
+    mode: Arc<AtomicU8>,
 }
+
+/// Answers from the zones, with the fault suffixes.
+const HEALTHY: u8 = 0;
+/// SERVFAIL for every question but SOA questions.
+const DEGRADED: u8 = 1;
+/// No answer at all.
+const SILENT: u8 = 2;
 
 impl TestDns {
     /// `--resolver` argument for the binary.
@@ -53,6 +71,23 @@ impl TestDns {
             .cloned()
             .collect()
     }
+
+    /// From now on, every question goes unanswered (the client times out), as if the server
+    /// died. Only for a server of its own ([`start_switchable`]): never the shared [`server`].
+    pub fn go_silent(&self) {
+        self.mode.store(SILENT, Ordering::SeqCst);
+    }
+
+    /// From now on, every question but SOA questions gets SERVFAIL: the server and every zone
+    /// still answer their SOA, but no record can be read. Only for a server of its own.
+    pub fn degrade(&self) {
+        self.mode.store(DEGRADED, Ordering::SeqCst);
+    }
+
+    /// Answers from the zones again.
+    pub fn recover(&self) {
+        self.mode.store(HEALTHY, Ordering::SeqCst);
+    }
 }
 
 /// The server shared by every test of this test binary, started on first use.
@@ -66,6 +101,12 @@ pub fn start(addr: SocketAddr) -> TestDns {
     start_serving(addr, &[])
 }
 
+/// Starts a server of its own, like [`start`], that the test can silence mid-run with
+/// [`TestDns::go_silent`].
+pub fn start_switchable() -> TestDns {
+    start("127.0.0.1:0".parse().expect("loopback address"))
+}
+
 /// Starts a server like [`start`] that also serves the zone files of `dir`, each replacing the
 /// fixture zone of the same name: the same names with other data (e.g. the second run of
 /// tests/monitor, where a record changed and an address got listed).
@@ -75,6 +116,7 @@ pub fn start_with_zones(addr: SocketAddr, dir: &Path) -> TestDns {
 
 fn start_serving(addr: SocketAddr, overlays: &[&Path]) -> TestDns {
     let log = Arc::new(Mutex::new(Vec::new()));
+    let mode = Arc::new(AtomicU8::new(HEALTHY));
     let mut catalog = Catalog::new();
     load_zones(
         &mut catalog,
@@ -86,6 +128,7 @@ fn start_serving(addr: SocketAddr, overlays: &[&Path]) -> TestDns {
     let handler = FaultyCatalog {
         catalog,
         log: Arc::clone(&log),
+        mode: Arc::clone(&mode),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -116,7 +159,7 @@ fn start_serving(addr: SocketAddr, overlays: &[&Path]) -> TestDns {
     let addr = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("test DNS server started");
-    TestDns { addr, log }
+    TestDns { addr, log, mode }
 }
 
 /// Loads every `NAME.zone` file of `dir` as the zone `NAME.` (`root.zone` is the root zone),
@@ -185,6 +228,7 @@ fn raw_records(origin: &Name) -> Vec<Record> {
 struct FaultyCatalog {
     catalog: Catalog,
     log: Arc<Mutex<Vec<Query>>>,
+    mode: Arc<AtomicU8>,
 }
 
 #[async_trait::async_trait]
@@ -207,7 +251,8 @@ impl RequestHandler for FaultyCatalog {
             record_type: info.query.query_type(),
             over_tcp: request.protocol() == Protocol::Tcp,
         });
-        if name == "dead.test" || name.ends_with(".dead.test") {
+        let mode = self.mode.load(Ordering::SeqCst);
+        if mode == SILENT || name == "dead.test" || name.ends_with(".dead.test") {
             // Never answer: the client must time out.
             let metadata = Metadata::response_from_request(&request.metadata);
             return ResponseInfo::from(Header {
@@ -215,9 +260,12 @@ impl RequestHandler for FaultyCatalog {
                 counts: HeaderCounts::default(),
             });
         }
-        let aaaa_broken =
-            name.ends_with(".v6fail.test") && info.query.query_type() == RecordType::AAAA;
-        if name == "servfail.test" || name.ends_with(".servfail.test") || aaaa_broken {
+        let query_type = info.query.query_type();
+        let type_broken = (name.ends_with(".v6fail.test") && query_type == RecordType::AAAA)
+            || (name.ends_with(".txtfail.test") && query_type == RecordType::TXT)
+            || (name.ends_with(".mxfail.test") && query_type == RecordType::MX);
+        let degraded = mode == DEGRADED && query_type != RecordType::SOA;
+        if name == "servfail.test" || name.ends_with(".servfail.test") || type_broken || degraded {
             let response = MessageResponseBuilder::from_message_request(request)
                 .error_msg(&request.metadata, ResponseCode::ServFail);
             return match response_handle.send_response(response).await {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dns_server;
+pub mod fake_resolver;
 pub mod report;
 
 use std::io::Write;
@@ -29,6 +30,23 @@ pub fn command(args: &[&str]) -> Command {
     command
         .args(["--resolver", &server.resolver_arg(), "--timeout", "1"])
         .env("NO_COLOR", "1");
+    command
+}
+
+/// `mailaudit ARGS... --resolver R...` asking `resolvers` (in that order) with `--timeout
+/// TIMEOUT` (seconds, fractions allowed), not started yet; the fixture lists of
+/// [`working_catalog`] unless the arguments name a catalog. For tests that bring their own
+/// resolvers (one that dies, one that refuses) instead of the shared server.
+pub fn command_with_resolvers(args: &[&str], resolvers: &[String], timeout: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mailaudit"));
+    command.args(args);
+    if !args.contains(&"--dnsbl") {
+        command.args(["--dnsbl", &working_catalog()]);
+    }
+    for resolver in resolvers {
+        command.args(["--resolver", resolver]);
+    }
+    command.args(["--timeout", timeout]).env("NO_COLOR", "1");
     command
 }
 
@@ -76,4 +94,108 @@ pub fn audit_with(domain: &str, extra: &[&str]) -> Report {
 /// Audits one domain with `--format json`.
 pub fn audit(domain: &str) -> Report {
     audit_with(domain, &[])
+}
+
+/// Runs [`command`] with `--format FORMAT --output FILE --fail-on never` and returns what was
+/// written (HTML unescaped, so that it reads as the page shows it).
+pub fn render(args: &[&str], format: &str) -> String {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join(format!("report.{format}"));
+    let mut all = args.to_vec();
+    all.extend_from_slice(&[
+        "--format",
+        format,
+        "--fail-on",
+        "never",
+        "--output",
+        path.to_str().expect("UTF-8 path"),
+    ]);
+    let output = run(&all);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "mailaudit {all:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&path).expect("the report file");
+    if format == "html" {
+        unescape_html(&text)
+    } else {
+        text
+    }
+}
+
+/// Text as an HTML page shows it: the entities a template escapes replaced by their
+/// characters.
+pub fn unescape_html(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// A bulk run whose resolver dies in the middle.
+pub struct DiedMidRun {
+    pub output: Output,
+    /// Every line written to the `--output` file.
+    pub lines: Vec<String>,
+    /// How many lines were written when the resolver went silent.
+    pub before: usize,
+}
+
+/// Runs `mailaudit ARGS... --format jsonl --output FILE` against `server` alone (with
+/// `--timeout TIMEOUT`), and silences the server ([`dns_server::TestDns::go_silent`]) as soon
+/// as the first report line is written; then waits for the run to end.
+pub fn silence_after_first_report(
+    args: &[&str],
+    server: &dns_server::TestDns,
+    timeout: &str,
+) -> DiedMidRun {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("out.jsonl");
+    let mut all = args.to_vec();
+    all.extend_from_slice(&[
+        "--format",
+        "jsonl",
+        "--output",
+        path.to_str().expect("UTF-8 path"),
+    ]);
+    let mut child = command_with_resolvers(&all, &[server.resolver_arg()], timeout)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mailaudit");
+    let complete_lines =
+        || std::fs::read_to_string(&path).map_or(0, |text| text.matches('\n').count());
+    let start = std::time::Instant::now();
+    let mut before = complete_lines();
+    while before == 0 {
+        if let Some(status) = child.try_wait().expect("poll mailaudit") {
+            let output = child.wait_with_output().expect("mailaudit output");
+            panic!(
+                "the run ended ({status}) before its first report: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "no report written in 20 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        before = complete_lines();
+    }
+    server.go_silent();
+    let output = child.wait_with_output().expect("mailaudit output");
+    let lines = std::fs::read_to_string(&path)
+        .expect("the jsonl file")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    DiedMidRun {
+        output,
+        lines,
+        before,
+    }
 }

@@ -21,8 +21,14 @@ pub struct Report {
     pub kind: String,
     pub score: u8,
     pub grade: String,
-    /// Why the score is what it is: deductions and the top fixes.
-    pub scoring: serde_json::Value,
+    /// Something could not be determined.
+    pub incomplete: bool,
+    /// What could not be determined, and why.
+    pub unknown: Vec<UnknownOut>,
+    /// The DNS servers asked.
+    pub resolvers: Vec<String>,
+    /// Why the score is what it is: deductions, caps and the top fixes.
+    pub scoring: ScoringOut,
     pub findings: Vec<FindingOut>,
     pub spf: serde_json::Value,
     pub dmarc: serde_json::Value,
@@ -47,6 +53,85 @@ pub struct RequirementOut {
     pub detail: String,
 }
 
+/// One part of a report that could not be determined.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnknownOut {
+    pub area: String,
+    #[serde(default)]
+    pub subject: Option<String>,
+    pub reason: String,
+}
+
+/// The part of `unknown` that says the resolver stopped answering, failing the test without one.
+pub fn resolver_part<'a>(target: &str, unknown: &'a [UnknownOut]) -> &'a UnknownOut {
+    unknown
+        .iter()
+        .find(|u| u.area == "resolver")
+        .unwrap_or_else(|| panic!("{target}: no resolver part in {unknown:?}"))
+}
+
+/// The score's explanation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringOut {
+    pub score: u8,
+    pub grade: String,
+    pub capped_by_critical: bool,
+    pub deductions: Vec<DeductionOut>,
+    pub areas: Vec<AreaCostOut>,
+    pub caps: Vec<CapOut>,
+    pub explanation: String,
+    pub top_fixes: Vec<TopFixOut>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeductionOut {
+    pub code: String,
+    pub severity: String,
+    pub area: String,
+    pub points: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaCostOut {
+    pub area: String,
+    pub points: u32,
+    pub counted: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapOut {
+    pub reason: String,
+    pub max: u8,
+    pub lowered: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopFixOut {
+    pub code: String,
+    pub severity: String,
+    pub gain: u8,
+    pub fix: String,
+}
+
+impl ScoringOut {
+    /// The score the explanation's numbers give: 100 less what each area counted (at least
+    /// 0), then every cap that holds. A report is consistent when this is its score.
+    pub fn recomputed(&self) -> u8 {
+        let counted: u32 = self.areas.iter().map(|a| a.counted).sum();
+        let mut score = u8::try_from(100u32.saturating_sub(counted)).unwrap();
+        for cap in &self.caps {
+            score = score.min(cap.max);
+        }
+        score
+    }
+}
+
 /// The report of one sending IP (`mailaudit ip`).
 #[derive(Debug, Deserialize)]
 pub struct IpTargetReport {
@@ -55,6 +140,10 @@ pub struct IpTargetReport {
     pub kind: String,
     pub score: u8,
     pub grade: String,
+    pub incomplete: bool,
+    pub unknown: Vec<UnknownOut>,
+    pub resolvers: Vec<String>,
+    pub scoring: ScoringOut,
     pub findings: Vec<FindingOut>,
     pub ip: serde_json::Value,
 }
@@ -91,4 +180,193 @@ impl Report {
             .copied()
             .unwrap_or("none")
     }
+}
+
+/// The points a finding costs in the documented model (README, `src/score.rs`): by severity,
+/// weighed by its area.
+fn documented_cost(area: &str, severity: &str) -> u32 {
+    let [critical, error, warning] = match area {
+        "mx" | "smtp" => [26, 11, 4],
+        "mtasts" | "tlsrpt" | "bimi" | "dnssec" => [18, 8, 3],
+        _ => [35, 15, 5],
+    };
+    match severity {
+        "critical" => critical,
+        "error" => error,
+        "warning" => warning,
+        _ => 0,
+    }
+}
+
+/// The codes that say "could not be determined": they cost nothing.
+const UNKNOWN_CODES: [&str; 6] = [
+    "spf.lookup-failed",
+    "dmarc.lookup-failed",
+    "dkim.lookup-failed",
+    "mx.lookup-failed",
+    "ip.dnsbl-refused",
+    "ip.dnsbl-unavailable",
+];
+
+/// The grade of a score: A from 90, B from 80, C from 70, D from 60, F below.
+pub fn grade_of(score: u8) -> &'static str {
+    match score {
+        90.. => "A",
+        80..=89 => "B",
+        70..=79 => "C",
+        60..=69 => "D",
+        _ => "F",
+    }
+}
+
+/// The score explanation of a report adds up: every finding's cost is the documented one,
+/// the deductions sum per area to the area's points, each area counts at most 40, the caps
+/// that hold are applied (and said to lower the score exactly when they do), the score and
+/// grade are the ones the numbers give, and the explanation line shows every number and ends
+/// with the score.
+pub fn assert_adds_up(
+    target: &str,
+    score: u8,
+    grade: &str,
+    scoring: &ScoringOut,
+    findings: &[FindingOut],
+) {
+    assert_eq!(scoring.score, score, "{target}: scoring.score");
+    assert_eq!(scoring.grade, grade, "{target}: scoring.grade");
+    assert_eq!(scoring.recomputed(), score, "{target}: {scoring:#?}");
+    assert_eq!(grade, grade_of(score), "{target}: grade of {score}");
+    assert_deductions(target, scoring, findings);
+    assert_areas(target, scoring);
+    assert_caps_and_explanation(target, score, scoring);
+}
+
+/// Each finding that costs is deducted once, at the documented cost; nothing else is.
+fn assert_deductions(target: &str, scoring: &ScoringOut, findings: &[FindingOut]) {
+    let costly: Vec<&FindingOut> = findings
+        .iter()
+        .filter(|f| {
+            !UNKNOWN_CODES.contains(&f.code.as_str())
+                && documented_cost(area_of(&f.code), &f.severity) > 0
+        })
+        .collect();
+    assert_eq!(
+        scoring.deductions.len(),
+        costly.len(),
+        "{target}: one deduction per costly finding: {:#?} for {costly:#?}",
+        scoring.deductions
+    );
+    for deduction in &scoring.deductions {
+        assert_eq!(deduction.area, area_of(&deduction.code), "{deduction:?}");
+        assert_eq!(
+            deduction.points,
+            documented_cost(&deduction.area, &deduction.severity),
+            "{target}: {deduction:?}"
+        );
+        let of_code = |code: &str, severity: &str| {
+            costly
+                .iter()
+                .filter(|f| f.code == code && f.severity == severity)
+                .count()
+        };
+        let deducted = scoring
+            .deductions
+            .iter()
+            .filter(|d| d.code == deduction.code && d.severity == deduction.severity)
+            .count();
+        assert_eq!(
+            deducted,
+            of_code(&deduction.code, &deduction.severity),
+            "{target}: {deduction:?}"
+        );
+    }
+}
+
+/// Per area: the deductions add up to its points; it counts at most 40; every area that cost
+/// something is listed once, and the explanation shows what it counted.
+fn assert_areas(target: &str, scoring: &ScoringOut) {
+    for area in &scoring.areas {
+        let sum: u32 = scoring
+            .deductions
+            .iter()
+            .filter(|d| d.area == area.area)
+            .map(|d| d.points)
+            .sum();
+        assert_eq!(area.points, sum, "{target}: area {}", area.area);
+        assert_eq!(area.counted, area.points.min(40), "{target}: {area:?}");
+        assert!(
+            scoring
+                .explanation
+                .contains(&format!("− {} ", area.counted)),
+            "{target}: {} not in {:?}",
+            area.counted,
+            scoring.explanation
+        );
+        if area.counted < area.points {
+            assert!(
+                scoring
+                    .explanation
+                    .contains(&format!("({}, at most 40)", area.points)),
+                "{target}: {:?}",
+                scoring.explanation
+            );
+        }
+    }
+    for deduction in &scoring.deductions {
+        assert_eq!(
+            scoring
+                .areas
+                .iter()
+                .filter(|a| a.area == deduction.area)
+                .count(),
+            1,
+            "{target}: area of {deduction:?}"
+        );
+    }
+}
+
+/// The caps are applied in turn, each said to lower the score exactly when it does, and the
+/// explanation goes from 100 to the score.
+fn assert_caps_and_explanation(target: &str, score: u8, scoring: &ScoringOut) {
+    let counted: u32 = scoring.areas.iter().map(|a| a.counted).sum();
+    let deducted = u8::try_from(100u32.saturating_sub(counted)).unwrap();
+    let mut running = deducted;
+    for cap in &scoring.caps {
+        assert_eq!(cap.lowered, running > cap.max, "{target}: {cap:?}");
+        if cap.lowered {
+            assert!(
+                scoring
+                    .explanation
+                    .contains(&format!("at most {} (", cap.max)),
+                "{target}: {cap:?} not in {:?}",
+                scoring.explanation
+            );
+        }
+        running = running.min(cap.max);
+    }
+    assert_eq!(
+        scoring.capped_by_critical,
+        scoring.caps.iter().any(|c| c.reason == "critical"),
+        "{target}"
+    );
+
+    let explanation = &scoring.explanation;
+    assert!(explanation.starts_with("100"), "{target}: {explanation}");
+    assert!(
+        explanation.contains(&format!("= {deducted}")),
+        "{target}: {explanation} does not show {deducted}"
+    );
+    let last = if scoring.caps.iter().any(|c| c.lowered) {
+        format!("→ {score}")
+    } else {
+        format!("= {score}")
+    };
+    assert!(
+        explanation.ends_with(&last),
+        "{target}: {explanation:?} does not end with {last:?}"
+    );
+}
+
+/// The area of a finding code: its name up to the first dot.
+fn area_of(code: &str) -> &str {
+    code.split_once('.').map_or(code, |(area, _)| area)
 }
