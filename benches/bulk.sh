@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The bulk-audit benchmark (BENCHMARKS.md). Never a test: it measures, it does not judge.
+# The bulk-audit benchmark (BENCHMARKS.md). Never a test: it measures, it does not judge (but for
+# `hostile`, which checks a memory bound, never a speed).
 #
 #   benches/bulk.sh                      the runs reported in BENCHMARKS.md (about 8 minutes)
 #   benches/bulk.sh run N DELAY_MS [CONCURRENCY]    one mailaudit run (CONCURRENCY: default = the binary's)
 #   benches/bulk.sh sweep N DELAY_MS C1 C2 ...      one run per --concurrency value
 #   benches/bulk.sh checkdmarc N DELAY_MS           checkdmarc on the first N domains
 #   benches/bulk.sh profile N [CONCURRENCY]         perf profile of a run without delay
+#   benches/bulk.sh hostile N [CONCURRENCY]         N domains that all publish bloat.test's hostile
+#                                                   records: peak RSS, checked under 100 MiB
 #   benches/bulk.sh medians                         the table of BENCHMARKS.md from results.jsonl
 #
 # Each run starts examples/bench_dns.rs (a synthetic DNS server for N domains d00001.bench.test
@@ -67,6 +70,8 @@ fi
 
 # --- the server --------------------------------------------------------------------------------
 SERVER_PID=
+# More arguments for the server (--hostile).
+SERVER_EXTRA=()
 stop_server() {
     if [ -n "$SERVER_PID" ]; then
         kill "$SERVER_PID" 2>/dev/null || true
@@ -82,7 +87,7 @@ start_server() {
     rm -f "$DIR/stats"
     nice -n "${BENCH_SERVER_NICE:--10}" "$SERVER" --listen "$ADDR:$PORT" --domains "$1" --delay-ms "$2" \
         --threads "${BENCH_SERVER_THREADS:-2}" --stats "$DIR/stats" --list "$DIR/domains.txt" \
-        2>"$DIR/server.log" &
+        ${SERVER_EXTRA[@]+"${SERVER_EXTRA[@]}"} 2>"$DIR/server.log" &
     SERVER_PID=$!
     for _ in $(seq 100); do
         [ -s "$DIR/stats" ] && return 0
@@ -295,13 +300,39 @@ suite() {
     medians
     echo "## 5. profile, 2,000 domains, no delay"
     profile 2000 "$TUNED"
+    echo "## 6. 100 hostile domains (bloat.test's records), 20 ms per answer: peak memory"
+    hostile 100
 }
 
-usage() { sed -n '2,10p' "$0" >&2; exit 2; }
+# The bound on peak memory of a bulk run whatever the records hold (issue 9).
+HOSTILE_RSS_MIB=100
+
+# hostile N [CONCURRENCY]: N domains that each publish the hostile records of
+# fixtures/zones/bloat.test.zone (a 55 KB DMARC record of 3,500 report URIs, none authorised;
+# 1,500 TXT records at selector1._domainkey), 20 ms per answer. The audit must stay bounded:
+# peak RSS under HOSTILE_RSS_MIB (a memory bound, not a speed: the one check this script makes).
+hostile() {
+    local n=$1 concurrency=${2:-}
+    SERVER_EXTRA=(--hostile)
+    run "$n" 20 "$concurrency" hostile
+    SERVER_EXTRA=()
+    python3 - "$DIR/results.jsonl" "$HOSTILE_RSS_MIB" <<'PY'
+import json, sys
+row = [json.loads(l) for l in open(sys.argv[1])][-1]
+bound = float(sys.argv[2])
+size = sum(len(l) for l in open(sys.argv[1].replace("results.jsonl", "out.jsonl")))
+print(f"hostile: {row['domains']} domains, peak RSS {row['peak_rss_mib']} MiB (bound {bound:.0f} MiB), "
+      f"{row['queries_per_domain']} queries/domain, {size / row['domains'] / 1024:.1f} KiB of JSON/domain")
+if row["peak_rss_mib"] >= bound:
+    sys.exit(f"hostile: peak RSS {row['peak_rss_mib']} MiB is over the {bound:.0f} MiB bound")
+PY
+}
+
+usage() { sed -n '2,13p' "$0" >&2; exit 2; }
 
 command=${1:-suite}
 [ $# -gt 0 ] && shift
-case "$command" in run | sweep | checkdmarc) [ $# -ge 2 ] || usage ;; profile) [ $# -ge 1 ] || usage ;; esac
+case "$command" in run | sweep | checkdmarc) [ $# -ge 2 ] || usage ;; profile | hostile) [ $# -ge 1 ] || usage ;; esac
 case "$command" in
 suite) suite ;;
 run) run "$1" "$2" "${3:-}" "${4:-manual}" ;;
@@ -312,6 +343,7 @@ sweep)
     ;;
 checkdmarc) checkdmarc_run "$1" "$2" ;;
 profile) profile "$1" "${2:-}" ;;
+hostile) hostile "$1" "${2:-}" ;;
 medians) medians ;;
 *) usage ;;
 esac

@@ -25,6 +25,16 @@
 //! * the domain blocklist `dbl.bench.test` of `benches/dnsbl.toml` lists only its RFC 5782 §5
 //!   test entry.
 //!
+//! With `--hostile`, the domains are `dNNNNN.t` and each publishes instead what a hostile
+//! publisher would, the records of `fixtures/zones/bloat.test.zone` (`benches/bulk.sh hostile`,
+//! the memory bound):
+//!
+//! * `_dmarc.D`: a 55 KB DMARC record (over UDP's limit: fetched over TCP) of 3,500 `mailto:`
+//!   report URIs, each at another organisational domain (`N.t`, `fN.t`), none authorised;
+//! * `s1._domainkey.D` (a built-in selector) instead of `selector1`: 1,500 TXT records, each a
+//!   testing key record whose `p=` is not a key. (The short names make the 1,500 records fit in
+//!   one 64 KB message: hickory-server compresses only the first 120 names of an answer.)
+//!
 //! Everything is in one zone, the root, so every name outside the data is NXDOMAIN (never
 //! REFUSED). The server runs on loopback only.
 
@@ -101,6 +111,10 @@ struct Args {
     /// Write the domain names here, one a line.
     #[arg(long)]
     list: Option<PathBuf>,
+    /// Publish the hostile records of `fixtures/zones/bloat.test.zone` at every domain (named
+    /// `dNNNNN.t`): a 3,500-URI DMARC record and 1,500 TXT records at `s1._domainkey`.
+    #[arg(long)]
+    hostile: bool,
 }
 
 fn main() {
@@ -110,10 +124,10 @@ fn main() {
         "the benchmark server listens on loopback only"
     );
     let started = Instant::now();
-    let data = build(args.domains);
+    let data = build(args.domains, args.hostile);
     if let Some(path) = &args.list {
         let list: String = (1..=args.domains).fold(String::new(), |mut text, i| {
-            let _ = writeln!(text, "{}", domain(i));
+            let _ = writeln!(text, "{}", domain(i, args.hostile));
             text
         });
         std::fs::write(path, list).expect("write the domain list");
@@ -141,9 +155,10 @@ fn main() {
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(10), 64 * 1024);
         eprintln!(
-            "bench_dns: {} domains, {records} records, built in {} ms; serving on {} (UDP and TCP), \
-             {} ms per answer",
+            "bench_dns: {} {}domains, {records} records, built in {} ms; serving on {} (UDP and \
+             TCP), {} ms per answer",
             args.domains,
+            if args.hostile { "hostile " } else { "" },
             started.elapsed().as_millis(),
             args.listen,
             args.delay_ms
@@ -155,8 +170,12 @@ fn main() {
     });
 }
 
-fn domain(i: u32) -> String {
-    format!("d{i:05}.bench.test")
+fn domain(i: u32, hostile: bool) -> String {
+    if hostile {
+        format!("d{i:05}.t")
+    } else {
+        format!("d{i:05}.bench.test")
+    }
 }
 
 fn name(text: &str) -> Name {
@@ -219,8 +238,36 @@ impl Data {
     }
 }
 
-/// Generates the records of `domains` domains.
-fn build(domains: u32) -> Data {
+/// The 55 KB DMARC record of `fixtures/zones/bloat.test.zone`: 3,490 `rua` and 10 `ruf`
+/// `mailto:` URIs, each host its own organisational domain.
+fn hostile_dmarc() -> String {
+    let uris = |prefix: &str, host: &str, count: u32| {
+        (1..=count)
+            .map(|n| format!("mailto:{prefix}@{host}{n}.t"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "v=DMARC1; p=reject; rua={}; ruf={}",
+        uris("a", "", 3490),
+        uris("f", "f", 10)
+    )
+}
+
+/// The base64 alphabet: the hostile key records' `p=` values.
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// `text` as TXT character-strings of at most 255 bytes (RFC 1035 §3.3.14).
+fn character_strings(text: &str) -> Vec<String> {
+    text.as_bytes()
+        .chunks(255)
+        .map(|chunk| String::from_utf8(chunk.to_vec()).expect("ASCII"))
+        .collect()
+}
+
+/// Generates the records of `domains` domains (the hostile records of `bloat.test` with
+/// `hostile`).
+fn build(domains: u32, hostile: bool) -> Data {
     let (_, shared) = Parser::new(SHARED_ZONE, None, Some(Name::root()))
         .parse()
         .expect("shared records parse");
@@ -240,15 +287,11 @@ fn build(domains: u32) -> Data {
         data.add(&record.name.clone(), record.data);
     }
     data.soa = soa.expect("the shared records have a SOA");
-    let dkim = format!("v=DKIM1; k=rsa; p={DKIM_KEY}");
-    let dkim_strings: Vec<String> = dkim
-        .as_bytes()
-        .chunks(255)
-        .map(|chunk| String::from_utf8(chunk.to_vec()).expect("ASCII"))
-        .collect();
+    let dkim_strings = character_strings(&format!("v=DKIM1; k=rsa; p={DKIM_KEY}"));
+    let hostile_dmarc = character_strings(&hostile_dmarc());
     let mut ptr_done = vec![false; 762];
     for i in 1..=domains {
-        let d = domain(i);
+        let d = domain(i, hostile);
         let apex = name(&d);
         data.add(&apex, RData::TXT(TXT::new(vec![SPF.to_owned()])));
         data.add(
@@ -257,20 +300,30 @@ fn build(domains: u32) -> Data {
                 "google-site-verification=bench-{i:05}-x8Yq2rT"
             )])),
         );
-        data.add(
-            &name(&format!("_dmarc.{d}")),
-            RData::TXT(TXT::new(vec![format!(
+        let dmarc = if hostile {
+            hostile_dmarc.clone()
+        } else {
+            vec![format!(
                 "v=DMARC1; p=quarantine; rua=mailto:dmarc@{d},mailto:{i:05}@{REPORT_HOST}; adkim=r; aspf=r"
-            )])),
-        );
+            )]
+        };
+        data.add(&name(&format!("_dmarc.{d}")), RData::TXT(TXT::new(dmarc)));
         data.add(
             &name(&format!("{d}._report._dmarc.{REPORT_HOST}")),
             RData::TXT(TXT::new(vec!["v=DMARC1".to_owned()])),
         );
-        data.add(
-            &name(&format!("selector1._domainkey.{d}")),
-            RData::TXT(TXT::new(dkim_strings.clone())),
-        );
+        if hostile {
+            let s1 = name(&format!("s1._domainkey.{d}"));
+            for n in 0..1500 {
+                let record = format!("t=y;p={}{}", BASE64[n / 64] as char, BASE64[n % 64] as char);
+                data.add(&s1, RData::TXT(TXT::new(vec![record])));
+            }
+        } else {
+            data.add(
+                &name(&format!("selector1._domainkey.{d}")),
+                RData::TXT(TXT::new(dkim_strings.clone())),
+            );
+        }
         for h in 0..2u16 {
             let host = name(&format!("mx{}.{d}", h + 1));
             data.add(&apex, RData::MX(MX::new(10 * (h + 1), host.clone())));

@@ -18,6 +18,7 @@ use crate::audit::{self, AuditOptions, Blocklists};
 use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format, IpArgs};
 use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
+use crate::files::{self, Named};
 use crate::finding::Severity;
 use crate::input::{self, InputError};
 use crate::report::stream::{self, ReportSink};
@@ -27,6 +28,8 @@ use crate::report::{TargetReport, json, markdown, table};
 const EXIT_FINDINGS: u8 = 1;
 /// Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 const EXIT_INTERRUPTED: u8 = 130;
+/// Exit status when the reader of the output went away (128 + SIGPIPE), as shells report it.
+const EXIT_PIPE_CLOSED: u8 = 141;
 /// More targets than this (or a `--file`) make a bulk run: the table shows one summary row a
 /// target instead of every area.
 const BULK_THRESHOLD: usize = 10;
@@ -47,6 +50,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    let list = args
+        .file
+        .as_deref()
+        .map(|path| Named::input("--file", path));
+    check_paths(&args.common, list.as_slice())?;
     let listed = args
         .domains
         .iter()
@@ -59,7 +67,7 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let mut file_count = Some(0);
     let mut from_file: Option<Box<dyn Iterator<Item = Result<String, InputError>>>> = None;
     if let Some(path) = &args.file {
-        if path.as_os_str() == "-" {
+        if input::is_stream(path) {
             let mut lines = input::domain_lines(path)?;
             let head: Vec<String> = lines.by_ref().take(2).collect::<Result<_, _>>()?;
             file_count = (head.len() < 2).then_some(head.len());
@@ -86,7 +94,11 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .map_while(|domain| domain.map_err(|e| read_error.set(Some(e))).ok()),
     );
     let options = AuditOptions {
-        selectors: args.selectors.clone(),
+        selectors: args
+            .selectors
+            .iter()
+            .map(|s| input::parse_selector(s))
+            .collect::<Result<_, _>>()?,
         ips: parse_ips(&args.ips)?,
     };
     let bulk = args.file.is_some() || total.is_none_or(|total| total > BULK_THRESHOLD);
@@ -124,6 +136,7 @@ fn on_worker(
 }
 
 fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
+    check_paths(&args.common, &[])?;
     let ips = parse_ips(&args.ips)?;
     let domain = args
         .domain
@@ -181,6 +194,20 @@ fn write_health(
     } else {
         ExitCode::from(EXIT_FINDINGS)
     })
+}
+
+/// Refuses an `--output` that is the same file as an input (`inputs`, `--dnsbl`): a report
+/// written over its own list or catalog would destroy it.
+pub(crate) fn check_paths(common: &CommonArgs, inputs: &[Named<'_>]) -> anyhow::Result<()> {
+    let mut named = inputs.to_vec();
+    if let Some(catalog) = &common.dnsbl {
+        named.push(Named::input("--dnsbl", catalog));
+    }
+    if let Some(output) = &common.output {
+        named.push(Named::output("--output", output));
+    }
+    files::check_distinct(&named)?;
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -331,17 +358,20 @@ where
         if report.resolver_stopped {
             resolver_stopped = Some(report.resolvers.join(", "));
         }
-        sink.report(&mut output.writer, report)
-            .or_else(ignore_broken_pipe)
-            .context(output.describe())?;
+        if let Err(error) = sink.report(&mut output.writer, report) {
+            progress.finish();
+            return reader_gone(error).context(output.describe());
+        }
         written += 1;
         progress.advance();
     }
     progress.finish();
-    sink.finish(&mut output.writer)
+    if let Err(error) = sink
+        .finish(&mut output.writer)
         .and_then(|()| output.writer.flush())
-        .or_else(ignore_broken_pipe)
-        .context(output.describe())?;
+    {
+        return reader_gone(error).context(output.describe());
+    }
     if let Some(servers) = resolver_stopped {
         // What was written is valid and says what it could not see; the rest is not guessed.
         let of_total = total
@@ -410,6 +440,17 @@ fn write_html(out: &mut dyn Write, reports: &[TargetReport], dated: bool) -> io:
     writeln!(out, "report written to {}", path.display())
 }
 
+/// The reader of the output went away (`| head -1`): the run ends at once, as a tool killed by
+/// SIGPIPE does (its status, 128 + 13, is what `set -o pipefail` scripts expect); what was
+/// written is whole. Any other write error is one.
+fn reader_gone(error: io::Error) -> io::Result<ExitCode> {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Ok(ExitCode::from(EXIT_PIPE_CLOSED))
+    } else {
+        Err(error)
+    }
+}
+
 /// A reader that stopped reading (`| head`) is not an error of the audit.
 fn ignore_broken_pipe(error: io::Error) -> io::Result<()> {
     if error.kind() == io::ErrorKind::BrokenPipe {
@@ -457,9 +498,29 @@ impl LazyFile {
         })
     }
 
+    /// Opens the file: created, or truncated if it is a regular file; a pipe or a device the
+    /// user named is written to as it is. A symbolic link at the path is never followed
+    /// (`O_NOFOLLOW`): one planted where a scheduled run writes would turn the report into a
+    /// write over its target.
     fn file(&mut self) -> io::Result<&mut File> {
         if self.file.is_none() {
-            self.file = Some(File::create(&self.path)?);
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.custom_flags(libc::O_NOFOLLOW);
+            }
+            let file = options.open(&self.path).map_err(|error| {
+                let is_link = std::fs::symlink_metadata(&self.path)
+                    .is_ok_and(|meta| meta.file_type().is_symlink());
+                if is_link {
+                    io::Error::other("it is a symbolic link: name the file it points to")
+                } else {
+                    error
+                }
+            })?;
+            self.file = Some(file);
         }
         Ok(self.file.as_mut().expect("opened above"))
     }
@@ -511,6 +572,10 @@ impl Output {
     fn describe(&self) -> String {
         match &self.path {
             Some(path) => format!("cannot write '{path}'"),
+            None if self.dated_html => format!(
+                "cannot write the HTML report under '{}/'",
+                crate::report::html::REPORTS_DIR
+            ),
             None => "cannot write to standard output".to_owned(),
         }
     }

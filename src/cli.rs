@@ -16,7 +16,7 @@ use crate::finding::Severity;
     max_term_width = 100
 )]
 #[command(
-    after_help = "Exit status: 0 no finding at or above --fail-on, 1 at least one (an incomplete audit counts as an error), 2 could not run (bad input, a resolver that does not work or stopped answering), 130 stopped by Ctrl-C."
+    after_help = "Exit status: 0 no finding at or above --fail-on, 1 at least one (an incomplete audit counts as an error), 2 could not run (bad input, a resolver that does not work or stopped answering), 130 stopped by Ctrl-C, 141 the reader of the output went away."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -97,7 +97,7 @@ pub struct CommonArgs {
     #[arg(long = "resolver", value_name = "ADDR[:PORT]", global = true)]
     pub resolvers: Vec<String>,
 
-    /// Per-query timeout in seconds.
+    /// Per-query timeout in seconds (0.05 to 60).
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout, global = true)]
     pub timeout: f64,
 
@@ -168,11 +168,17 @@ impl FailOn {
     }
 }
 
+/// The shortest and longest `--timeout`: below 50 ms no resolver across a network answers;
+/// above a minute a run only waits longer for an answer that is not coming.
+const TIMEOUT_RANGE: std::ops::RangeInclusive<f64> = 0.05..=60.0;
+
 fn parse_timeout(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs <= 300.0 => Ok(secs),
+        Ok(secs) if TIMEOUT_RANGE.contains(&secs) => Ok(secs),
         _ => Err(format!(
-            "'{text}' is not a number of seconds between 0 and 300"
+            "'{text}' is not a number of seconds from {} to {}",
+            TIMEOUT_RANGE.start(),
+            TIMEOUT_RANGE.end()
         )),
     }
 }

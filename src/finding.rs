@@ -100,6 +100,7 @@ codes! {
     DmarcInherited => "dmarc.inherited", Info;
     DmarcLookupFailed => "dmarc.lookup-failed", Error;
     DmarcMailRejected => "dmarc.mail-rejected", Critical;
+    DmarcTooManyDestinations => "dmarc.too-many-destinations", Warning;
 
     DkimNotFound => "dkim.not-found", Warning;
     DkimWeakKey => "dkim.weak-key", Warning;
@@ -109,6 +110,7 @@ codes! {
     DkimSyntax => "dkim.syntax", Error;
     DkimSha1 => "dkim.sha1", Warning;
     DkimLookupFailed => "dkim.lookup-failed", Error;
+    DkimOversizeKey => "dkim.oversize-key", Warning;
 
     MxMissing => "mx.missing", Warning;
     MxNull => "mx.null", Info;
@@ -228,6 +230,68 @@ impl Finding {
     }
 }
 
+/// Findings of one code a report lists; the rest become one finding that counts them and quotes
+/// a few ([`limit_per_code`]).
+pub const MAX_FINDINGS_PER_CODE: usize = 10;
+
+/// Examples a finding quotes of what it counts.
+const EXAMPLES: usize = 3;
+
+/// At most [`MAX_FINDINGS_PER_CODE`] findings of each code, in their order; the rest of a code
+/// become one more finding of that code (at the most severe of their severities, with the
+/// first one's fix and evidence) that counts them (`more`, `total`) and quotes a few
+/// (`examples`): one record of thousands of broken parts gives a few findings, not thousands.
+/// Applied once to every report's findings ([`crate::report::TargetReport::new`]).
+pub fn limit_per_code(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut seen: BTreeMap<Code, usize> = BTreeMap::new();
+    let mut kept = Vec::new();
+    let mut rest: BTreeMap<Code, Vec<Finding>> = BTreeMap::new();
+    for finding in findings {
+        let count = seen.entry(finding.code).or_default();
+        *count += 1;
+        if *count <= MAX_FINDINGS_PER_CODE {
+            kept.push(finding);
+        } else {
+            rest.entry(finding.code).or_default().push(finding);
+        }
+    }
+    // In the order the codes first appeared.
+    let mut order: Vec<Code> = Vec::new();
+    for finding in &kept {
+        if !order.contains(&finding.code) {
+            order.push(finding.code);
+        }
+    }
+    for code in order {
+        let Some(more) = rest.remove(&code) else {
+            continue;
+        };
+        let severity = more.iter().map(|f| f.severity).max();
+        let examples: Vec<String> = more
+            .iter()
+            .take(EXAMPLES)
+            .map(|f| f.message.clone())
+            .collect();
+        let count = more.len();
+        let Some(mut summary) = more.into_iter().next() else {
+            continue;
+        };
+        summary.message = format!(
+            "{count} more {code} findings like the {MAX_FINDINGS_PER_CODE} above ({} in all), \
+             e.g. {}",
+            count + MAX_FINDINGS_PER_CODE,
+            summary.message
+        );
+        summary.severity = severity.unwrap_or(summary.severity);
+        summary = summary
+            .evidence("more", count)
+            .evidence("total", count + MAX_FINDINGS_PER_CODE)
+            .evidence("examples", examples);
+        kept.push(summary);
+    }
+    kept
+}
+
 /// What an area could conclude: the verdict shown beside its records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -278,6 +342,51 @@ mod tests {
             let back: Code = serde_json::from_str(&json).unwrap();
             assert_eq!(back, *code);
         }
+    }
+
+    #[test]
+    fn findings_beyond_ten_of_a_code_become_one_that_counts_them() {
+        let findings: Vec<Finding> = (0..25)
+            .map(|i| {
+                let severity = if i == 20 {
+                    Severity::Critical
+                } else {
+                    Severity::Error
+                };
+                Finding::new(Code::DmarcSyntax, format!("error {i}"))
+                    .evidence("name", "_dmarc.example.com")
+                    .severity(severity)
+            })
+            .chain([Finding::new(Code::DmarcNoRua, "no rua")])
+            .collect();
+        let limited = limit_per_code(findings);
+        assert_eq!(limited.len(), 12);
+        assert_eq!(limited[9].message, "error 9");
+        assert_eq!(limited[10].code, Code::DmarcNoRua);
+        let summary = &limited[11];
+        assert_eq!(summary.code, Code::DmarcSyntax);
+        assert_eq!(
+            summary.severity,
+            Severity::Critical,
+            "the worst of the rest"
+        );
+        assert!(
+            summary.message.starts_with(
+                "15 more dmarc.syntax findings like the 10 above (25 in all), e.g. error 10"
+            ),
+            "{}",
+            summary.message
+        );
+        assert_eq!(summary.evidence["more"], 15);
+        assert_eq!(summary.evidence["total"], 25);
+        assert_eq!(
+            summary.evidence["examples"],
+            serde_json::json!(["error 10", "error 11", "error 12"])
+        );
+        assert_eq!(summary.evidence["name"], "_dmarc.example.com");
+        // Ten or fewer: as they were.
+        let few = vec![Finding::new(Code::DmarcNoRua, "a"); 10];
+        assert_eq!(limit_per_code(few.clone()), few);
     }
 
     #[test]

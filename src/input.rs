@@ -30,7 +30,18 @@ pub enum InputError {
     },
     #[error("invalid IP address '{input}': expected IPv4 (192.0.2.1) or IPv6 (2001:db8::1)")]
     Ip { input: String },
+    #[error(
+        "invalid DKIM selector '{input}': expected DNS labels (letters, digits, '-' and '_'; each label 1-63 characters)"
+    )]
+    Selector { input: String },
+    #[error("a line longer than {MAX_LINE} bytes: not a list of domains")]
+    LineTooLong,
+    #[error("not UTF-8 text")]
+    NotUtf8,
 }
+
+/// The longest line a domain list may have: a domain (at most 253 bytes) and a comment.
+pub const MAX_LINE: usize = 4096;
 
 /// Normalises one domain name; see the module documentation.
 pub fn normalize_domain(input: &str) -> Result<String, InputError> {
@@ -94,17 +105,39 @@ pub fn parse_ip(input: &str) -> Result<IpAddr, InputError> {
     })
 }
 
-/// Parses `--resolver ADDR[:PORT]`; the port defaults to 53.
+/// Parses `--resolver ADDR[:PORT]`; the port defaults to 53 and must be 1-65535.
 pub fn parse_resolver(input: &str) -> Result<SocketAddr, InputError> {
-    if let Ok(addr) = input.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
     let bare = input.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| InputError::Resolver {
+    let addr = input
+        .parse::<SocketAddr>()
+        .ok()
+        .or_else(|| {
+            bare.parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+        .filter(|addr| addr.port() != 0);
+    addr.ok_or_else(|| InputError::Resolver {
+        input: printable(input),
+    })
+}
+
+/// Checks a `--selector` as the DNS labels it is asked as (RFC 6376 §3.1).
+pub fn parse_selector(input: &str) -> Result<String, InputError> {
+    let selector = input.trim().to_ascii_lowercase();
+    if crate::dkim::selectors::is_valid_selector(&selector) {
+        Ok(selector)
+    } else {
+        Err(InputError::Selector {
             input: printable(input),
         })
+    }
+}
+
+/// Whether `path` must be read once, as it comes: standard input (`-`), a pipe, a FIFO, a
+/// device. Only a regular file can be read twice (checked whole, then streamed).
+pub fn is_stream(path: &Path) -> bool {
+    path == Path::new("-") || std::fs::metadata(path).is_ok_and(|meta| !meta.is_file())
 }
 
 /// Checks every domain of the file at `path` without keeping them (a bulk list may be long);
@@ -137,21 +170,91 @@ pub fn domain_lines(
         let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
         Box::new(std::io::BufReader::new(file))
     };
-    Ok(reader.lines().enumerate().filter_map(move |(index, line)| {
-        let line = match line {
-            Ok(line) => line,
-            Err(e) => return Some(Err(file_error(e.to_string()))),
-        };
-        let content = line.split('#').next().unwrap_or("").trim();
-        if content.is_empty() {
+    let mut lines = BoundedLines {
+        reader,
+        failed: false,
+    };
+    let mut number = 0;
+    Ok(
+        std::iter::from_fn(move || lines.next_line()).filter_map(move |line| {
+            number += 1;
+            let in_file = |source: InputError| InputError::InFile {
+                path: shown.clone(),
+                line: number,
+                source: Box::new(source),
+            };
+            let line = match line {
+                Ok(line) => line,
+                Err(LineError::Io(e)) => return Some(Err(file_error(e.to_string()))),
+                Err(LineError::Input(e)) => return Some(Err(in_file(e))),
+            };
+            let content = line.split('#').next().unwrap_or("").trim();
+            if content.is_empty() {
+                return None;
+            }
+            Some(normalize_domain(content).map_err(in_file))
+        }),
+    )
+}
+
+/// Why a line could not be read.
+enum LineError {
+    Io(std::io::Error),
+    Input(InputError),
+}
+
+/// The lines of a reader, each refused as soon as it passes [`MAX_LINE`] bytes (never read
+/// whole) or if it is not UTF-8; after an error, no more lines.
+struct BoundedLines {
+    reader: Box<dyn BufRead>,
+    failed: bool,
+}
+
+impl BoundedLines {
+    fn next_line(&mut self) -> Option<Result<String, LineError>> {
+        if self.failed {
             return None;
         }
-        Some(normalize_domain(content).map_err(|e| InputError::InFile {
-            path: shown.clone(),
-            line: index + 1,
-            source: Box::new(e),
-        }))
-    }))
+        let line = self.read_line();
+        self.failed = line.as_ref().is_some_and(Result::is_err);
+        line
+    }
+
+    fn read_line(&mut self) -> Option<Result<String, LineError>> {
+        let mut line: Vec<u8> = Vec::new();
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Some(Err(LineError::Io(e))),
+            };
+            if available.is_empty() {
+                if line.is_empty() {
+                    return None;
+                }
+                break;
+            }
+            let (taken, ended) = match available.iter().position(|&b| b == b'\n') {
+                Some(end) => (end + 1, true),
+                None => (available.len(), false),
+            };
+            line.extend_from_slice(&available[..taken]);
+            self.reader.consume(taken);
+            if line.len() > MAX_LINE + 2 {
+                return Some(Err(LineError::Input(InputError::LineTooLong)));
+            }
+            if ended {
+                break;
+            }
+        }
+        while line.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+            line.pop();
+        }
+        if line.len() > MAX_LINE {
+            return Some(Err(LineError::Input(InputError::LineTooLong)));
+        }
+        Some(String::from_utf8(line).map_err(|_| LineError::Input(InputError::NotUtf8)))
+    }
 }
 
 /// The input as it may be shown in a one-line message: control characters escaped, cut short.
@@ -247,6 +350,37 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_or_too_long_is_named_and_ends_the_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let binary = dir.path().join("binary.txt");
+        std::fs::write(&binary, b"example.com\nbad\xff.com\nexample.org\n").unwrap();
+        let err = count_domain_lines(&binary).unwrap_err().to_string();
+        assert!(err.ends_with("binary.txt:2: not UTF-8 text"), "{err}");
+        let long = dir.path().join("long.txt");
+        let mut text = b"example.com\n".to_vec();
+        text.extend(std::iter::repeat_n(b'a', 10 * MAX_LINE));
+        std::fs::write(&long, &text).unwrap();
+        let lines: Vec<_> = domain_lines(&long).unwrap().collect();
+        assert_eq!(lines.len(), 2, "one domain, one error, then nothing");
+        let err = lines[1].as_ref().unwrap_err().to_string();
+        assert!(
+            err.contains("long.txt:2: a line longer than 4096 bytes"),
+            "{err}"
+        );
+        // Windows line ends and a last line without one are fine.
+        let crlf = dir.path().join("crlf.txt");
+        std::fs::write(&crlf, b"example.com\r\nexample.org").unwrap();
+        assert_eq!(count_domain_lines(&crlf).unwrap(), 2);
+    }
+
+    #[test]
+    fn resolver_ports_are_1_to_65535() {
+        assert!(parse_resolver("127.0.0.1:0").is_err());
+        assert!(parse_resolver("[::1]:0").is_err());
+        assert_eq!(parse_resolver("127.0.0.1:65535").unwrap().port(), 65535);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dns;
 pub mod dnsbl;
+pub mod files;
 pub mod finding;
 pub mod input;
 pub mod ip;

@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use crate::dns::{Answer, Dns};
+use crate::dns::{Answer, Dns, Failure};
 use crate::finding::{Code, Finding};
 
 /// The area lookup failures the root cause can explain.
@@ -36,8 +36,11 @@ pub async fn explain_failures(
     domain: &str,
     findings: &mut Vec<Finding>,
 ) -> Result<(), ResolverFails> {
-    let Answer::Failed(failure) = dns.soa(domain).await else {
-        return Ok(());
+    let failure = match dns.soa(domain).await {
+        // An alias that loops is the records' fault, not the servers': each area says so.
+        Answer::Failed(Failure::CnameChain(_)) => return Ok(()),
+        Answer::Failed(failure) => failure,
+        _ => return Ok(()),
     };
     let suffix = psl::suffix_str(domain).unwrap_or(domain);
     if suffix != domain && dns.soa(suffix).await.failure().is_some() {

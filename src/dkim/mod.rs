@@ -11,7 +11,7 @@ pub mod selectors;
 use futures::future::join_all;
 use serde::Serialize;
 
-use crate::dns::{Answer, Dns, Failure, Txt};
+use crate::dns::{Answer, Dns, Failure, MAX_TXT_SHOWN, Txt};
 use crate::finding::{Checked, Code, Finding, Verdict};
 
 pub use record::{KeyAlgorithm, KeyEncoding, KeyRecord, PublicKeyInfo, Tag};
@@ -20,6 +20,12 @@ pub use selectors::Source;
 /// RFC 8301 §3.2: signers MUST use RSA keys of at least 1024 bits and SHOULD use 2048.
 const RSA_MINIMUM_BITS: u32 = 1024;
 const RSA_RECOMMENDED_BITS: u32 = 2048;
+/// RFC 8301 §3.2: verifiers MUST be able to validate signatures with keys of 1024 to 4096 bits
+/// and MAY be able to with larger ones.
+const RSA_VERIFIER_MAXIMUM_BITS: u32 = 4096;
+
+/// Key records quoted by the finding that says a selector holds several.
+const KEY_RECORD_EXAMPLES: usize = 4;
 
 /// The DKIM area of the report: every selector tried and what it found.
 #[derive(Clone, Debug, Serialize)]
@@ -74,17 +80,24 @@ pub struct SelectorReport {
     pub answer: String,
     /// The CNAME chain from `name` to the record (a selector delegated to a provider), if any.
     pub aliases: Vec<String>,
-    /// Every TXT record at the name, strings joined (RFC 6376 §3.6.2.2), as fetched.
+    /// The TXT records at the name, strings joined (RFC 6376 §3.6.2.2), as fetched: the first
+    /// [`MAX_TXT_SHOWN`].
     pub records: Vec<String>,
-    /// The key records among them, parsed.
+    /// How many TXT records the name holds.
+    pub txt_records: usize,
+    /// The key records among them, parsed: the first [`MAX_TXT_SHOWN`].
     pub keys: Vec<KeyRecord>,
+    /// How many key records the name holds (more than one is an error however many).
+    pub key_records: usize,
 }
 
 /// Checks the domain's DKIM keys at the built-in selectors and at `extra_selectors`.
 pub async fn check(dns: &Dns, domain: &str, extra_selectors: &[String]) -> Checked<DkimReport> {
     let candidates = selectors::candidates(extra_selectors);
     let answers = join_all(candidates.iter().map(|candidate| async {
-        if selectors::is_valid_selector(&candidate.selector) {
+        if selectors::is_valid_selector(&candidate.selector)
+            && selectors::fits_domain(&candidate.selector, domain)
+        {
             Some(dns.txt(&key_name(&candidate.selector, domain)).await)
         } else {
             None
@@ -148,20 +161,30 @@ fn selector_report(
         answer: "not asked".to_owned(),
         aliases: Vec::new(),
         records: Vec::new(),
+        txt_records: 0,
         keys: Vec::new(),
+        key_records: 0,
     };
     let Some(answer) = answer else {
         return report;
     };
     report.answer = answer.status();
     report.aliases = answer.aliases().to_vec();
-    report.records = answer.records().iter().map(Txt::joined).collect();
-    report.keys = report
-        .records
-        .iter()
-        .filter(|text| record::is_key_record(text))
-        .map(|text| record::parse_key_record(text))
-        .collect();
+    // Every record is read, a bounded number kept: a name of 1,500 records is one selector
+    // with 1,500 key records, not 1,500 parsed keys and their findings.
+    report.txt_records = answer.records().len();
+    for (index, txt) in answer.records().iter().enumerate() {
+        let text = txt.joined();
+        if record::is_key_record(&text) {
+            report.key_records += 1;
+            if report.keys.len() < MAX_TXT_SHOWN {
+                report.keys.push(record::parse_key_record(&text));
+            }
+        }
+        if index < MAX_TXT_SHOWN {
+            report.records.push(text);
+        }
+    }
     report.status = match answer {
         // A name no query can carry (the domain is so long that `<selector>._domainkey.` takes
         // it past 255 bytes) was never asked: not a DNS failure.
@@ -178,7 +201,13 @@ fn selector_report(
 fn evaluate(domain: &str, selectors: Vec<SelectorReport>) -> Checked<DkimReport> {
     let mut findings = Vec::new();
     for selector in &selectors {
-        if selector.keys.len() > 1 {
+        if selector.key_records > 1 {
+            let examples: Vec<&str> = selector
+                .keys
+                .iter()
+                .take(KEY_RECORD_EXAMPLES)
+                .map(|key| key.record.as_str())
+                .collect();
             findings.push(
                 evidence(
                     Finding::new(
@@ -186,13 +215,13 @@ fn evaluate(domain: &str, selectors: Vec<SelectorReport>) -> Checked<DkimReport>
                         format!(
                             "{} key records at selector {}: RFC 6376 §3.6.2.2 leaves the result \
                              undefined, so verifiers may pick either",
-                            selector.keys.len(),
-                            selector.selector
+                            selector.key_records, selector.selector
                         ),
                     ),
                     selector,
                 )
-                .evidence("records", &selector.records)
+                .evidence("key_records", selector.key_records)
+                .evidence("records", examples)
                 .fix(format!(
                     "Keep exactly one key record at {}: remove all but the one your signer uses",
                     selector.name
@@ -329,10 +358,16 @@ fn evidence(finding: Finding, selector: &SelectorReport) -> Finding {
     finding
 }
 
-/// `dkim.insecure-key` or `dkim.weak-key` for an RSA key under the RFC 8301 §3.2 sizes.
+/// `dkim.insecure-key` or `dkim.weak-key` for an RSA key under the RFC 8301 §3.2 sizes,
+/// `dkim.oversize-key` for one over the sizes verifiers must handle.
 fn rsa_size(sel: &str, name: &str, info: &PublicKeyInfo) -> Option<Finding> {
-    if info.algorithm != KeyAlgorithm::Rsa || info.bits >= RSA_RECOMMENDED_BITS {
+    if info.algorithm != KeyAlgorithm::Rsa
+        || (RSA_RECOMMENDED_BITS..=RSA_VERIFIER_MAXIMUM_BITS).contains(&info.bits)
+    {
         return None;
+    }
+    if info.bits > RSA_VERIFIER_MAXIMUM_BITS {
+        return Some(oversize(sel, name, info.bits));
     }
     let finding = if info.bits < RSA_MINIMUM_BITS {
         Finding::new(
@@ -358,6 +393,28 @@ fn rsa_size(sel: &str, name: &str, info: &PublicKeyInfo) -> Option<Finding> {
          k=rsa; p=<base64 of the new {RSA_RECOMMENDED_BITS}-bit public key>\" (or the same under a \
          new selector), switch the signer to the new key, then retire the old one"
     )))
+}
+
+/// `dkim.oversize-key`: RFC 8301 §3.2 requires verifiers to handle RSA keys of 1024 to 4096 bits
+/// and only allows larger ones, so a receiver that does not handle this key fails every
+/// signature made with it. A warning, not an error: the signer breaks no rule (RFC 8301 sets no
+/// maximum), and receivers may verify it; but where they do not, mail that relies on DKIM for
+/// DMARC fails there.
+fn oversize(sel: &str, name: &str, bits: u32) -> Finding {
+    Finding::new(
+        Code::DkimOversizeKey,
+        format!(
+            "DKIM key at selector {sel} is RSA {bits} bits: verifiers need handle only \
+             {RSA_MINIMUM_BITS} to {RSA_VERIFIER_MAXIMUM_BITS} bits (RFC 8301 §3.2), so receivers \
+             that do not handle larger keys fail its signatures"
+        ),
+    )
+    .evidence("key_bits", bits)
+    .fix(format!(
+        "Generate a {RSA_RECOMMENDED_BITS}-bit RSA key pair (at most {RSA_VERIFIER_MAXIMUM_BITS} \
+         bits) and publish {name} TXT \"v=DKIM1; k=rsa; p=<base64 of the new public key>\" (or the \
+         same under a new selector), switch the signer to the new key, then retire the old one"
+    ))
 }
 
 fn key_findings(selector: &SelectorReport, key: &KeyRecord, findings: &mut Vec<Finding>) {
@@ -608,6 +665,72 @@ mod tests {
                 .evidence
                 .contains_key("invalid_selectors")
         );
+    }
+
+    /// RFC 8301 §3.2: verifiers must handle 1024 to 4096 bits; larger keys may not verify.
+    #[test]
+    fn rsa_keys_over_4096_bits_are_oversize() {
+        let info = |bits| PublicKeyInfo {
+            algorithm: KeyAlgorithm::Rsa,
+            bits,
+            encoding: KeyEncoding::Spki,
+            exponent: Some(65537),
+        };
+        let code = |bits| rsa_size("s1", "s1._domainkey.example.com", &info(bits)).map(|f| f.code);
+        assert_eq!(code(1023), Some(Code::DkimInsecureKey));
+        assert_eq!(code(1024), Some(Code::DkimWeakKey));
+        assert_eq!(code(2048), None);
+        assert_eq!(code(4096), None);
+        assert_eq!(code(4097), Some(Code::DkimOversizeKey));
+        let finding = rsa_size("s1", "s1._domainkey.example.com", &info(65_536)).unwrap();
+        assert_eq!(finding.severity, Severity::Warning);
+        assert_eq!(finding.evidence["key_bits"], 65_536);
+        assert!(
+            finding.message.contains("RFC 8301 §3.2"),
+            "{}",
+            finding.message
+        );
+    }
+
+    /// 1,500 key records at one selector: all counted, 32 kept and parsed, one finding says
+    /// how many, and no code has more than ten findings and one that counts the rest.
+    #[test]
+    fn a_selector_of_thousands_of_records_is_read_within_bounds() {
+        let answer = Answer::Records {
+            records: (0..1500)
+                .map(|n| Txt {
+                    strings: vec![format!("v=DKIM1; t=y; n={n}; p=").into_bytes()],
+                })
+                .collect(),
+            aliases: Vec::new(),
+        };
+        let checked = run(&[("s1", answer)], &[]);
+        let s1 = checked
+            .report
+            .selectors
+            .iter()
+            .find(|s| s.selector == "s1")
+            .unwrap();
+        assert_eq!((s1.txt_records, s1.key_records), (1500, 1500));
+        assert_eq!(
+            (s1.records.len(), s1.keys.len()),
+            (MAX_TXT_SHOWN, MAX_TXT_SHOWN)
+        );
+        let multiple = &checked.findings[0];
+        assert!(
+            multiple
+                .message
+                .starts_with("1500 key records at selector s1")
+        );
+        assert_eq!(multiple.evidence["key_records"], 1500);
+        assert_eq!(multiple.evidence["records"].as_array().unwrap().len(), 4);
+        // One finding per key parsed; the report lists ten of a code and one for the rest.
+        let limited = crate::finding::limit_per_code(checked.findings.clone());
+        for code in [Code::DkimRevoked, Code::DkimTesting] {
+            let count = |findings: &[Finding]| findings.iter().filter(|f| f.code == code).count();
+            assert_eq!(count(&checked.findings), MAX_TXT_SHOWN, "{code}");
+            assert_eq!(count(&limited), 11, "{code}");
+        }
     }
 
     #[test]

@@ -77,11 +77,18 @@ pub fn candidates(extra: &[String]) -> Vec<Candidate> {
     out
 }
 
+/// The longest selector that leaves room in a name (253 bytes, RFC 1035 §2.3.4 less the root's
+/// dot) for `._domainkey.` and a one-label domain; whether `<selector>._domainkey.<domain>` fits
+/// is checked again per domain.
+const MAX_SELECTOR_BYTES: usize = 253 - "._domainkey.".len() - 1;
+
 /// Whether `selector` can be asked as DNS labels (RFC 6376 §3.1: `selector = sub-domain *( "."
-/// sub-domain )`; '_' is tolerated as in practice). A name that fails is reported, not asked.
+/// sub-domain )`; '_' is tolerated as in practice): each label 1 to 63 bytes of letters, digits,
+/// '-' (not first or last) and '_', and the whole short enough to leave room for
+/// `._domainkey.<domain>`. A name that fails is reported, not asked; the command line refuses it.
 pub fn is_valid_selector(selector: &str) -> bool {
     !selector.is_empty()
-        && selector.len() <= 200
+        && selector.len() <= MAX_SELECTOR_BYTES
         && selector.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
@@ -91,6 +98,13 @@ pub fn is_valid_selector(selector: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
+}
+
+/// Whether `<selector>._domainkey.<domain>` fits in a DNS name (253 bytes without the root's
+/// dot, RFC 1035 §2.3.4): a valid selector that does not fit is reported for that domain, not
+/// asked.
+pub fn fits_domain(selector: &str, domain: &str) -> bool {
+    selector.len() + "._domainkey.".len() + domain.trim_end_matches('.').len() <= 253
 }
 
 #[cfg(test)]
@@ -164,9 +178,54 @@ mod tests {
     fn selectors_must_be_dns_labels() {
         assert!(is_valid_selector("s1.eu"));
         assert!(is_valid_selector("selector1-example-com"));
-        assert!(!is_valid_selector(""));
-        assert!(!is_valid_selector("a..b"));
+        assert!(is_valid_selector("_domainkey_style.s_1"));
         assert!(!is_valid_selector("bad selector"));
         assert!(!is_valid_selector("sél"));
+        assert!(!is_valid_selector("-s1"));
+        assert!(!is_valid_selector("s1."));
+        assert!(!is_valid_selector(".s1"));
+    }
+
+    /// `--selector ''`: no label at all.
+    #[test]
+    fn an_empty_selector_is_invalid() {
+        assert!(!is_valid_selector(""));
+        assert!(!is_valid_selector("."));
+    }
+
+    /// `--selector a..b`: an empty label between two dots.
+    #[test]
+    fn a_selector_with_an_empty_label_is_invalid() {
+        assert!(!is_valid_selector("a..b"));
+        assert!(!is_valid_selector("a.b.."));
+    }
+
+    /// A 300-character selector: a label over 63 bytes, or labels that leave no room for
+    /// `._domainkey.<domain>` in 253 bytes.
+    #[test]
+    fn a_selector_too_long_for_dns_is_invalid() {
+        assert!(!is_valid_selector(&"s".repeat(300)));
+        assert!(!is_valid_selector(&"s".repeat(64)));
+        assert!(is_valid_selector(&"s".repeat(63)));
+        // Five labels of 59 bytes: each a label, 299 bytes in all.
+        let labels = vec!["s".repeat(59); 5].join(".");
+        assert_eq!(labels.len(), 299);
+        assert!(!is_valid_selector(&labels));
+        // The longest that fits: 240 bytes, with "._domainkey." and a one-label domain.
+        let longest = format!(
+            "{}.{}.{}.{}",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(48)
+        );
+        assert_eq!(longest.len(), MAX_SELECTOR_BYTES);
+        assert!(is_valid_selector(&longest));
+        assert_eq!(format!("{longest}._domainkey.x").len(), 253);
+        assert!(!is_valid_selector(&format!("{longest}e")));
+        // Whether it fits is then a matter of the domain.
+        assert!(fits_domain(&longest, "x"));
+        assert!(!fits_domain(&longest, "example.com"));
+        assert!(fits_domain("selector1", "example.com"));
     }
 }

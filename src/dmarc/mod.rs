@@ -19,15 +19,24 @@ use std::collections::BTreeSet;
 use futures::future::join_all;
 use serde::Serialize;
 
-use crate::dns::{Answer, Dns, Failure, Txt};
+use crate::dns::{Answer, Dns, Failure, MAX_TXT_SHOWN, Txt};
 use crate::finding::{Checked, Code, Finding, Verdict};
 use discovery::{Lookup, Outcome, Via};
 use parse::{Candidate, classify, quote};
 use record::{Alignment, Diagnostic, Policy, Record, ReportUri, Tag, TagStatus};
 
-/// At most this many `dmarc.syntax` findings for one record; a hostile record can hold thousands
-/// of broken tags, and the rest are in the report's `notes`.
-const MAX_SYNTAX_FINDINGS: usize = 20;
+/// Report destinations of each of `rua` and `ruf` whose authorisation is checked. RFC 7489 §6.2:
+/// receivers "MUST support the ability to send to at least two" and may stop there; a few more
+/// are checked, the rest counted (`dmarc.too-many-destinations`), so that a record of thousands
+/// of URIs costs a few questions, not thousands.
+pub const CHECKED_DESTINATIONS: usize = 4;
+
+/// Records quoted by `dmarc.multiple-records`.
+const RECORD_EXAMPLES: usize = 4;
+
+/// Bytes of each record the walk's log (`queries[].records`) shows: the record that applies is
+/// whole, once, in `record` (a record can be 64 KB).
+const LOGGED_RECORD_BYTES: usize = 1024;
 
 /// The DMARC area of an audit: the records as fetched and everything derived from them.
 #[derive(Clone, Debug, Serialize)]
@@ -49,8 +58,27 @@ pub struct DmarcReport {
     pub notes: Vec<Diagnostic>,
     /// The policy receivers apply to the domain.
     pub effective_policy: Option<EffectivePolicy>,
-    /// Every `rua` and `ruf` destination and whether it may receive the reports.
+    /// The first [`CHECKED_DESTINATIONS`] `rua` and `ruf` destinations and whether they may
+    /// receive the reports.
     pub report_destinations: Vec<Destination>,
+    /// How many valid destinations each tag lists.
+    pub destinations_listed: DestinationsListed,
+}
+
+/// How many valid destinations `rua` and `ruf` list, checked or not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DestinationsListed {
+    pub rua: usize,
+    pub ruf: usize,
+}
+
+impl DestinationsListed {
+    fn of(record: &Record) -> DestinationsListed {
+        DestinationsListed {
+            rua: record.rua_listed,
+            ruf: record.ruf_listed,
+        }
+    }
 }
 
 /// One name of the tree walk.
@@ -62,8 +90,10 @@ pub struct Query {
     /// The CNAME chain followed, if any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
-    /// Every TXT record at the name, joined.
+    /// The TXT records at the name, joined: the first [`MAX_TXT_SHOWN`].
     pub records: Vec<String>,
+    /// How many TXT records the name holds.
+    pub txt_records: usize,
     /// How many of them start with `v=DMARC1`.
     pub dmarc_records: usize,
     /// Whether the walk needed this answer (later names are asked ahead, in parallel).
@@ -123,45 +153,85 @@ pub struct Destination {
     pub query: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The TXT records at the authorisation name: the first [`MAX_TXT_SHOWN`].
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub records: Vec<String>,
+    /// How many TXT records the authorisation name holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub txt_records: Option<usize>,
 }
 
 /// What the walk found at one name.
 struct Step {
     name: String,
+    /// The answer's status and aliases (its records are read into the fields below).
     answer: Answer<Txt>,
+    /// The first [`MAX_TXT_SHOWN`] records, joined.
     texts: Vec<String>,
-    /// The records starting with `v=DMARC1`, parsed, with their text.
+    /// How many TXT records the name holds.
+    txt_records: usize,
+    /// The first [`RECORD_EXAMPLES`] records starting with `v=DMARC1`, parsed, with their text
+    /// (one is what applies; more are discarded however many, so a few are enough to say so).
     dmarc: Vec<Record>,
     dmarc_texts: Vec<String>,
+    /// How many records start with `v=DMARC1`.
+    dmarc_records: usize,
     /// The records meant as DMARC that receivers ignore, with why.
     ignored: Vec<(String, Diagnostic)>,
 }
 
 impl Step {
+    /// Reads every record of `answer` (so that a DMARC record among thousands is found and
+    /// counted) but keeps a bounded part of them.
     fn new(target: &str, answer: Answer<Txt>) -> Step {
-        let texts: Vec<String> = answer.records().iter().map(Txt::joined).collect();
         let mut step = Step {
             name: format!("_dmarc.{target}"),
-            answer,
-            texts: texts.clone(),
+            answer: Answer::NoData,
+            texts: Vec::new(),
+            txt_records: answer.records().len(),
             dmarc: Vec::new(),
             dmarc_texts: Vec::new(),
+            dmarc_records: 0,
             ignored: Vec::new(),
         };
-        for text in texts {
+        for (index, txt) in answer.records().iter().enumerate() {
+            let text = txt.joined();
             match classify(&text) {
                 Candidate::Dmarc(record) => {
-                    step.dmarc.push(record);
-                    step.dmarc_texts.push(text);
+                    step.dmarc_records += 1;
+                    if step.dmarc.len() < RECORD_EXAMPLES {
+                        step.dmarc.push(record);
+                        step.dmarc_texts.push(text.clone());
+                    }
                 }
-                Candidate::Ignored(why) => step.ignored.push((text, why)),
+                Candidate::Ignored(why) => step.ignored.push((text.clone(), why)),
                 Candidate::Other => {}
             }
+            if index < MAX_TXT_SHOWN {
+                step.texts.push(logged(text));
+            }
         }
+        step.answer = match answer {
+            Answer::Records { aliases, .. } => Answer::Records {
+                records: Vec::new(),
+                aliases,
+            },
+            other => other,
+        };
         step
     }
+}
+
+/// `text` as the walk's log shows it: at most [`LOGGED_RECORD_BYTES`] bytes, and how long it was.
+fn logged(text: String) -> String {
+    if text.len() <= LOGGED_RECORD_BYTES {
+        return text;
+    }
+    let mut end = LOGGED_RECORD_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
 
 /// Checks the DMARC policy of `domain` (a normalised lowercase A-label, no trailing dot).
@@ -196,7 +266,7 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
         if index == 0 || applicable.is_some_and(|(a, _)| a == index) {
             findings.extend(ignored_findings(step));
         }
-        if step.dmarc.len() > 1 {
+        if step.dmarc_records > 1 {
             findings.push(multiple_records(step));
         }
     }
@@ -214,7 +284,8 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
                 status: step.answer.status(),
                 aliases: step.answer.aliases().to_vec(),
                 records: step.texts.clone(),
-                dmarc_records: step.dmarc.len(),
+                txt_records: step.txt_records,
+                dmarc_records: step.dmarc_records,
                 needed: index < walk.reached,
             })
             .collect(),
@@ -222,11 +293,12 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
         notes: Vec::new(),
         effective_policy: None,
         report_destinations: Vec::new(),
+        destinations_listed: DestinationsListed::default(),
     };
     match walk.outcome {
         Outcome::Failed { step } => findings.push(walk_failed(domain, &steps, step)),
         Outcome::Missing => {
-            let discarded = !steps[0].ignored.is_empty() || steps[0].dmarc.len() > 1;
+            let discarded = !steps[0].ignored.is_empty() || steps[0].dmarc_records > 1;
             if !discarded {
                 findings.push(missing(domain, &steps[..walk.reached]));
             }
@@ -242,14 +314,13 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
             name: &step.name,
             policy_domain,
             record,
-            text,
             via,
             exists,
         };
         let (policy, evaluated) = evaluate(&found);
         findings.extend(evaluated);
-        let destinations = check_destinations(dns, policy_domain, record).await;
-        findings.extend(destination_findings(&found, &destinations));
+        let (destinations, about_destinations) = destinations(dns, &found).await;
+        findings.extend(about_destinations);
         report.found_at = Some(step.name.clone());
         report.inherited = via.is_some();
         report.record = Some(text.clone());
@@ -257,6 +328,7 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
         report.notes.clone_from(&record.diagnostics);
         report.effective_policy = Some(policy);
         report.report_destinations = destinations;
+        report.destinations_listed = DestinationsListed::of(record);
     }
     report.verdict = verdict(&findings);
     Checked { report, findings }
@@ -286,18 +358,17 @@ struct Found<'a> {
     /// The domain the record was published for.
     policy_domain: &'a str,
     record: &'a Record,
-    text: &'a str,
     /// `None`: the domain's own record; else how a parent's record came to apply.
     via: Option<Via>,
     exists: Option<bool>,
 }
 
 impl Found<'_> {
-    /// Evidence every finding about the record carries.
+    /// Evidence every finding about the record carries: where it is, not the record itself,
+    /// which the report's `dmarc.record` holds once (a record can be 64 KB).
     fn finding(&self, code: Code, message: impl Into<String>) -> Finding {
         Finding::new(code, message)
             .evidence("name", self.name)
-            .evidence("record", self.text)
             .evidence("answer", "records")
             .evidence("domain", self.domain)
     }
@@ -347,32 +418,16 @@ fn evaluate(found: &Found<'_>) -> (EffectivePolicy, Vec<Finding>) {
     (policy, findings)
 }
 
-/// `dmarc.syntax` for each parser error (at most [`MAX_SYNTAX_FINDINGS`]) and for a missing `p`.
+/// `dmarc.syntax` for each parser error (the parser keeps a bounded number, and
+/// [`crate::finding::limit_per_code`] lists ten) and for a missing `p`.
 fn syntax_findings(found: &Found<'_>) -> Vec<Finding> {
     let record = found.record;
     let name = found.name;
+    let corrected = found.publish(&found.corrected());
     let mut findings: Vec<Finding> = record
         .errors()
-        .take(MAX_SYNTAX_FINDINGS)
-        .map(|diagnostic| syntax_finding(found, diagnostic))
+        .map(|diagnostic| syntax_finding(found, diagnostic, &corrected))
         .collect();
-    let errors = record.errors().count();
-    if errors > MAX_SYNTAX_FINDINGS {
-        findings.push(
-            found
-                .finding(
-                    Code::DmarcSyntax,
-                    format!(
-                        "{} more syntax errors in {name} (see the report's notes)",
-                        errors - MAX_SYNTAX_FINDINGS
-                    ),
-                )
-                .fix(format!(
-                    "Replace the record with: {}",
-                    found.publish(&found.corrected())
-                )),
-        );
-    }
     if !record.has("p") {
         let consequence = if record.rua.is_empty() {
             "and no valid rua either, so receivers apply no DMARC at all (RFC 9989 §4.10.1)"
@@ -663,8 +718,9 @@ fn effective_policy(found: &Found<'_>) -> EffectivePolicy {
     }
 }
 
-/// A `dmarc.syntax` finding for one parser error, with the record to publish instead.
-fn syntax_finding(found: &Found<'_>, diagnostic: &Diagnostic) -> Finding {
+/// A `dmarc.syntax` finding for one parser error, with the record to publish instead
+/// (`corrected`, computed once for all of them).
+fn syntax_finding(found: &Found<'_>, diagnostic: &Diagnostic, corrected: &str) -> Finding {
     let record = found.record;
     let mut message = format!("{}: {}", found.name, diagnostic.message);
     if diagnostic
@@ -685,10 +741,7 @@ fn syntax_finding(found: &Found<'_>, diagnostic: &Diagnostic) -> Finding {
     if let Some(value) = &diagnostic.value {
         finding = finding.evidence("value", value);
     }
-    finding.fix(format!(
-        "Publish the record corrected: {}",
-        found.publish(&found.corrected())
-    ))
+    finding.fix(format!("Publish the record corrected: {corrected}"))
 }
 
 /// `dmarc.syntax` for each record at the step that is meant as DMARC but ignored by receivers.
@@ -738,11 +791,12 @@ fn multiple_records(step: &Step) -> Finding {
         Code::DmarcMultipleRecords,
         format!(
             "{} DMARC records at {}: receivers discard them all (RFC 9989 §4.10), so none of them applies",
-            step.dmarc.len(),
+            step.dmarc_records,
             step.name
         ),
     )
     .evidence("name", &step.name)
+    .evidence("dmarc_records", step.dmarc_records)
     .evidence("records", &step.dmarc_texts)
     .evidence("answer", step.answer.status())
     .fix(format!("Delete all but one, for example keep: {} TXT \"{merged}\"", step.name))
@@ -901,14 +955,31 @@ fn organizational_domain(name: &str) -> String {
     psl::domain_str(name).unwrap_or(name).to_ascii_lowercase()
 }
 
-/// Every `rua` and `ruf` destination with its authorisation, the external ones asked all at once.
+/// The report destinations checked and the findings about them: each one's authorisation, and
+/// those not checked.
+async fn destinations(dns: &Dns, found: &Found<'_>) -> (Vec<Destination>, Vec<Finding>) {
+    let destinations = check_destinations(dns, found.policy_domain, found.record).await;
+    let mut findings = destination_findings(found, &destinations);
+    findings.extend(too_many_destinations(found));
+    (destinations, findings)
+}
+
+/// The first [`CHECKED_DESTINATIONS`] `rua` and `ruf` destinations with their authorisation,
+/// the external ones asked all at once.
 async fn check_destinations(dns: &Dns, policy_domain: &str, record: &Record) -> Vec<Destination> {
     let own = organizational_domain(policy_domain);
     let listed = record
         .rua
         .iter()
+        .take(CHECKED_DESTINATIONS)
         .map(|u| ("rua", u))
-        .chain(record.ruf.iter().map(|u| ("ruf", u)));
+        .chain(
+            record
+                .ruf
+                .iter()
+                .take(CHECKED_DESTINATIONS)
+                .map(|u| ("ruf", u)),
+        );
     let destinations: Vec<Destination> = listed
         .map(|(tag, uri)| {
             let org = uri.host.as_deref().map(organizational_domain);
@@ -928,6 +999,7 @@ async fn check_destinations(dns: &Dns, policy_domain: &str, record: &Record) -> 
                 query,
                 status: None,
                 records: Vec::new(),
+                txt_records: None,
             }
         })
         .collect();
@@ -951,22 +1023,77 @@ async fn check_destinations(dns: &Dns, policy_domain: &str, record: &Record) -> 
 /// RFC 7489 §7.1 steps 4 to 7: authorised when at least one TXT record at the name starts with
 /// `v=DMARC1`; not when none does; unknown on a DNS failure.
 fn authorize(mut destination: Destination, answer: &Answer<Txt>) -> Destination {
-    destination.records = answer.records().iter().map(Txt::joined).collect();
+    let texts: Vec<String> = answer.records().iter().map(Txt::joined).collect();
+    let authorizes = texts
+        .iter()
+        .any(|t| matches!(classify(t), Candidate::Dmarc(_)));
+    destination.txt_records = Some(texts.len());
+    destination.records = texts.into_iter().take(MAX_TXT_SHOWN).collect();
     destination.status = Some(answer.status());
     destination.authorization = match answer {
         // A name longer than DNS allows can hold no record: no receiver can authorise it.
         Answer::Failed(Failure::InvalidName(_)) => Authorization::Unauthorized,
         Answer::Failed(_) => Authorization::Unknown,
-        _ if destination
-            .records
-            .iter()
-            .any(|t| matches!(classify(t), Candidate::Dmarc(_))) =>
-        {
-            Authorization::Authorized
-        }
+        _ if authorizes => Authorization::Authorized,
         _ => Authorization::Unauthorized,
     };
     destination
+}
+
+/// `dmarc.too-many-destinations`: `rua` or `ruf` lists more destinations than were checked.
+/// RFC 7489 §6.2: receivers may send reports to only the first two of each, so the others may
+/// get nothing, and their authorisation was not asked.
+fn too_many_destinations(found: &Found<'_>) -> Option<Finding> {
+    let record = found.record;
+    let (rua, ruf) = (record.rua_listed, record.ruf_listed);
+    let not_checked =
+        rua.saturating_sub(CHECKED_DESTINATIONS) + ruf.saturating_sub(CHECKED_DESTINATIONS);
+    if not_checked == 0 {
+        return None;
+    }
+    let listed: Vec<String> = [("rua", rua), ("ruf", ruf)]
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(tag, count)| format!("{count} {tag}"))
+        .collect();
+    let first_two = |uris: &[ReportUri]| {
+        uris.iter()
+            .take(2)
+            .map(|u| u.uri.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (aggregate, failure) = (first_two(&record.rua), first_two(&record.ruf));
+    let mut set: Vec<(&str, &str)> = Vec::new();
+    if !aggregate.is_empty() {
+        set.push(("rua", &aggregate));
+    }
+    if !failure.is_empty() {
+        set.push(("ruf", &failure));
+    }
+    Some(
+        found
+            .finding(
+                Code::DmarcTooManyDestinations,
+                format!(
+                    "{} lists {} report destinations: receivers need send reports to only the \
+                     first two of each tag (RFC 7489 §6.2), so the others may get none; the \
+                     first {CHECKED_DESTINATIONS} of each were checked, the other {not_checked} \
+                     were not",
+                    found.name,
+                    listed.join(" and ")
+                ),
+            )
+            .evidence("rua_listed", rua)
+            .evidence("ruf_listed", ruf)
+            .evidence("checked_per_tag", CHECKED_DESTINATIONS)
+            .evidence("not_checked", not_checked)
+            .fix(format!(
+                "List at most two destinations in each of rua and ruf, those that must get the \
+                 reports: {}",
+                found.publish(&rewrite(record, &set, &[]))
+            )),
+    )
 }
 
 fn destination_findings(found: &Found<'_>, destinations: &[Destination]) -> Vec<Finding> {
@@ -1052,7 +1179,6 @@ mod tests {
             name,
             policy_domain,
             record: &record,
-            text,
             via,
             exists,
         };
@@ -1117,7 +1243,8 @@ mod tests {
                 finding.fix
             );
             assert_eq!(finding.evidence["name"], "_dmarc.example.com");
-            assert_eq!(finding.evidence["record"], text);
+            // The record is the report's, once: never repeated in each finding.
+            assert!(!finding.evidence.contains_key("record"), "{text}");
         }
     }
 
@@ -1292,6 +1419,7 @@ mod tests {
             query: Some(query.to_owned()),
             status: None,
             records: Vec::new(),
+            txt_records: None,
         }
     }
 
@@ -1346,7 +1474,6 @@ mod tests {
             name: "_dmarc.example.com",
             policy_domain: "example.com",
             record: &record,
-            text: "v=DMARC1; p=reject; rua=mailto:r@example.net",
             via: None,
             exists: Some(true),
         };
@@ -1372,6 +1499,57 @@ mod tests {
         assert_eq!(organizational_domain("a.b.example.co.uk"), "example.co.uk");
         assert_eq!(organizational_domain("mail.reports.test"), "reports.test");
         assert_eq!(organizational_domain("ext-rua.dmarc.test"), "dmarc.test");
+    }
+
+    /// RFC 7489 §6.2: the first four of each tag are checked; the rest are one finding.
+    #[test]
+    fn a_record_of_many_destinations_says_how_many_were_not_checked() {
+        let rua: Vec<String> = (1..=40)
+            .map(|n| format!("mailto:r@h{n}.example.net"))
+            .collect();
+        let text = format!(
+            "v=DMARC1; p=reject; rua={}; ruf=mailto:f@example.com",
+            rua.join(",")
+        );
+        let record = rec(&text);
+        assert_eq!(record.rua.len(), record::MAX_URIS_KEPT);
+        assert_eq!((record.rua_listed, record.ruf_listed), (40, 1));
+        let found = Found {
+            domain: "example.com",
+            name: "_dmarc.example.com",
+            policy_domain: "example.com",
+            record: &record,
+            via: None,
+            exists: Some(true),
+        };
+        let finding = too_many_destinations(&found).expect("36 not checked");
+        assert_eq!(finding.code, Code::DmarcTooManyDestinations);
+        assert_eq!(finding.evidence["not_checked"], 36);
+        assert!(
+            finding.fix.as_deref().unwrap().contains(
+                "\"v=DMARC1; p=reject; rua=mailto:r@h1.example.net,mailto:r@h2.example.net; \
+                 ruf=mailto:f@example.com\""
+            ),
+            "{:?}",
+            finding.fix
+        );
+        let four = rec(
+            "v=DMARC1; p=reject; rua=mailto:a@a.net,mailto:b@b.net,mailto:c@c.net,mailto:d@d.net",
+        );
+        let found = Found {
+            record: &four,
+            ..found
+        };
+        assert!(too_many_destinations(&found).is_none());
+    }
+
+    #[test]
+    fn the_walk_log_shows_a_kilobyte_of_a_huge_record() {
+        let huge = format!("v=DMARC1; p=reject; rua={}", "x".repeat(5000));
+        let shown = logged(huge.clone());
+        assert!(shown.starts_with(&huge[..LOGGED_RECORD_BYTES]));
+        assert!(shown.ends_with("… (5024 bytes in all)"), "{shown}");
+        assert_eq!(logged("v=DMARC1; p=none".to_owned()), "v=DMARC1; p=none");
     }
 
     #[test]

@@ -11,9 +11,11 @@
 //! Never panics: records come from strangers. Slicing happens only at ASCII positions found by
 //! searching for ASCII characters.
 
+use std::collections::HashSet;
+
 use super::record::{
-    Alignment, Diagnostic, DmarcFailure, FailureOptions, Level, Policy, Psd, Record, ReportUri,
-    Tag, TagStatus,
+    Alignment, Diagnostic, DmarcFailure, FailureOptions, Level, MAX_DIAGNOSTICS, MAX_URIS_KEPT,
+    Policy, Psd, Record, ReportUri, Tag, TagStatus,
 };
 
 /// `WSP = SP / HTAB` (RFC 5234 appendix B.1).
@@ -127,6 +129,8 @@ fn parse_tags(rest: &str) -> Record {
         fo: None,
         rua: Vec::new(),
         ruf: Vec::new(),
+        rua_listed: 0,
+        ruf_listed: 0,
         pct: None,
         ri: None,
         rf: None,
@@ -137,6 +141,8 @@ fn parse_tags(rest: &str) -> Record {
     }
     let parts: Vec<&str> = rest.split(';').collect();
     let last = parts.len() - 1;
+    // The tag names seen so far: a record of thousands of tags is read in linear time.
+    let mut seen: HashSet<String> = HashSet::new();
     for (index, part) in parts.into_iter().enumerate() {
         let part = part.trim_matches(WSP);
         if part.is_empty() {
@@ -171,7 +177,7 @@ fn parse_tags(rest: &str) -> Record {
             ));
             continue;
         }
-        apply_tag(&mut record, name, value);
+        apply_tag(&mut record, &mut seen, name, value);
     }
     if record.p.is_some() && record.tags.first().is_some_and(|t| t.key() != "p") {
         record.diagnostics.push(note(
@@ -188,12 +194,21 @@ fn parse_tags(rest: &str) -> Record {
             "fo has no effect without a valid ruf (RFC 9989 §4.7)",
         ));
     }
+    let dropped = record.diagnostics.len().saturating_sub(MAX_DIAGNOSTICS);
+    if dropped > 0 {
+        record.diagnostics.truncate(MAX_DIAGNOSTICS);
+        record.diagnostics.push(note(
+            None,
+            None,
+            format!("{dropped} more diagnostics like these are not listed"),
+        ));
+    }
     record
 }
 
 /// Checks one tag against its value rule (RFC 9989 §4.8 table 2, RFC 7489 §6.4 for the legacy
 /// tags) and records it.
-fn apply_tag(record: &mut Record, name: &str, value: &str) {
+fn apply_tag(record: &mut Record, seen: &mut HashSet<String>, name: &str, value: &str) {
     let key = name.to_ascii_lowercase();
     let mut tag = Tag {
         name: name.to_owned(),
@@ -201,7 +216,7 @@ fn apply_tag(record: &mut Record, name: &str, value: &str) {
         status: TagStatus::Valid,
         understood: None,
     };
-    if key == "v" || record.tags.iter().any(|t| t.key() == key) {
+    if key == "v" || !seen.insert(key.clone()) {
         tag.status = TagStatus::Duplicate;
         record.diagnostics.push(error(
             Some(&key),
@@ -324,15 +339,15 @@ fn understand(
             serde_json::json!(fo)
         }),
         "rua" | "ruf" => {
-            let uris = parse_uri_list(key, value, &mut record.diagnostics);
+            let (uris, listed) = parse_uri_list(key, value, &mut record.diagnostics);
             let understood = serde_json::json!(uris);
             if uris.is_empty() {
                 Err(format!("{key} has no valid report URI"))
             } else {
                 if key == "rua" {
-                    record.rua = uris;
+                    (record.rua, record.rua_listed) = (uris, listed);
                 } else {
-                    record.ruf = uris;
+                    (record.ruf, record.ruf_listed) = (uris, listed);
                 }
                 Ok(understood)
             }
@@ -473,14 +488,22 @@ pub fn parse_rf(value: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// `dmarc-urilist`: the URIs that parse; a diagnostic for each that does not.
-fn parse_uri_list(key: &str, value: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<ReportUri> {
+/// `dmarc-urilist`: the first [`MAX_URIS_KEPT`] URIs that parse and how many parse in all; a
+/// diagnostic for each that does not.
+fn parse_uri_list(
+    key: &str,
+    value: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (Vec<ReportUri>, usize) {
     let mut uris = Vec::new();
+    let mut listed = 0;
     for item in value.split(',').map(|i| i.trim_matches(WSP)) {
         if item.is_empty() {
+            // Not the whole list as the value: a list of thousands of stray commas would hold
+            // it thousands of times.
             diagnostics.push(error(
                 Some(key),
-                Some(value),
+                None,
                 format!("{key} has an empty URI (a stray comma)"),
             ));
             continue;
@@ -504,7 +527,10 @@ fn parse_uri_list(key: &str, value: &str, diagnostics: &mut Vec<Diagnostic>) -> 
                         ),
                     ));
                 }
-                uris.push(uri);
+                listed += 1;
+                if uris.len() < MAX_URIS_KEPT {
+                    uris.push(uri);
+                }
             }
             Err(reason) => diagnostics.push(error(
                 Some(key),
@@ -513,7 +539,7 @@ fn parse_uri_list(key: &str, value: &str, diagnostics: &mut Vec<Diagnostic>) -> 
             )),
         }
     }
-    uris
+    (uris, listed)
 }
 
 /// One `dmarc-uri` or `obs-dmarc-uri`: an RFC 3986 URI, and for `mailto:` (RFC 6068) an address
@@ -999,6 +1025,35 @@ mod tests {
             "rua",
             "mailto:b@"
         ));
+    }
+
+    /// Records from strangers can be 64 KB: what the parser keeps is bounded, and it reads
+    /// thousands of tags in linear time.
+    #[test]
+    fn a_huge_record_keeps_a_bounded_part() {
+        let uris: Vec<String> = (1..=100).map(|n| format!("mailto:a@{n}.t")).collect();
+        let text = format!(
+            "v=DMARC1; p=reject; rua={}{}",
+            ",".repeat(3000),
+            uris.join(",")
+        );
+        let r = record(&text);
+        assert_eq!((r.rua.len(), r.rua_listed), (MAX_URIS_KEPT, 100));
+        assert_eq!(r.rua[0].address.as_deref(), Some("a@1.t"));
+        assert_eq!(r.diagnostics.len(), MAX_DIAGNOSTICS + 1);
+        // A stray comma's diagnostic does not hold the whole list.
+        assert!(r.diagnostics.iter().all(|d| d.value.is_none()));
+        assert!(
+            r.diagnostics[MAX_DIAGNOSTICS]
+                .message
+                .starts_with("2950 more diagnostics"),
+            "{:?}",
+            r.diagnostics.last()
+        );
+        let text = format!("v=DMARC1; p=reject{}", "; a=1".repeat(10_000));
+        let r = record(&text);
+        assert_eq!(r.tags.len(), 10_001);
+        assert_eq!(r.tags[2].status, TagStatus::Duplicate);
     }
 
     #[test]

@@ -201,6 +201,13 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+/// Report URIs a record keeps per tag: receivers need send reports to only two (RFC 7489 §6.2),
+/// and a record of 3,500 must not become 3,500 of everything.
+pub const MAX_URIS_KEPT: usize = 32;
+
+/// Diagnostics a record keeps; a last note says how many more there were.
+pub const MAX_DIAGNOSTICS: usize = 50;
+
 /// A parsed DMARC policy record: every tag as written, the values understood, and what is wrong.
 ///
 /// A field is `None` when its tag is absent *or* invalid; [`Record::invalid`] tells which.
@@ -217,10 +224,15 @@ pub struct Record {
     pub adkim: Alignment,
     pub aspf: Alignment,
     pub fo: Option<FailureOptions>,
-    /// The aggregate-report destinations that parse (invalid ones are in `diagnostics`).
+    /// The aggregate-report destinations that parse (invalid ones are in `diagnostics`): the
+    /// first [`MAX_URIS_KEPT`] of them, `rua_listed` says how many there were.
     pub rua: Vec<ReportUri>,
-    /// The failure-report destinations that parse.
+    /// The failure-report destinations that parse: the first [`MAX_URIS_KEPT`].
     pub ruf: Vec<ReportUri>,
+    /// How many `rua` destinations parse, kept or not.
+    pub rua_listed: usize,
+    /// How many `ruf` destinations parse, kept or not.
+    pub ruf_listed: usize,
     /// RFC 7489 `pct` (0 to 100), removed by RFC 9989.
     pub pct: Option<u8>,
     /// RFC 7489 `ri` (seconds), removed by RFC 9989.

@@ -22,6 +22,10 @@ pub enum Failure {
     Other(String),
     /// The name cannot be asked at all (empty label, label over 63 bytes, name over 255).
     InvalidName(String),
+    /// The name is an alias whose CNAME chain loops, is longer than resolvers follow, or ends
+    /// without the records asked while the answer shows only aliases: its records cannot be
+    /// read (the text says which, with the chain).
+    CnameChain(String),
 }
 
 impl Failure {
@@ -32,7 +36,7 @@ impl Failure {
             Failure::Refused => "REFUSED",
             Failure::Timeout => "timeout",
             Failure::Truncated => "truncated",
-            Failure::Other(text) | Failure::InvalidName(text) => text,
+            Failure::Other(text) | Failure::InvalidName(text) | Failure::CnameChain(text) => text,
         }
     }
 }

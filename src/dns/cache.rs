@@ -1,11 +1,12 @@
 //! The answer cache of one run: identical questions are asked once, even when asked at the same
 //! time, while memory stays bounded however many domains a bulk run audits.
 //!
-//! Two generations: new entries go into the young map; when it holds `capacity` entries it
-//! becomes the old one and the previous old map is dropped. A hit in the old map moves back to
-//! the young one, so the names many domains share (a provider's SPF include, a blocklist's test
-//! entries) stay cached, and the rest age out. A question still in flight is never lost: its
-//! waiters hold the slot itself.
+//! Two generations: new entries go into the young map; when it holds `capacity` entries, or
+//! answers of `bytes` bytes (as charged by the caller: a few huge answers weigh as much as many
+//! small ones), it becomes the old one and the previous old map is dropped. A hit in the old map
+//! moves back to the young one, so the names many domains share (a provider's SPF include, a
+//! blocklist's test entries) stay cached, and the rest age out. A question still in flight is
+//! never lost: its waiters hold the slot itself.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -17,23 +18,38 @@ use tokio::sync::OnceCell;
 pub struct AnswerCache<K, V> {
     generations: Mutex<Generations<K, V>>,
     capacity: usize,
+    bytes: usize,
 }
 
 struct Generations<K, V> {
     young: HashMap<K, Arc<OnceCell<V>>>,
     old: HashMap<K, Arc<OnceCell<V>>>,
+    /// The bytes charged since the young map was started.
+    young_bytes: usize,
 }
 
 impl<K: Eq + Hash, V> AnswerCache<K, V> {
-    /// A cache that keeps at least the last `capacity` questions (at most twice that).
-    pub fn new(capacity: usize) -> Self {
+    /// A cache that keeps the last `capacity` questions, or fewer when their answers weigh
+    /// `bytes` (at most twice each).
+    pub fn new(capacity: usize, bytes: usize) -> Self {
         AnswerCache {
             generations: Mutex::new(Generations {
                 young: HashMap::new(),
                 old: HashMap::new(),
+                young_bytes: 0,
             }),
             capacity: capacity.max(1),
+            bytes: bytes.max(1),
         }
+    }
+
+    /// Counts `bytes` of a new answer against the young generation's byte bound.
+    pub fn charge(&self, bytes: usize) {
+        let mut generations = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        generations.young_bytes = generations.young_bytes.saturating_add(bytes);
     }
 
     /// The slot for `key`: the same slot for every asker until it ages out.
@@ -46,8 +62,9 @@ impl<K: Eq + Hash, V> AnswerCache<K, V> {
             return Arc::clone(slot);
         }
         let slot = generations.old.remove(&key).unwrap_or_default();
-        if generations.young.len() >= self.capacity {
+        if generations.young.len() >= self.capacity || generations.young_bytes >= self.bytes {
             generations.old = std::mem::take(&mut generations.young);
+            generations.young_bytes = 0;
         }
         generations.young.insert(key, Arc::clone(&slot));
         slot
@@ -90,7 +107,7 @@ mod tests {
 
     #[test]
     fn the_same_question_gets_the_same_slot() {
-        let cache: AnswerCache<&str, u32> = AnswerCache::new(10);
+        let cache: AnswerCache<&str, u32> = AnswerCache::new(10, usize::MAX);
         let a = cache.slot("x");
         let b = cache.slot("x");
         assert!(Arc::ptr_eq(&a, &b));
@@ -98,7 +115,7 @@ mod tests {
 
     #[test]
     fn a_renewed_slot_is_new_and_shared_by_later_askers() {
-        let cache: AnswerCache<&str, u32> = AnswerCache::new(10);
+        let cache: AnswerCache<&str, u32> = AnswerCache::new(10, usize::MAX);
         let stale = cache.slot("x");
         let fresh = cache.renew("x", &stale);
         assert!(!Arc::ptr_eq(&stale, &fresh));
@@ -109,7 +126,7 @@ mod tests {
 
     #[test]
     fn memory_stays_bounded_and_recent_questions_stay_cached() {
-        let cache: AnswerCache<u32, u32> = AnswerCache::new(100);
+        let cache: AnswerCache<u32, u32> = AnswerCache::new(100, usize::MAX);
         let shared = cache.slot(0);
         for i in 1..10_000 {
             cache.slot(i);
@@ -121,5 +138,18 @@ mod tests {
         assert!(cache.len() <= 200, "{}", cache.len());
         let recent = cache.slot(9_999);
         assert!(Arc::ptr_eq(&recent, &cache.slot(9_999)));
+    }
+
+    #[test]
+    fn huge_answers_age_out_by_their_bytes_not_their_count() {
+        let cache: AnswerCache<u32, u32> = AnswerCache::new(1_000_000, 1_000);
+        for i in 0..100 {
+            cache.slot(i);
+            // A 300-byte answer each: a generation holds four of them.
+            cache.charge(300);
+        }
+        assert!(cache.len() <= 8, "{}", cache.len());
+        let recent = cache.slot(99);
+        assert!(Arc::ptr_eq(&recent, &cache.slot(99)));
     }
 }

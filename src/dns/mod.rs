@@ -27,6 +27,11 @@ use rate::RateLimit;
 pub use answer::{Answer, Failure, Mx, Txt};
 pub use probe::ResolverDown;
 
+/// TXT records an area lists per name: it reads every record (a DMARC or SPF record among
+/// hundreds is still found, and several still counted) but keeps the first 32 and says how many
+/// there were, so that a name of thousands of records does not become thousands of everything.
+pub const MAX_TXT_SHOWN: usize = 32;
+
 /// Questions in flight by default: enough to keep a local caching resolver 20 ms away busy
 /// (about 10,000 questions a second), few enough not to look like a flood.
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -35,8 +40,18 @@ pub const DEFAULT_CONCURRENCY: usize = 256;
 /// domains' worth, so that shared names stay cached while memory stays flat in bulk runs.
 const CACHE_CAPACITY: usize = 50_000;
 
+/// Bytes of answers (roughly: see [`weight`]) the cache's young generation holds before it
+/// ages, whatever the count: a few huge answers (a 55 KB DMARC record, 1,500 TXT records at one
+/// name) age out as fast as many small ones, so that memory stays flat in bulk runs whatever
+/// the records hold (at most two generations: about twice this).
+const CACHE_BYTES: usize = 16 << 20;
+
 /// How long a failed answer is kept before the question is asked again.
 const FAILURE_TTL: Duration = Duration::from_secs(30);
+
+/// Aliases a CNAME chain may have before it counts as never ending: the limit of the resolver
+/// library (hickory-resolver's `MAX_QUERY_DEPTH`) and of hickory-server's own chasing.
+const MAX_CNAME_CHAIN: usize = 8;
 
 /// How to reach the resolver.
 #[derive(Clone, Debug)]
@@ -99,7 +114,7 @@ impl Dns {
             resolver,
             servers,
             timeout: config.timeout,
-            cache: AnswerCache::new(CACHE_CAPACITY),
+            cache: AnswerCache::new(CACHE_CAPACITY, CACHE_BYTES),
             in_flight: Semaphore::new(config.concurrency.max(1)),
             rate: None,
             sent: AtomicUsize::new(0),
@@ -247,18 +262,17 @@ impl Dns {
     async fn lookup(&self, name: &str, record_type: RecordType) -> Answer<RData> {
         let key = (name.to_ascii_lowercase(), record_type);
         let slot = self.cache.slot(key.clone());
-        let (answer, answered_at) = slot
-            .get_or_init(|| async { (self.query(name, record_type).await, Instant::now()) })
-            .await;
+        let ask = || async {
+            let answer = self.query(name, record_type).await;
+            self.cache.charge(weight(&answer));
+            (answer, Instant::now())
+        };
+        let (answer, answered_at) = slot.get_or_init(ask).await;
         if answer.failure().is_none() || answered_at.elapsed() < FAILURE_TTL {
             return answer.clone();
         }
         let fresh = self.cache.renew(key, &slot);
-        fresh
-            .get_or_init(|| async { (self.query(name, record_type).await, Instant::now()) })
-            .await
-            .0
-            .clone()
+        fresh.get_or_init(ask).await.0.clone()
     }
 
     async fn query(&self, name: &str, record_type: RecordType) -> Answer<RData> {
@@ -266,7 +280,7 @@ impl Dns {
             Ok(fqdn) => fqdn,
             Err(reason) => return Answer::Failed(Failure::InvalidName(reason)),
         };
-        let _permit = self.in_flight.acquire().await;
+        let permit = self.in_flight.acquire().await;
         if let Some(rate) = &self.rate {
             rate.wait().await;
         }
@@ -274,6 +288,7 @@ impl Dns {
         match self.resolver.lookup(fqdn.clone(), record_type).await {
             Ok(lookup) => {
                 let mut aliases = Vec::new();
+                let mut links = Vec::new();
                 let mut records = Vec::new();
                 for record in lookup.answers() {
                     if record.record_type() == record_type {
@@ -283,17 +298,122 @@ impl Dns {
                             aliases.push(display_name(&record.name));
                         }
                         aliases.push(display_name(&target.0));
+                        links.push((display_name(&record.name), display_name(&target.0)));
                     }
                 }
-                if records.is_empty() {
+                if !records.is_empty() {
+                    Answer::Records { records, aliases }
+                } else if links.is_empty() {
                     Answer::NoData
                 } else {
-                    Answer::Records { records, aliases }
+                    // Aliases and nothing they lead to: the records cannot be read.
+                    Answer::Failed(Failure::CnameChain(dead_end(name, &links, record_type)))
                 }
+            }
+            // No record and no SOA saying there is none (RFC 2308 §2.2): what a server answering
+            // a CNAME loop as it is (the aliases only) leaves once the resolver gives up
+            // following it. Told from a name without records by following the chain.
+            Err(NetError::Dns(DnsError::NoRecordsFound(no_records)))
+                if no_records.response_code == ResponseCode::NoError
+                    && no_records.soa.is_none()
+                    && record_type != RecordType::CNAME =>
+            {
+                drop(permit);
+                self.follow_aliases(name).await
             }
             Err(error) => classify(&error),
         }
     }
+
+    /// Follows the CNAME chain from `name`, one alias a question (each asked once per run):
+    /// `NoData` when `name` is no alias or its chain ends at a name (which the resolver found
+    /// without the records asked), a failure when the chain loops or has more than
+    /// [`MAX_CNAME_CHAIN`] aliases. Never called for CNAME questions, so it never recurses.
+    async fn follow_aliases(&self, name: &str) -> Answer<RData> {
+        let mut chain = vec![name.trim_end_matches('.').to_ascii_lowercase()];
+        loop {
+            let current = chain.last().cloned().unwrap_or_default();
+            // Boxed: `lookup` may call this function (for other record types).
+            let target = match Box::pin(self.lookup(&current, RecordType::CNAME)).await {
+                Answer::Records { records, .. } => records.iter().find_map(|rdata| match rdata {
+                    RData::CNAME(target) => Some(display_name(&target.0)),
+                    _ => None,
+                }),
+                Answer::NoData | Answer::NxDomain => None,
+                Answer::Failed(failure) => return Answer::Failed(failure),
+            };
+            let Some(target) = target else {
+                return Answer::NoData;
+            };
+            let looped = chain.contains(&target);
+            chain.push(target);
+            if looped {
+                return Answer::Failed(Failure::CnameChain(format!(
+                    "CNAME loop: {}",
+                    chain.join(" → ")
+                )));
+            }
+            if chain.len() > MAX_CNAME_CHAIN + 1 {
+                return Answer::Failed(Failure::CnameChain(format!(
+                    "CNAME chain of more than {MAX_CNAME_CHAIN} aliases: {} → ...",
+                    chain.join(" → ")
+                )));
+            }
+        }
+    }
+}
+
+/// Why an answer of aliases only leads nowhere: the chain from `name` through `links` (owner,
+/// target) loops, or ends without a record of `record_type`.
+fn dead_end(name: &str, links: &[(String, String)], record_type: RecordType) -> String {
+    let mut chain = vec![name.trim_end_matches('.').to_ascii_lowercase()];
+    while chain.len() <= links.len() {
+        let current = chain.last().cloned().unwrap_or_default();
+        let Some((_, target)) = links.iter().find(|(owner, _)| *owner == current) else {
+            break;
+        };
+        let looped = chain.contains(target);
+        chain.push(target.clone());
+        if looped {
+            return format!("CNAME loop: {}", chain.join(" → "));
+        }
+    }
+    if chain.len() == 1 {
+        let listed: Vec<String> = links.iter().map(|(o, t)| format!("{o} → {t}")).collect();
+        return format!(
+            "the answer holds only aliases that do not start at {name}: {}",
+            listed.join(", ")
+        );
+    }
+    format!(
+        "CNAME chain {} leads to no {record_type} record",
+        chain.join(" → ")
+    )
+}
+
+/// Roughly the bytes a cached answer holds, for the cache's byte bound.
+fn weight(answer: &Answer<RData>) -> usize {
+    /// The key, the slot and the maps' entries.
+    const ENTRY: usize = 160;
+    /// A heap allocation's bookkeeping and rounding.
+    const ALLOCATION: usize = 32;
+    let rdata = |rdata: &RData| {
+        std::mem::size_of::<RData>()
+            + match rdata {
+                RData::TXT(txt) => txt.txt_data.iter().map(|s| s.len() + ALLOCATION).sum(),
+                // Names (MX, PTR, CNAME, SOA) hold their labels on the heap.
+                _ => 2 * ALLOCATION,
+            }
+    };
+    ENTRY
+        + match answer {
+            Answer::Records { records, aliases } => {
+                records.iter().map(rdata).sum::<usize>()
+                    + aliases.iter().map(|a| a.len() + ALLOCATION).sum::<usize>()
+            }
+            Answer::Failed(failure) => failure.label().len(),
+            Answer::NoData | Answer::NxDomain => 0,
+        }
 }
 
 /// The name servers of the system's configuration (`/etc/resolv.conf`).
@@ -412,4 +532,53 @@ pub fn display_name(name: &Name) -> String {
         .map(|label| String::from_utf8_lossy(label).to_ascii_lowercase())
         .collect();
     labels.join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(owner, target)| ((*owner).to_owned(), (*target).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn an_answer_of_aliases_only_says_where_its_chain_goes() {
+        let looped = links(&[("a.test", "b.test"), ("b.test", "a.test")]);
+        assert_eq!(
+            dead_end("a.test", &looped, RecordType::TXT),
+            "CNAME loop: a.test → b.test → a.test"
+        );
+        let ends = links(&[("a.test", "b.test"), ("b.test", "c.test")]);
+        assert_eq!(
+            dead_end("A.test.", &ends, RecordType::TXT),
+            "CNAME chain a.test → b.test → c.test leads to no TXT record"
+        );
+        let elsewhere = links(&[("x.test", "y.test")]);
+        assert_eq!(
+            dead_end("a.test", &elsewhere, RecordType::MX),
+            "the answer holds only aliases that do not start at a.test: x.test → y.test"
+        );
+    }
+
+    #[test]
+    fn huge_answers_weigh_more_than_small_ones() {
+        let txt = |count: usize| Answer::Records {
+            records: (0..count)
+                .map(|n| {
+                    RData::TXT(hickory_resolver::proto::rr::rdata::TXT::new(vec![format!(
+                        "t=y;p={n:04}"
+                    )]))
+                })
+                .collect(),
+            aliases: Vec::new(),
+        };
+        let one = weight(&txt(1));
+        let many = weight(&txt(1500));
+        assert!(many > 1000 * (one - 160), "{one} {many}");
+        assert!(weight(&Answer::NxDomain) < one);
+    }
 }

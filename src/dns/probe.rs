@@ -61,7 +61,9 @@ fn describe(failure: &Failure) -> String {
         }
         Failure::ServFail => "answered SERVFAIL: it cannot resolve names".to_owned(),
         Failure::Truncated => "sent a truncated answer that TCP did not complete".to_owned(),
-        Failure::Other(text) | Failure::InvalidName(text) => format!("failed: {text}"),
+        Failure::Other(text) | Failure::InvalidName(text) | Failure::CnameChain(text) => {
+            format!("failed: {text}")
+        }
     }
 }
 

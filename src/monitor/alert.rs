@@ -2,8 +2,7 @@
 //! textfile for the textfile collector of Prometheus' `node_exporter`.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -79,14 +78,39 @@ impl<'a> WebhookBody<'a> {
     }
 }
 
+/// A URL as messages print it: scheme, host and port only, e.g. `https://hooks.example/…`.
+/// A webhook URL often carries its credential (`user:password@`, a token in the path or the
+/// query), and messages end up in logs.
+pub fn redact_url(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(port) => format!("{}://{host}:{port}/…", url.scheme()),
+        None => format!("{}://{host}/…", url.scheme()),
+    }
+}
+
+/// [`redact_url`] of a URL not yet parsed; a text that is not a URL is not repeated.
+pub fn redact(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| "(not a URL)".to_owned(), |url| redact_url(&url))
+}
+
 /// POSTs `body` as JSON to `url`, retrying connection errors, timeouts, 429 and 5xx answers.
-/// Returns what went wrong at the last attempt.
+/// Redirects are not followed (a 307 or 308 would post the changes to another host, a 302
+/// would turn into a GET counted as delivered): a 3xx is a failure naming where it pointed.
+/// Returns what went wrong at the last attempt; every URL in it is redacted.
 pub async fn post_webhook(url: &str, body: &WebhookBody<'_>, retry: Retry) -> Result<(), String> {
+    let shown = redact(url);
     let client = reqwest::Client::builder()
         .timeout(retry.timeout)
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("mailaudit/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot set up the HTTP client: {}",
+                error_chain(&e.without_url())
+            )
+        })?;
     let mut delay = retry.first_delay;
     let mut attempt = 0;
     loop {
@@ -97,15 +121,25 @@ pub async fn post_webhook(url: &str, body: &WebhookBody<'_>, retry: Retry) -> Re
                 if status.is_success() {
                     return Ok(());
                 }
+                if status.is_redirection() {
+                    return Err(format!(
+                        "the webhook {shown} answered {status}, a redirect to {}: redirects are \
+                         not followed, give the webhook's final URL",
+                        location(&response)
+                    ));
+                }
                 let retryable =
                     status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
-                let error = format!("the webhook {url} answered {status}");
+                let error = format!("the webhook {shown} answered {status}");
                 if !retryable {
                     return Err(error);
                 }
                 error
             }
-            Err(e) => format!("cannot reach the webhook {url}: {}", error_chain(&e)),
+            Err(e) => format!(
+                "cannot reach the webhook {shown}: {}",
+                error_chain(&e.without_url())
+            ),
         };
         if attempt > retry.retries {
             return Err(format!("{outcome} (after {attempt} attempts)"));
@@ -115,7 +149,23 @@ pub async fn post_webhook(url: &str, body: &WebhookBody<'_>, retry: Retry) -> Re
     }
 }
 
-/// An error and its causes on one line (reqwest's own message omits the cause).
+/// Where a redirect pointed, redacted (a relative `Location` resolved against the request).
+fn location(response: &reqwest::Response) -> String {
+    let Some(value) = response.headers().get(reqwest::header::LOCATION) else {
+        return "nowhere (no Location header)".to_owned();
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| response.url().join(text).ok())
+        .map_or_else(
+            || "(an unreadable Location)".to_owned(),
+            |url| redact_url(&url),
+        )
+}
+
+/// An error and its causes on one line (reqwest's own message omits the cause). The URL must
+/// have been taken out of a reqwest error first ([`reqwest::Error::without_url`]).
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -123,12 +173,58 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         let _ = write!(text, ": {cause}");
         source = cause.source();
     }
-    text
+    // Causes from deeper layers may still quote a URL: keep only its scheme, host and port.
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|word| {
+            let bare = word.trim_matches(|c: char| "()<>\"',;:".contains(c));
+            if bare.contains("://")
+                && let Ok(url) = reqwest::Url::parse(bare)
+            {
+                word.replace(bare, &redact_url(&url))
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect();
+    words.join(" ")
 }
 
-/// Writes the metrics of a run to `path` atomically: to `PATH.tmp` (which the textfile
-/// collector ignores, as it reads only `*.prom`), then renamed over `path`, so that a scrape
-/// never sees half a file.
+/// Checks, before a run, that the metrics textfile can be written at `path`: its directory
+/// exists, and `path` is a regular file or nothing yet (never a link, a pipe, a device or a
+/// directory, which [`write_metrics`] refuses to replace).
+pub fn check_metrics_path(path: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() => {
+            return Err(format!(
+                "'{}' exists and is not a regular file (a link, a pipe, a device or a \
+                 directory): refusing to replace it",
+                path.display()
+            ));
+        }
+        Ok(_) => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(format!("'{}': {error}", path.display())),
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot write '{}': the directory '{}' does not exist",
+            path.display(),
+            dir.display()
+        ))
+    }
+}
+
+/// Writes the metrics of a run to `path` atomically ([`crate::files::replace_regular`]): to a
+/// new temporary file of random name in the same directory (the textfile collector reads only
+/// `*.prom`), then renamed over `path`, so that a scrape never sees half a file and nothing
+/// planted at a predictable name is followed. A `path` that is not a regular file is refused.
 pub fn write_metrics(
     path: &Path,
     run: &RunInfo,
@@ -137,13 +233,7 @@ pub fn write_metrics(
     changes: &[Change],
 ) -> std::io::Result<()> {
     let text = metrics_text(run, reports, snapshots, changes);
-    let mut temporary = PathBuf::from(path.as_os_str().to_owned());
-    temporary.as_mut_os_string().push(".tmp");
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temporary, path)
+    crate::files::replace_regular(path, text.as_bytes())
 }
 
 /// The Prometheus text exposition format (version 0.0.4): each family's HELP and TYPE, then
@@ -409,6 +499,70 @@ pub fn escape_label(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::monitor::diff::What;
+
+    #[test]
+    fn urls_in_messages_keep_only_scheme_host_and_port() {
+        assert_eq!(
+            redact("https://user:secret@hooks.example/T000/B000/XXXX?token=t#f"),
+            "https://hooks.example/…"
+        );
+        assert_eq!(
+            redact("http://127.0.0.1:8080/hook"),
+            "http://127.0.0.1:8080/…"
+        );
+        assert_eq!(redact("http://[::1]:9/x"), "http://[::1]:9/…");
+        assert_eq!(
+            redact("https://hooks.example:443/x"),
+            "https://hooks.example/…"
+        );
+        assert_eq!(redact("not a url with secret"), "(not a URL)");
+    }
+
+    #[derive(Debug)]
+    struct Quoting(&'static str);
+
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Quoting {}
+
+    #[test]
+    fn error_chains_are_one_line_with_urls_redacted() {
+        let text = error_chain(&Quoting(
+            "error for url (http://u:p4ss@hooks.example/secret?k=v):\nbroken",
+        ));
+        assert_eq!(text, "error for url (http://hooks.example/…): broken");
+    }
+
+    #[test]
+    fn a_metrics_path_is_checked_before_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.prom");
+        assert!(check_metrics_path(&path).is_ok(), "a new file");
+        std::fs::write(&path, "old").unwrap();
+        assert!(check_metrics_path(&path).is_ok(), "a regular file");
+        let error = check_metrics_path(dir.path()).unwrap_err();
+        assert!(error.contains("not a regular file"), "{error}");
+        let error = check_metrics_path(&dir.path().join("missing").join("m.prom")).unwrap_err();
+        assert!(error.contains("does not exist"), "{error}");
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.prom");
+            std::os::unix::fs::symlink(&path, &link).unwrap();
+            assert!(check_metrics_path(&link).is_err());
+            // Nor may the run replace it.
+            let run = RunInfo {
+                id: 1,
+                started_ms: 0,
+                finished_ms: 0,
+            };
+            assert!(write_metrics(&link, &run, &[], &[], &[]).is_err());
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        }
+    }
 
     #[test]
     fn label_values_are_escaped() {

@@ -27,7 +27,7 @@ pub struct MonitorArgs {
     pub once: bool,
 
     /// Repeat every DURATION (`30s`, `15m`, `1h`, `1d`) until interrupted (Ctrl-C or SIGTERM:
-    /// the current run is finished and stored first).
+    /// the current run is finished and stored first; a second one stops at once, exit 130).
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub interval: Option<Duration>,
 
@@ -37,12 +37,12 @@ pub struct MonitorArgs {
     pub db: Option<PathBuf>,
 
     /// POST the changes of a run as JSON to this URL (only runs with changes; retried on
-    /// connection errors and 5xx). Overrides `webhook` in the config.
+    /// connection errors and 5xx; redirects are not followed). Overrides `webhook` in the config.
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
 
-    /// Write a Prometheus textfile here after each run (the textfile collector of `node_exporter`).
-    /// Overrides `metrics` in the config.
+    /// Write a Prometheus textfile here after each run (the textfile collector of `node_exporter`),
+    /// replacing only a regular file. Overrides `metrics` in the config.
     #[arg(long, value_name = "PATH")]
     pub metrics: Option<PathBuf>,
 

@@ -24,6 +24,11 @@ pub const MAX_V4_PREFIX_BITS: u8 = 16;
 /// The widest IPv6 range accepted: a /112, the same 65 536 addresses.
 pub const MAX_V6_PREFIX_BITS: u8 = 112;
 
+/// The most targets a config may name in all: domains, IPs and every address of every range
+/// (overlaps counted once). Each is audited at every run and its report kept in memory until
+/// the run is stored, so the total is bounded, not only each range: a /16 alone fills it.
+pub const MAX_TARGETS: u64 = 65_536;
+
 /// A config that cannot be used; the message names the file and the problem on one line.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {problem}")]
@@ -95,8 +100,20 @@ impl Config {
             let parsed = input::parse_ip(ip).map_err(|e| format!("ips: {e}"))?;
             ips.insert(parsed.to_canonical());
         }
-        for range in &raw.ranges {
-            let cidr = Cidr::parse(range).map_err(|e| format!("ranges: '{range}': {e}"))?;
+        let ranges = raw
+            .ranges
+            .iter()
+            .map(|range| Cidr::parse(range).map_err(|e| format!("ranges: '{range}': {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Counted before a single address is expanded.
+        let total = count_targets(domains.len(), &ips, &ranges);
+        if total > MAX_TARGETS {
+            return Err(format!(
+                "{total} targets (domains, IPs and every address of the ranges): a config \
+                 monitors at most {MAX_TARGETS}; split it into several configs"
+            ));
+        }
+        for cidr in ranges {
             ips.extend(cidr.addresses());
         }
         if domains.is_empty() && ips.is_empty() {
@@ -120,6 +137,36 @@ impl Config {
     }
 }
 
+/// How many targets the domains, the IPs and the ranges make, each address counted once.
+/// CIDR ranges are either nested or disjoint: sorted by first address, widest first, a range
+/// inside the last one kept adds nothing.
+fn count_targets(domains: usize, ips: &BTreeSet<IpAddr>, ranges: &[Cidr]) -> u64 {
+    let mut sorted: Vec<Cidr> = ranges.to_vec();
+    sorted.sort_by_key(|cidr| (cidr.first(), cidr.prefix));
+    let mut kept: Vec<Cidr> = Vec::with_capacity(sorted.len());
+    for cidr in sorted {
+        if !kept
+            .last()
+            .is_some_and(|outer| outer.contains(cidr.first()))
+        {
+            kept.push(cidr);
+        }
+    }
+    let in_ranges: u64 = kept.iter().map(|cidr| u64::from(cidr.size())).sum();
+    let outside = ips
+        .iter()
+        .filter(|&&ip| {
+            // The last kept range starting at or before `ip` is the only one that may hold it.
+            let index = kept.partition_point(|cidr| cidr.first() <= ip);
+            !index.checked_sub(1).is_some_and(|i| kept[i].contains(ip))
+        })
+        .count();
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    count(domains)
+        .saturating_add(count(outside))
+        .saturating_add(in_ranges)
+}
+
 /// Keeps the first of each repeated entry, in order.
 fn unique(items: Vec<String>) -> Vec<String> {
     let mut seen = BTreeSet::new();
@@ -129,13 +176,15 @@ fn unique(items: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// A webhook must be an absolute `http` or `https` URL.
+/// A webhook must be an absolute `http` or `https` URL. The message never repeats the URL
+/// whole: its user, password and path may be secrets (see [`super::alert::redact_url`]).
 pub fn check_webhook(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{url}' is not a URL ({e})"))?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
     match parsed.scheme() {
         "http" | "https" => Ok(()),
         other => Err(format!(
-            "'{url}': the scheme must be http or https, not {other}"
+            "{}: the scheme must be http or https, not {other}",
+            super::alert::redact_url(&parsed)
         )),
     }
 }
@@ -220,6 +269,22 @@ impl Cidr {
                     .unwrap_or(0);
                 IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
             }
+        }
+    }
+
+    /// Whether `ip` is in the range.
+    fn contains(self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        match (self.network, ip) {
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+                Cidr {
+                    network: ip,
+                    prefix: self.prefix,
+                }
+                .first()
+                    == self.first()
+            }
+            _ => false,
         }
     }
 
@@ -346,6 +411,45 @@ mod tests {
         assert_eq!(config.selectors, vec!["s1"]);
         assert_eq!(config.metrics, Some(PathBuf::from("/tmp/m.prom")));
         assert_eq!(config.target_count(), 6);
+    }
+
+    #[test]
+    fn the_total_of_targets_is_bounded_not_only_each_range() {
+        // Two /16s and a domain: each range is allowed, together they are not.
+        let error =
+            Config::parse("domains = [\"a.example\"]\nranges = [\"10.0.0.0/16\", \"10.1.0.0/16\"]")
+                .unwrap_err();
+        assert!(error.contains("131073 targets"), "{error}");
+        assert!(error.contains("at most 65536"), "{error}");
+        // 256 /16s: refused at once, without expanding 16.7 million addresses.
+        let ranges: Vec<String> = (0..256).map(|i| format!("\"10.{i}.0.0/16\"")).collect();
+        let error = Config::parse(&format!("ranges = [{}]", ranges.join(", "))).unwrap_err();
+        assert!(error.contains("16777216 targets"), "{error}");
+        // A /16 alone is the limit; one more target is over it.
+        assert_eq!(
+            Config::parse("ranges = [\"10.0.0.0/16\"]")
+                .unwrap()
+                .target_count(),
+            65_536
+        );
+        let error = Config::parse("ips = [\"192.0.2.1\"]\nranges = [\"10.0.0.0/16\"]").unwrap_err();
+        assert!(error.contains("65537 targets"), "{error}");
+        // Addresses named twice (nested ranges, an IP inside a range) count once.
+        let config = Config::parse(
+            "ips = [\"10.0.0.1\", \"10.0.255.255\"]\n\
+             ranges = [\"10.0.5.0/24\", \"10.0.0.0/16\", \"10.0.5.0/28\"]",
+        )
+        .unwrap();
+        assert_eq!(config.target_count(), 65_536);
+        let ranges = [
+            Cidr::parse("2001:db8::/112").unwrap(),
+            Cidr::parse("2001:db8::/120").unwrap(),
+            Cidr::parse("192.0.2.0/24").unwrap(),
+        ];
+        let ips: BTreeSet<IpAddr> = [ip("2001:db8::1"), ip("2001:db8:1::1"), ip("192.0.2.9")]
+            .into_iter()
+            .collect();
+        assert_eq!(count_targets(2, &ips, &ranges), 2 + 1 + 65_536 + 256);
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! so nothing is answered from an earlier run's cache); store the run and compute the changes
 //! in one transaction ([`store`]); print; write the metrics; POST the changes. The run is
 //! stored before any alert is sent, so a failing webhook or metrics path never loses it.
+//!
+//! Before anything is queried, created or written: the config is read and bounded
+//! ([`config::MAX_TARGETS`]), no output is an input or another output, the metrics path is a
+//! regular file or nothing yet. `history` opens the database read-only ([`Store::open_read_only`]).
+//! Every error is one line.
 
 pub mod alert;
 pub mod args;
@@ -31,6 +36,7 @@ use crate::app::{DnsSetup, LazyFile};
 use crate::audit::{self, AuditOptions, Blocklists};
 use crate::cli::{CommonArgs, Format};
 use crate::dns::Dns;
+use crate::files::{self, Named};
 use crate::input;
 use crate::report::TargetReport;
 
@@ -38,21 +44,44 @@ use crate::report::TargetReport;
 const EXIT_WORSE: u8 = 1;
 /// Exit status 2: the run could not be made or stored.
 const EXIT_FAILED: u8 = 2;
+/// Exit status 130: stopped at once by a second Ctrl-C or SIGTERM.
+const EXIT_INTERRUPTED: u8 = 130;
 
 /// The database file in the data directory.
 const DB_FILE: &str = "history.sqlite3";
 
 /// `mailaudit monitor`: one run, or one every `--interval` until interrupted. An `Err` means
-/// the monitor could not start (exit status 2).
+/// the monitor could not start (exit status 2); its message is one line.
 pub fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+    run_monitor(args).map_err(|e| one_line(&e))
+}
+
+/// `mailaudit history TARGET`: the stored runs of a domain or an IP, or one run's full report
+/// with `--run`. The database is only read.
+pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
+    show_history(args).map_err(|e| one_line(&e))
+}
+
+fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
+    // Everything is checked before anything is queried, created or written.
     check_format(args.common.format, "monitor")?;
-    let webhook = args.webhook.clone().or_else(|| config.webhook.clone());
+    let db = db_path(args.db.as_deref())?;
+    let cli_metrics = args.metrics.as_deref().map(|path| ("--metrics", path));
+    check_paths(args, &db, cli_metrics)?;
     if let Some(url) = &args.webhook {
         config::check_webhook(url).map_err(|e| anyhow::anyhow!("--webhook: {e}"))?;
     }
+    let config = Config::load(&args.config)?;
+    let webhook = args.webhook.clone().or_else(|| config.webhook.clone());
     let metrics = args.metrics.clone().or_else(|| config.metrics.clone());
-    let db = db_path(args.db.as_deref())?;
+    if args.metrics.is_none()
+        && let Some(path) = &config.metrics
+    {
+        check_paths(args, &db, Some(("`metrics` of the config", path)))?;
+    }
+    if let Some(path) = &metrics {
+        alert::check_metrics_path(path).map_err(|e| anyhow::anyhow!("metrics file: {e}"))?;
+    }
     let monitor = Monitor {
         config_path: args.config.display().to_string(),
         dns: DnsSetup::from_args(&args.common)?,
@@ -65,6 +94,7 @@ pub fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         metrics,
         retry: alert::Retry::default(),
         common: &args.common,
+        stored: std::cell::Cell::new(None),
     };
     let mut out = Out::open(&args.common)?;
     let mut store = Store::open(&db)?;
@@ -80,13 +110,16 @@ pub fn run(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `mailaudit history TARGET`: the stored runs of a domain or an IP, or one run's full report
-/// with `--run`.
-pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
+fn show_history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     check_format(args.common.format, "history")?;
     let target = normalize_target(&args.target)?;
     let db = db_path(args.db.as_deref())?;
-    let store = Store::open_existing(&db)?;
+    let mut named = vec![Named::input("--db", &db)];
+    if let Some(output) = &args.common.output {
+        named.push(Named::output("--output", output));
+    }
+    files::check_distinct(&named)?;
+    let store = Store::open_read_only(&db)?;
     let mut out = Out::open(&args.common)?;
     if let Some(run) = args.run {
         let report = store.report(&target, run)?.with_context(|| {
@@ -142,6 +175,49 @@ fn normalize_target(raw: &str) -> anyhow::Result<String> {
     Ok(input::normalize_domain(raw)?)
 }
 
+/// Refuses an output (`--output`, the metrics file) that is the same file as an input
+/// (`--config`, `--db`, `--dnsbl`) or as the other output. The history database is read and
+/// written: no output may be it.
+fn check_paths(
+    args: &MonitorArgs,
+    db: &Path,
+    metrics: Option<(&'static str, &Path)>,
+) -> anyhow::Result<()> {
+    let mut named = vec![
+        Named::input("--config", &args.config),
+        Named::input("--db", db),
+    ];
+    if let Some(dnsbl) = &args.common.dnsbl {
+        named.push(Named::input("--dnsbl", dnsbl));
+    }
+    if let Some(output) = &args.common.output {
+        named.push(Named::output("--output", output));
+    }
+    if let Some((option, path)) = metrics {
+        named.push(Named::output(option, path));
+    }
+    files::check_distinct(&named)?;
+    Ok(())
+}
+
+/// An error as one line, as every error of the monitor is: its causes joined by ": ", the SQL
+/// text `SQLite` quotes with a failed statement left out, line breaks folded.
+fn one_line(error: &anyhow::Error) -> anyhow::Error {
+    let parts: Vec<String> = error
+        .chain()
+        .map(|cause| match cause.downcast_ref::<rusqlite::Error>() {
+            Some(rusqlite::Error::SqlInputError { msg, .. }) => msg.clone(),
+            _ => cause.to_string(),
+        })
+        .collect();
+    let text = parts.join(": ");
+    if text.contains(['\n', '\r']) {
+        anyhow::anyhow!(text.split_whitespace().collect::<Vec<_>>().join(" "))
+    } else {
+        anyhow::anyhow!(text)
+    }
+}
+
 /// The monitor reports are a run summary and a timeline: no HTML or Markdown page.
 fn check_format(format: Format, command: &str) -> anyhow::Result<()> {
     match format {
@@ -174,6 +250,8 @@ struct Monitor<'a> {
     metrics: Option<PathBuf>,
     retry: alert::Retry,
     common: &'a CommonArgs,
+    /// The id of the run under way once it is stored (for the message of a second signal).
+    stored: std::cell::Cell<Option<i64>>,
 }
 
 /// How a run ended.
@@ -197,25 +275,41 @@ impl Outcome {
 }
 
 impl Monitor<'_> {
-    /// Runs every `interval` (measured from the start of each run) until Ctrl-C or SIGTERM,
-    /// finishing the current run first. A run that fails is reported on standard error and the
-    /// next one is tried. The exit status is the last run's.
+    /// Runs every `interval` (measured from the start of each run) until Ctrl-C or SIGTERM.
+    /// The first signal lets the current run finish (stored, printed, alerted); a second one
+    /// stops at once with exit status 130: a run not yet stored is not (its transaction never
+    /// began or is never committed), and the webhook's retries are abandoned. A run that fails
+    /// is reported on standard error and the next one is tried. The exit status is the last
+    /// run's.
     async fn repeat(&self, interval: Duration, store: &mut Store, out: &mut Out) -> ExitCode {
-        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            stop_signal().await;
-            let _ = stop_tx.send(true);
-        });
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(0u32);
+        tokio::spawn(count_stop_signals(stop_tx));
         loop {
             let started = tokio::time::Instant::now();
-            let status = match self.run_once(store, out).await {
-                Ok(outcome) => outcome.exit_code(),
-                Err(error) => {
-                    eprintln!("mailaudit: the run failed: {error:#}");
-                    ExitCode::from(EXIT_FAILED)
+            self.stored.set(None);
+            let status = tokio::select! {
+                result = self.run_once(store, out) => match result {
+                    Ok(outcome) => outcome.exit_code(),
+                    Err(error) => {
+                        eprintln!("mailaudit: the run failed: {}", one_line(&error));
+                        ExitCode::from(EXIT_FAILED)
+                    }
+                },
+                _ = stop_rx.wait_for(|&signals| signals >= 2) => {
+                    match self.stored.get() {
+                        Some(run) => eprintln!(
+                            "mailaudit: stopped by a second signal; run {run} is stored, its \
+                             alerts were not all sent"
+                        ),
+                        None => eprintln!(
+                            "mailaudit: stopped by a second signal; the run under way was not \
+                             stored"
+                        ),
+                    }
+                    return ExitCode::from(EXIT_INTERRUPTED);
                 }
             };
-            if *stop_rx.borrow() {
+            if *stop_rx.borrow() > 0 {
                 return status;
             }
             tokio::select! {
@@ -235,6 +329,7 @@ impl Monitor<'_> {
         let saved = tokio::task::block_in_place(|| {
             store.save_run(&self.config_path, started, finished, &reports, fail_on)
         })?;
+        self.stored.set(Some(saved.run.id));
 
         let summaries: Vec<TargetSummary> = reports
             .iter()
@@ -350,26 +445,33 @@ impl Monitor<'_> {
     }
 }
 
-/// Ctrl-C, or SIGTERM (what systemd and `kill` send).
-async fn stop_signal() {
+/// Counts the stop signals received: Ctrl-C (SIGINT) and SIGTERM (what systemd and `kill`
+/// send), each one sent on `count` as the number so far. The listeners are installed once
+/// and kept, so that no signal between two is missed.
+async fn count_stop_signals(count: tokio::sync::watch::Sender<u32>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            eprintln!("mailaudit: cannot listen for Ctrl-C and SIGTERM");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            count.send_modify(|n| *n += 1);
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        while tokio::signal::ctrl_c().await.is_ok() {
+            count.send_modify(|n| *n += 1);
+        }
     }
 }
 
@@ -425,6 +527,26 @@ mod tests {
         assert_eq!(normalize_target("::ffff:192.0.2.1").unwrap(), "192.0.2.1");
         assert_eq!(normalize_target("2001:DB8::1").unwrap(), "2001:db8::1");
         assert!(normalize_target("not a target").is_err());
+    }
+
+    #[test]
+    fn errors_are_one_line_without_the_sql_sqlite_quotes() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE runs (x)").unwrap();
+        let error = conn
+            .execute_batch("CREATE TABLE runs (\n  id INTEGER\n);")
+            .unwrap_err();
+        let error = one_line(&anyhow::Error::new(error).context("cannot open 'h.db'")).to_string();
+        assert!(
+            error.starts_with("cannot open 'h.db': table runs already exists"),
+            "{error}"
+        );
+        assert!(
+            !error.contains('\n') && !error.contains("CREATE"),
+            "{error}"
+        );
+        let error = one_line(&anyhow::anyhow!("two\nlines")).to_string();
+        assert_eq!(error, "two lines");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! The schema has a version table and numbered migrations; a database written by a newer
 //! mailaudit is refused rather than misread.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -81,6 +82,9 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Read as an immutable file (see [`Store::open_read_only`]): the size and modification
+    /// time it had, which must not change until the reading is done.
+    immutable: Option<(u64, SystemTime)>,
 }
 
 /// A run as stored.
@@ -121,34 +125,22 @@ pub struct TimelineEntry {
 }
 
 impl Store {
-    /// Opens the database at `path`, creating it (and its directory) if needed, and brings its
-    /// schema up to date.
+    /// Opens the database at `path` for `mailaudit monitor`, creating it (and its directory) if
+    /// needed, and brings its schema up to date. Another program's database (tables, but not
+    /// ours) is refused before anything is written to it.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the directory '{}'", dir.display()))?;
         }
-        Store::open_with(path, OpenFlags::default())
-    }
-
-    /// Opens an existing database (for reading the history); refuses to create one.
-    pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
-        if !path.exists() {
-            bail!(
-                "no monitoring history at '{}': run `mailaudit monitor` first, or name the \
-                 database with --db",
-                path.display()
-            );
-        }
-        let mut flags = OpenFlags::default();
-        flags.remove(OpenFlags::SQLITE_OPEN_CREATE);
-        Store::open_with(path, flags)
-    }
-
-    fn open_with(path: &Path, flags: OpenFlags) -> anyhow::Result<Store> {
         let describe = || format!("cannot open the history database '{}'", path.display());
-        let mut conn = Connection::open_with_flags(path, flags).with_context(describe)?;
+        let mut conn =
+            Connection::open_with_flags(path, OpenFlags::default()).with_context(describe)?;
         conn.busy_timeout(BUSY_TIMEOUT).with_context(describe)?;
+        match Layout::of(&conn, path)? {
+            Layout::Empty | Layout::History => {}
+            Layout::Foreign => bail!(not_ours(path, "it holds another program's tables")),
+        }
         set_wal(&conn).with_context(describe)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .with_context(describe)?;
@@ -158,7 +150,87 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_owned(),
+            immutable: None,
         })
+    }
+
+    /// Opens an existing history for `mailaudit history`, read-only: never created, migrated,
+    /// switched to WAL or otherwise written, so the file is left byte for byte as it was, and a
+    /// user who may only read it can. An empty file, another program's database and a history
+    /// a newer mailaudit wrote are refused. An older schema is read as it is.
+    ///
+    /// A WAL database needs its shared-memory index (`PATH-shm`), which `SQLite` creates beside
+    /// it when no monitor has it open. A user who may not create files there reads the file as
+    /// immutable instead, which is exact while no WAL file exists (every committed run is in
+    /// the main file); should a monitor write the main file meanwhile, the reading fails and
+    /// says to try again.
+    pub fn open_read_only(path: &Path) -> anyhow::Result<Store> {
+        if !path.exists() {
+            bail!(
+                "no monitoring history at '{}': run `mailaudit monitor` first, or name the \
+                 database with --db",
+                path.display()
+            );
+        }
+        let describe = || format!("cannot open the history database '{}'", path.display());
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut immutable = None;
+        let mut conn = Connection::open_with_flags(path, flags).with_context(describe)?;
+        if cannot_share_wal(&conn) && !sidecar(path, "-wal").exists() {
+            let meta = std::fs::metadata(path).with_context(describe)?;
+            immutable = Some((meta.len(), meta.modified().with_context(describe)?));
+            conn =
+                Connection::open_with_flags(immutable_uri(path), flags).with_context(describe)?;
+        }
+        // A connection setting, not a write: wait for a monitor's transaction.
+        conn.busy_timeout(BUSY_TIMEOUT).with_context(describe)?;
+        match Layout::of(&conn, path)? {
+            Layout::History => {}
+            Layout::Empty => bail!(not_ours(path, "it is empty")),
+            Layout::Foreign => bail!(not_ours(path, "it holds another program's tables")),
+        }
+        let version: i64 = conn
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )
+            .with_context(describe)?;
+        if version > SCHEMA_VERSION {
+            bail!(
+                "'{}' was written by a newer mailaudit (schema version {version}; this one reads \
+                 up to {SCHEMA_VERSION}): use that version to read it",
+                path.display()
+            );
+        }
+        if version < 1 {
+            bail!(not_ours(path, "it records no schema version"));
+        }
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+            immutable,
+        })
+    }
+
+    /// For a history read as immutable: fails if the file changed since it was opened, as what
+    /// was read may then be inconsistent.
+    fn check_unchanged(&self) -> anyhow::Result<()> {
+        let Some((len, modified)) = self.immutable else {
+            return Ok(());
+        };
+        let now = std::fs::metadata(&self.path)
+            .ok()
+            .and_then(|meta| Some((meta.len(), meta.modified().ok()?)));
+        if now != Some((len, modified)) {
+            bail!(
+                "'{}' was written by a monitor while it was read: run the command again",
+                self.path.display()
+            );
+        }
+        Ok(())
     }
 
     /// Where the database is.
@@ -265,12 +337,14 @@ impl Store {
                 entry.changes.push(change);
             }
         }
+        self.check_unchanged()?;
         Ok(entries)
     }
 
     /// The full JSON report of `target` stored at run `run`.
     pub fn report(&self, target: &str, run: i64) -> anyhow::Result<Option<String>> {
-        self.conn
+        let report = self
+            .conn
             .query_row(
                 "SELECT r.json FROM observations o JOIN reports r ON r.id = o.report_id
                  WHERE o.target = ?1 AND o.run_id = ?2",
@@ -278,7 +352,9 @@ impl Store {
                 |row| row.get(0),
             )
             .optional()
-            .with_context(|| format!("cannot read '{}'", self.path.display()))
+            .with_context(|| format!("cannot read '{}'", self.path.display()))?;
+        self.check_unchanged()?;
+        Ok(report)
     }
 
     /// How many runs are stored.
@@ -364,6 +440,108 @@ fn save_target(
     saved.changes.extend(changes);
     saved.snapshots.push(snapshot);
     Ok(())
+}
+
+/// Whether a read-only connection fails for want of the WAL index: `SQLite` could not create
+/// `PATH-shm` (a directory the user may not write) and answers "readonly" or "cannot open".
+fn cannot_share_wal(conn: &Connection) -> bool {
+    match conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Err(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+            e.code,
+            rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen
+        ),
+        _ => false,
+    }
+}
+
+/// `PATH` with `suffix` appended to its name (`-wal`, `-shm`).
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The `file:` URI of `path` opened as immutable (no locks, no WAL index, no journal), every
+/// byte outside the unreserved set and `/` percent-encoded (RFC 3986 §2.1).
+fn immutable_uri(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        absolute.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = absolute.to_string_lossy().replace('\\', "/").into_bytes();
+    let mut uri = String::from("file:");
+    for byte in bytes {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            let _ = write!(uri, "%{byte:02X}");
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// What a database file holds, read before anything is written to it.
+enum Layout {
+    /// No table: a new (or empty) file.
+    Empty,
+    /// The tables of a mailaudit history.
+    History,
+    /// Tables, not (all) ours.
+    Foreign,
+}
+
+/// The tables a history has since schema version 1.
+const TABLES: [&str; 5] = [
+    "schema_version",
+    "runs",
+    "reports",
+    "observations",
+    "changes",
+];
+
+impl Layout {
+    fn of(conn: &Connection, path: &Path) -> anyhow::Result<Layout> {
+        let tables = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<Result<Vec<String>, _>>()
+            });
+        let tables = match tables {
+            Ok(tables) => tables,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                bail!(not_ours(path, "it is not an SQLite database"));
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot read the database '{}'", path.display()));
+            }
+        };
+        Ok(if tables.is_empty() {
+            Layout::Empty
+        } else if TABLES.iter().all(|t| tables.iter().any(|name| name == t)) {
+            Layout::History
+        } else {
+            Layout::Foreign
+        })
+    }
+}
+
+/// The one-line refusal of a file that is not a history.
+fn not_ours(path: &Path, why: &str) -> String {
+    format!(
+        "'{}' is not a mailaudit history ({why}): name the history with --db",
+        path.display()
+    )
 }
 
 /// Switches to WAL. Changing the journal mode needs a moment of exclusive access: when another
@@ -609,7 +787,7 @@ mod tests {
         assert_eq!(mode, "wal");
         drop(store);
         // Opening again does not migrate twice.
-        let store = Store::open_existing(&path).unwrap();
+        let store = Store::open_read_only(&path).unwrap();
         let versions: i64 = store
             .conn
             .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
@@ -631,9 +809,69 @@ mod tests {
     }
 
     #[test]
+    fn another_programs_database_is_refused_untouched() {
+        let (dir, _) = temp_db();
+        let path = dir.path().join("foreign.sqlite3");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE runs (name TEXT)")
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        for error in [
+            Store::open(&path).err().unwrap(),
+            Store::open_read_only(&path).err().unwrap(),
+        ] {
+            let error = format!("{error:#}");
+            assert!(error.contains("is not a mailaudit history"), "{error}");
+            assert!(!error.contains('\n'), "{error}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // An empty file is a new history for the monitor, but nothing to read for `history`.
+        let empty = dir.path().join("empty.sqlite3");
+        std::fs::write(&empty, "").unwrap();
+        let error = format!("{:#}", Store::open_read_only(&empty).err().unwrap());
+        assert!(
+            error.contains("is not a mailaudit history (it is empty)"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read(&empty).unwrap(), b"");
+        assert!(Store::open(&empty).is_ok());
+    }
+
+    #[test]
+    fn an_older_schema_is_read_as_it_is() {
+        let (_dir, path) = temp_db();
+        let mut store = Store::open(&path).unwrap();
+        let now = SystemTime::now();
+        store
+            .save_run("m.toml", now, now, &[ip_report(true)], None)
+            .unwrap();
+        // As version 1 left it: no `known` column, one version recorded.
+        store
+            .conn
+            .execute_batch(
+                "ALTER TABLE observations DROP COLUMN known;
+                 DELETE FROM schema_version WHERE version > 1;",
+            )
+            .unwrap();
+        drop(store);
+        let before = std::fs::read(&path).unwrap();
+        let store = Store::open_read_only(&path).unwrap();
+        assert_eq!(store.timeline("192.0.2.1").unwrap().len(), 1);
+        drop(store);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "not migrated");
+    }
+
+    #[test]
+    fn immutable_uris_escape_the_path() {
+        let uri = immutable_uri(Path::new("/var/lib/a b/h?#%.sqlite3"));
+        assert_eq!(uri, "file:/var/lib/a%20b/h%3F%23%25.sqlite3?immutable=1");
+    }
+
+    #[test]
     fn history_does_not_create_a_database() {
         let (_dir, path) = temp_db();
-        let error = Store::open_existing(&path).err().unwrap().to_string();
+        let error = Store::open_read_only(&path).err().unwrap().to_string();
         assert!(error.contains("no monitoring history"), "{error}");
         assert!(!path.exists());
     }

@@ -25,6 +25,7 @@ use super::{Areas, DomainAreas, TargetReport, unknown_line};
 use crate::dkim::{DkimReport, SelectorReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
 use crate::dnsbl::{ListAnswer, ListStatus};
+use crate::files;
 use crate::finding::{Finding, Severity};
 use crate::ip::IpReport;
 use crate::mx::{HostReport, MxReport};
@@ -51,22 +52,25 @@ pub fn write_html(
 }
 
 /// Writes the page to a new dated file under [`REPORTS_DIR`] (created if needed), named after
-/// the first target; returns its path.
+/// the first target; returns its path. The file is always a new one (see
+/// [`files::create_unique`]): two runs in the same second get two files, and nothing planted at
+/// the name is opened.
 pub fn write_dated(reports: &[TargetReport], now: SystemTime) -> io::Result<PathBuf> {
     let first = reports.first().map_or("report", |r| r.target.as_str());
-    let path = default_path(first, now);
     std::fs::create_dir_all(REPORTS_DIR)?;
-    let mut file = io::BufWriter::new(std::fs::File::create(&path)?);
+    let (file, path) =
+        files::create_unique(Path::new(REPORTS_DIR), &dated_stem(first, now), "html")?;
+    let mut file = io::BufWriter::new(file);
     write_html(&mut file, reports, now)?;
     file.flush()?;
     Ok(path)
 }
 
-/// `reports/<first target>-<YYYYMMDD-HHMMSS>.html` (UTC), the target made safe for a file name.
-pub fn default_path(first_target: &str, now: SystemTime) -> PathBuf {
+/// `<first target>-<YYYYMMDD-HHMMSS>` (UTC), the target made safe for a file name.
+fn dated_stem(first_target: &str, now: SystemTime) -> String {
     let time = Timestamp::from(now);
-    let name = format!(
-        "{}-{:04}{:02}{:02}-{:02}{:02}{:02}.html",
+    format!(
+        "{}-{:04}{:02}{:02}-{:02}{:02}{:02}",
         file_name_part(first_target),
         time.year,
         time.month,
@@ -74,8 +78,7 @@ pub fn default_path(first_target: &str, now: SystemTime) -> PathBuf {
         time.hour,
         time.minute,
         time.second
-    );
-    Path::new(REPORTS_DIR).join(name)
+    )
 }
 
 /// A target as a file name component: letters, digits, `.`, `-` and `_` kept, anything else
@@ -1118,15 +1121,15 @@ mod tests {
     }
 
     #[test]
-    fn default_path_is_dated_and_safe() {
+    fn dated_names_are_dated_and_safe() {
         let time = UNIX_EPOCH + Duration::from_secs(1_764_293_125); // 2025-11-28 01:25:25 UTC
         assert_eq!(
-            default_path("example.com", time),
-            Path::new("reports/example.com-20251128-012525.html")
+            dated_stem("example.com", time),
+            "example.com-20251128-012525"
         );
         assert_eq!(
-            default_path("2001:db8::1", time),
-            Path::new("reports/2001_db8__1-20251128-012525.html")
+            dated_stem("2001:db8::1", time),
+            "2001_db8__1-20251128-012525"
         );
         let part = file_name_part("../etc/passwd");
         assert!(!part.contains('/') && !part.starts_with('.'), "{part}");

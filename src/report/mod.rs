@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::completeness::{self, Unknown};
 use crate::dnsbl::DomainListingReport;
-use crate::finding::{Code, Finding, Severity};
+use crate::finding::{self, Code, Finding, Severity};
 use crate::ip::IpReport;
 use crate::requirements::{self, Requirement};
 use crate::score::{self, Grade, Score};
@@ -87,15 +87,16 @@ pub struct TargetReport {
 }
 
 impl TargetReport {
-    /// Assembles a report: findings ordered most severe first, what could not be seen
-    /// gathered, then scored.
+    /// Assembles a report: findings of one code beyond a few counted in one, ordered most
+    /// severe first, what could not be seen gathered, then scored.
     pub fn new(
         target: &str,
         kind: TargetKind,
-        mut findings: Vec<Finding>,
+        findings: Vec<Finding>,
         areas: Areas,
         resolvers: Vec<String>,
     ) -> Self {
+        let mut findings = finding::limit_per_code(findings);
         findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)

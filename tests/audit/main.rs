@@ -4,10 +4,12 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bounds;
 mod bulk;
 mod dkim;
 mod dmarc;
 mod faults;
+mod files;
 mod mx;
 mod output;
 mod reputation;

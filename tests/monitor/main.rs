@@ -6,6 +6,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod safety;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -116,9 +118,11 @@ fn command(world: &TestDns, args: &[&str]) -> Command {
 /// [`command`] with any resolver address (always one of the test's own, on loopback).
 fn command_asking(resolver: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mailaudit"));
+    command.args(args);
+    if !args.contains(&"--dnsbl") {
+        command.args(["--dnsbl", &fixture("dnsbl.toml")]);
+    }
     command
-        .args(args)
-        .args(["--dnsbl", &fixture("dnsbl.toml")])
         .args(["--resolver", resolver, "--timeout", "1"])
         .env("NO_COLOR", "1");
     for proxy in [
@@ -195,19 +199,29 @@ const LISTED_10: &str = r#"mailaudit_ip_listed{ip="192.0.2.10",list="Monitor RBL
 // --- A webhook receiver on loopback. ---
 
 /// A tiny HTTP server: answers each request with the next status of `statuses` (the last one
-/// repeated) and keeps every request body.
+/// repeated), with the `headers` given, and keeps every request line and every POST body.
 struct Receiver {
     url: String,
+    port: u16,
     bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+    requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl Receiver {
     fn start(statuses: &[u16]) -> Receiver {
+        Receiver::start_with(statuses, &[])
+    }
+
+    /// A receiver whose every answer carries `headers` (`Name: value`), e.g. a `Location`.
+    fn start_with(statuses: &[u16], headers: &[String]) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the webhook receiver");
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}/hook");
         let bodies = Arc::new(Mutex::new(Vec::new()));
-        let kept = Arc::clone(&bodies);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (kept, lines) = (Arc::clone(&bodies), Arc::clone(&requests));
         let statuses = statuses.to_vec();
+        let extra: String = headers.iter().flat_map(|h| [h.as_str(), "\r\n"]).collect();
         std::thread::spawn(move || {
             for (index, stream) in listener.incoming().enumerate() {
                 let Ok(mut stream) = stream else { continue };
@@ -215,7 +229,10 @@ impl Receiver {
                 let mut length = 0usize;
                 let mut request_line = String::new();
                 reader.read_line(&mut request_line).expect("request line");
-                assert!(request_line.starts_with("POST /hook "), "{request_line}");
+                lines
+                    .lock()
+                    .unwrap()
+                    .push(request_line.trim_end().to_owned());
                 loop {
                     let mut line = String::new();
                     reader.read_line(&mut line).expect("header line");
@@ -231,21 +248,33 @@ impl Receiver {
                 }
                 let mut body = vec![0; length];
                 reader.read_exact(&mut body).expect("body");
-                kept.lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&body).expect("the webhook body is JSON"));
+                if request_line.starts_with("POST ") {
+                    kept.lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).expect("the webhook body is JSON"));
+                }
                 let status = statuses[index.min(statuses.len() - 1)];
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    "HTTP/1.1 {status} X\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
                 );
             }
         });
-        Receiver { url, bodies }
+        Receiver {
+            url,
+            port,
+            bodies,
+            requests,
+        }
     }
 
     fn bodies(&self) -> Vec<serde_json::Value> {
         self.bodies.lock().unwrap().clone()
+    }
+
+    /// Every request line received (`POST /hook HTTP/1.1`), in order.
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
     }
 }
 
@@ -370,6 +399,11 @@ fn assert_webhook_names_both_changes(receiver: &Receiver, run: i64) {
     // The webhook got one POST for this run (after the first run's) naming both changes.
     let bodies = receiver.bodies();
     assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let requests = receiver.requests();
+    assert!(
+        requests.iter().all(|r| r.starts_with("POST /hook ")),
+        "{requests:?}"
+    );
     let body = &bodies[1];
     let sent: Vec<ChangeOut> =
         serde_json::from_value(body["changes"].clone()).expect("changes in the body");
