@@ -15,7 +15,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::audit::{self, AuditOptions, Blocklists};
-use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format, IpArgs};
+use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format, IpArgs, SmtpArgs, TlsArg};
 use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
 use crate::files::{self, Named};
@@ -23,6 +23,7 @@ use crate::finding::Severity;
 use crate::input::{self, InputError};
 use crate::report::stream::{self, ReportSink};
 use crate::report::{TargetReport, json, markdown, table};
+use crate::smtp::{self, TlsMode};
 
 /// Exit status 1: the audit ran and found something at or above `--fail-on`.
 const EXIT_FINDINGS: u8 = 1;
@@ -30,6 +31,8 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_INTERRUPTED: u8 = 130;
 /// Exit status when the reader of the output went away (128 + SIGPIPE), as shells report it.
 const EXIT_PIPE_CLOSED: u8 = 141;
+/// Where `smtp --user` reads the password.
+const SMTP_PASSWORD_VARIABLE: &str = "MAILAUDIT_SMTP_PASSWORD";
 /// More targets than this (or a `--file`) make a bulk run: the table shows one summary row a
 /// target instead of every area.
 const BULK_THRESHOLD: usize = 10;
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ip(args) => run_ip(&args),
         Command::Monitor(args) => crate::monitor::run(&args),
         Command::History(args) => crate::monitor::history(&args),
+        Command::Smtp(args) => run_smtp(&args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "mailaudit", &mut io::stdout());
@@ -50,11 +54,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let list = args
-        .file
-        .as_deref()
-        .map(|path| Named::input("--file", path));
-    check_paths(&args.common, list.as_slice())?;
+    let inputs: Vec<Named> = [
+        args.file
+            .as_deref()
+            .map(|path| Named::input("--file", path)),
+        args.ca_file
+            .as_deref()
+            .map(|path| Named::input("--ca-file", path)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    check_paths(&args.common, &inputs)?;
     let listed = args
         .domains
         .iter()
@@ -100,6 +111,16 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .map(|s| input::parse_selector(s))
             .collect::<Result<_, _>>()?,
         ips: parse_ips(&args.ips)?,
+        smtp: args
+            .smtp
+            .then(|| -> anyhow::Result<smtp::ProbeOptions> {
+                Ok(smtp::ProbeOptions {
+                    trust: smtp::Trust::new(args.ca_file.as_deref())?,
+                    credentials: None,
+                    step: Duration::from_secs_f64(args.common.timeout),
+                })
+            })
+            .transpose()?,
     };
     let bulk = args.file.is_some() || total.is_none_or(|total| total > BULK_THRESHOLD);
     let context = RunContext::prepare(&args.common)?;
@@ -168,6 +189,82 @@ fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
             &mut output,
         )
         .await
+    })
+}
+
+/// `mailaudit smtp HOST`: one port, or every port of [`smtp::ALL_PORTS`], probed at once.
+fn run_smtp(args: &SmtpArgs) -> anyhow::Result<ExitCode> {
+    let ca_file = args
+        .ca_file
+        .as_deref()
+        .map(|p| Named::input("--ca-file", p));
+    check_paths(&args.common, ca_file.as_slice())?;
+    let host = match args.host.trim().parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.to_canonical().to_string(),
+        Err(_) => input::normalize_domain(&args.host)?,
+    };
+    let credentials = args
+        .user
+        .as_ref()
+        .map(|user| smtp_credentials(user))
+        .transpose()?;
+    let trust = smtp::Trust::new(args.ca_file.as_deref())?;
+    let ports: Vec<(u16, TlsMode)> = if args.all_ports {
+        smtp::ALL_PORTS.to_vec()
+    } else {
+        let mode = match args.tls {
+            Some(TlsArg::Starttls) => TlsMode::Starttls,
+            Some(TlsArg::Implicit) => TlsMode::Implicit,
+            Some(TlsArg::None) => TlsMode::None,
+            None => TlsMode::default_for(args.port),
+        };
+        vec![(args.port, mode)]
+    };
+    let setup = DnsSetup::from_args(&args.common)?;
+    let mut output = Output::open(&args.common)?;
+    let options = smtp::ProbeOptions {
+        trust,
+        credentials,
+        step: Duration::from_secs_f64(args.common.timeout),
+    };
+    let ports: Vec<(u16, TlsMode, smtp::ProbeOptions)> = ports
+        .iter()
+        .map(|&(port, mode)| {
+            // AUTH only where clients submit mail.
+            let mut options = options.clone();
+            if args.all_ports && smtp::Role::for_port(port) == smtp::Role::Mx {
+                options.credentials = None;
+            }
+            (port, mode, options)
+        })
+        .collect();
+    runtime()?.block_on(async {
+        let dns = setup.client().await?;
+        let audit = audit::audit_smtp(&dns, &host, &host, &ports);
+        emit(
+            std::iter::once(audit),
+            Some(1),
+            false,
+            &args.common,
+            &mut output,
+        )
+        .await
+    })
+}
+
+/// `--user` and the password of `MAILAUDIT_SMTP_PASSWORD`: the only place a password is read,
+/// never an argument (visible to every user of the machine in the process list).
+fn smtp_credentials(user: &str) -> anyhow::Result<smtp::Credentials> {
+    let password = std::env::var(SMTP_PASSWORD_VARIABLE).unwrap_or_default();
+    if password.is_empty() {
+        anyhow::bail!(
+            "--user {user}: set the password in the environment variable {SMTP_PASSWORD_VARIABLE} \
+             (it is never taken on the command line)"
+        );
+    }
+    Ok(smtp::Credentials {
+        user: user.to_owned(),
+        password: smtp::Password::new(password),
     })
 }
 
@@ -256,13 +353,19 @@ impl DnsSetup {
     /// Starts a DNS client, checks that every resolver answers (a dead one stops the run
     /// before anything is judged or stored), and checks the blocklists once (RFC 5782 §5).
     pub(crate) async fn start(&self) -> anyhow::Result<(Dns, Blocklists)> {
+        let dns = self.client().await?;
+        let blocklists = Blocklists::checked(&dns, self.catalog.clone()).await;
+        Ok((dns, blocklists))
+    }
+
+    /// Starts a DNS client and checks that every resolver answers; no blocklist is asked.
+    pub(crate) async fn client(&self) -> anyhow::Result<Dns> {
         let mut dns = Dns::new(&self.config)?;
         if let Some(qps) = self.rate {
             dns = dns.with_rate(qps);
         }
         dns.check_resolvers().await?;
-        let blocklists = Blocklists::checked(&dns, self.catalog.clone()).await;
-        Ok((dns, blocklists))
+        Ok(dns)
     }
 }
 

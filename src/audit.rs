@@ -13,8 +13,8 @@ use crate::dnsbl::{self, Catalog, DomainListingReport, ListHealth};
 use crate::finding::{Checked, Code, Finding};
 use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
-use crate::report::{Areas, DomainAreas, IpAreas, TargetKind, TargetReport};
-use crate::{delivery, dkim, dmarc, ip, mx, nameservers, spf};
+use crate::report::{Areas, DomainAreas, IpAreas, SmtpAreas, TargetKind, TargetReport};
+use crate::{delivery, dkim, dmarc, ip, mx, nameservers, smtp, spf};
 
 /// The blocklists of a run: the catalog and what its health check found (RFC 5782 §5), asked
 /// once per run before any target.
@@ -38,7 +38,13 @@ pub struct AuditOptions {
     pub selectors: Vec<String>,
     /// The domain's sending IPs (`--ip`).
     pub ips: Vec<IpAddr>,
+    /// `--smtp`: probe each MX host on port 25. Without it an audit opens no TCP connection.
+    pub smtp: Option<smtp::ProbeOptions>,
 }
+
+/// MX hosts probed at most (by preference), and at once.
+const SMTP_HOSTS: usize = 8;
+const SMTP_HOSTS_AT_ONCE: usize = 4;
 
 /// Audits one normalised domain.
 pub async fn audit_domain(
@@ -49,12 +55,13 @@ pub async fn audit_domain(
 ) -> TargetReport {
     let mx_and_listings = async {
         let mx = mx::check(dns, domain).await;
+        let names = listing_domains(domain, &mx.report);
         let listings =
-            join_all(listing_domains(domain, &mx.report).iter().map(|name| {
+            join_all(names.iter().map(|name| {
                 dnsbl::check_domain(dns, name, &blocklists.catalog, &blocklists.health)
-            }))
-            .await;
-        (mx, listings)
+            }));
+        let (listings, smtp) = tokio::join!(listings, probe_mx_hosts(dns, &mx.report, options));
+        (mx, listings, smtp)
     };
     let ips = join_all(
         options
@@ -62,7 +69,7 @@ pub async fn audit_domain(
             .iter()
             .map(|&address| sending_ip(dns, address, Some(domain), blocklists)),
     );
-    let (spf, dmarc, dkim, (mx, listings), ips) = tokio::join!(
+    let (spf, dmarc, dkim, (mx, listings, smtp), ips) = tokio::join!(
         spf::check(dns, domain),
         dmarc::check(dns, domain),
         dkim::check(dns, domain, &options.selectors),
@@ -78,6 +85,11 @@ pub async fn audit_domain(
     for listing in listings {
         findings.extend(listing.findings);
         blocklist_reports.push(listing.report);
+    }
+    let mut smtp_probes = Vec::new();
+    for probe in smtp {
+        findings.extend(probe.findings);
+        smtp_probes.push(probe.report);
     }
     let mut ip_reports = Vec::new();
     for checked in ips {
@@ -99,6 +111,7 @@ pub async fn audit_domain(
         mx: mx.report,
         ips: ip_reports,
         blocklists: blocklist_reports,
+        smtp: smtp_probes,
     };
     findings.extend(delivery::rejection_finding(domain, &areas, &findings));
     let areas = Areas::Domain(Box::new(areas));
@@ -136,6 +149,50 @@ pub async fn audit_ip(
         &target,
         TargetKind::Ip,
         checked.findings,
+        areas,
+        resolver_stopped,
+    )
+}
+
+/// Probes the mail server `host` on each of `ports` at once (each port with its TLS mode and
+/// options; its role is the port's, [`smtp::Role::for_port`]), and makes the report named
+/// `target`: `mailaudit smtp` names it `host`, the monitor `HOST:PORT`.
+pub async fn audit_smtp(
+    dns: &Dns,
+    target: &str,
+    host: &str,
+    ports: &[(u16, smtp::TlsMode, smtp::ProbeOptions)],
+) -> TargetReport {
+    let probes = join_all(ports.iter().map(|(port, mode, options)| {
+        smtp::probe(
+            dns,
+            host,
+            *port,
+            *mode,
+            smtp::Role::for_port(*port),
+            options,
+        )
+    }))
+    .await;
+    let mut findings = Vec::new();
+    let mut reports = Vec::new();
+    for checked in probes {
+        findings.extend(checked.findings);
+        reports.push(checked.report);
+    }
+    let areas = Areas::Smtp(Box::new(SmtpAreas {
+        smtp: smtp::SmtpReport {
+            host: host.to_owned(),
+            probes: reports,
+        },
+    }));
+    let resolver_stopped =
+        failure_cause(dns, &areas, &findings).await == FailureCause::ResolverStopped;
+    finish(
+        dns,
+        target,
+        TargetKind::Smtp,
+        findings,
         areas,
         resolver_stopped,
     )
@@ -209,6 +266,45 @@ async fn sending_ip(
     }
     checked.report.spf = evaluation;
     checked
+}
+
+/// `--smtp`: each MX host (the first [`SMTP_HOSTS`] by preference; the domain itself when it
+/// has no MX, RFC 5321 §5.1) on port 25 with STARTTLS, as a sending MTA would, a few at once.
+async fn probe_mx_hosts(
+    dns: &Dns,
+    mx: &MxReport,
+    options: &AuditOptions,
+) -> Vec<Checked<smtp::PortProbe>> {
+    let Some(probe_options) = &options.smtp else {
+        return Vec::new();
+    };
+    let mut hosts: Vec<String> = Vec::new();
+    for host in mx.hosts.iter().chain(mx.fallback.iter()) {
+        let probed = !matches!(
+            host.status,
+            HostStatus::IpLiteral | HostStatus::Unresolvable
+        );
+        if probed && hosts.len() < SMTP_HOSTS {
+            hosts.push(host.exchange.clone());
+        }
+    }
+    let mut probes = Vec::with_capacity(hosts.len());
+    for batch in hosts.chunks(SMTP_HOSTS_AT_ONCE) {
+        probes.extend(
+            join_all(batch.iter().map(|host| {
+                smtp::probe(
+                    dns,
+                    host,
+                    25,
+                    smtp::TlsMode::Starttls,
+                    smtp::Role::Mx,
+                    probe_options,
+                )
+            }))
+            .await,
+        );
+    }
+    probes
 }
 
 /// The domains to look up on domain blocklists: the audited domain, then the registrable

@@ -31,6 +31,10 @@ pub enum Command {
     /// Reputation of sending IPs (IPv4 and IPv6): DNS blocklists, PTR, forward-confirmed
     /// reverse DNS.
     Ip(IpArgs),
+    /// Probe a mail server as a mail client or an MTA would: connection, greeting, EHLO
+    /// extensions, STARTTLS or implicit TLS and the certificate, AUTH with --user; every failure
+    /// explained. No mail is ever sent.
+    Smtp(SmtpArgs),
     /// Audit the domains, sending IPs and CIDR ranges of a monitor.toml, store each run in a
     /// history database, report what changed since the previous run (new listing, delisting,
     /// record added, removed or changed, grade change) and alert: exit status, --webhook,
@@ -66,6 +70,16 @@ pub struct AuditArgs {
     #[arg(long = "selector", value_name = "NAME")]
     pub selectors: Vec<String>,
 
+    /// Also connect to each MX host on port 25: STARTTLS, its certificate, the greeting
+    /// against the PTR name. Without it an audit asks DNS only and opens no connection.
+    #[arg(long)]
+    pub smtp: bool,
+
+    /// With --smtp: trust the CA certificates of this PEM file beside the web PKI roots (an
+    /// internal relay's private CA).
+    #[arg(long, value_name = "PATH", requires = "smtp")]
+    pub ca_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -87,6 +101,50 @@ pub struct IpArgs {
 
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SmtpArgs {
+    /// The server: a host name (its A and AAAA records are asked through --resolver, every
+    /// address tried) or an IP address.
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// The port: 587 (submission, the default), 465 (submission over implicit TLS), 25 (MX).
+    #[arg(long, value_name = "N", default_value_t = 587, conflicts_with = "all_ports",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    /// How TLS starts (default: implicit on 465, starttls otherwise).
+    #[arg(long, value_enum, conflicts_with = "all_ports")]
+    pub tls: Option<TlsArg>,
+
+    /// Try AUTH as this user. The password is read from the environment variable
+    /// `MAILAUDIT_SMTP_PASSWORD`, never from the command line, and never shown.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Trust the CA certificates of this PEM file beside the web PKI roots.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Try ports 25, 465, 587 and 2525 and show which work.
+    #[arg(long)]
+    pub all_ports: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `--tls`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TlsArg {
+    /// Plain text, then STARTTLS (RFC 3207): ports 25 and 587.
+    Starttls,
+    /// TLS from the first byte (RFC 8314): port 465.
+    Implicit,
+    /// No TLS.
+    None,
 }
 
 /// Options every command takes.

@@ -13,13 +13,14 @@ use crate::dnsbl::{DomainListingReport, lists_unknown};
 use crate::finding::{Code, Finding, Verdict};
 use crate::ip::IpReport;
 use crate::report::{Areas, DomainAreas};
+use crate::smtp::{self, PortProbe};
 use crate::spf::SpfResult;
 
 /// One part of a report that could not be determined.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unknown {
     /// `spf`, `dmarc`, `dkim`, `mx`, `domain-blocklists`, `reverse-dns`, `blocklists`,
-    /// `spf-evaluation` or `resolver`.
+    /// `spf-evaluation`, `smtp` or `resolver`.
     pub area: String,
     /// The name or address the part is about, where an area has several (a sending IP, an MX
     /// host's domain).
@@ -59,8 +60,29 @@ pub fn unknown_parts(areas: &Areas, findings: &[Finding]) -> Vec<Unknown> {
     match areas {
         Areas::Domain(domain) => domain_parts(domain, findings, &mut parts),
         Areas::Ip(ip) => ip_parts(&ip.ip, &mut parts),
+        Areas::Smtp(smtp) => {
+            for probe in &smtp.smtp.probes {
+                smtp_part(probe, &mut parts);
+            }
+        }
     }
     parts
+}
+
+/// A mail server whose addresses could not be looked up.
+fn smtp_part(probe: &PortProbe, parts: &mut Vec<Unknown>) {
+    if let Some(lookup) = probe.dns.as_ref().filter(|l| smtp::lookup_failed(l))
+        && probe.sessions.is_empty()
+    {
+        parts.push(Unknown::new(
+            "smtp",
+            Some(format!("{}:{}", probe.host, probe.port)),
+            format!(
+                "the address lookup of {} failed (A: {}, AAAA: {}): nothing was probed",
+                probe.host, lookup.a, lookup.aaaa
+            ),
+        ));
+    }
 }
 
 fn domain_parts(areas: &DomainAreas, findings: &[Finding], parts: &mut Vec<Unknown>) {
@@ -93,6 +115,9 @@ fn domain_parts(areas: &DomainAreas, findings: &[Finding], parts: &mut Vec<Unkno
     }
     for ip in &areas.ips {
         ip_parts(ip, parts);
+    }
+    for probe in &areas.smtp {
+        smtp_part(probe, parts);
     }
 }
 

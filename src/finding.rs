@@ -149,6 +149,9 @@ codes! {
     SmtpAuthPlaintext => "smtp.auth-plaintext", Critical;
     SmtpBannerMismatch => "smtp.banner-mismatch", Warning;
     SmtpAuthFailed => "smtp.auth-failed", Error;
+    SmtpCertExpiring => "smtp.cert-expiring", Warning;
+    SmtpProtocolError => "smtp.protocol-error", Error;
+    SmtpNoAddress => "smtp.no-address", Error;
 }
 
 impl Code {

@@ -23,4 +23,5 @@ pub mod nameservers;
 pub mod report;
 pub mod requirements;
 pub mod score;
+pub mod smtp;
 pub mod spf;

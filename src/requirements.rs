@@ -181,11 +181,7 @@ pub fn evaluate(areas: &DomainAreas, findings: &[Finding]) -> Vec<Requirement> {
             codes: standing.codes.clone(),
             detail: standing.detail.clone(),
         };
-    let tls = Standing::new(
-        RequirementStatus::NotChecked,
-        Vec::new(),
-        "TLS is seen only by connecting to the mail servers (an SMTP probe); this audit asked DNS only",
-    );
+    let tls = tls_standing(areas, findings);
     let unsubscribe = Standing::new(
         RequirementStatus::NotCheckable,
         Vec::new(),
@@ -395,6 +391,61 @@ fn dkim_standing(report: &DkimReport, findings: &[Finding]) -> Standing {
         vec![Code::DkimNotFound],
         "no usable DKIM key at any selector tried",
     )
+}
+
+/// TLS, as the MX hosts probed with `--smtp` show it: not met when one does not offer STARTTLS
+/// or its handshake fails; published (in place, not evaluated for the mail the domain sends)
+/// when every one that answered speaks TLS; not checked without `--smtp`.
+fn tls_standing(areas: &DomainAreas, findings: &[Finding]) -> Standing {
+    use crate::smtp::Outcome;
+    if areas.smtp.is_empty() {
+        return Standing::new(
+            RequirementStatus::NotChecked,
+            Vec::new(),
+            "TLS is seen only by connecting to the mail servers: audit with --smtp",
+        );
+    }
+    let sessions: Vec<(&str, &crate::smtp::Session)> = areas
+        .smtp
+        .iter()
+        .flat_map(|probe| probe.sessions.iter().map(move |s| (probe.host.as_str(), s)))
+        .collect();
+    let without_tls: Vec<String> = sessions
+        .iter()
+        .filter(|(_, s)| {
+            s.outcome == Outcome::TlsFailed || (s.outcome == Outcome::Completed && s.tls.is_none())
+        })
+        .map(|(host, s)| format!("{host} ({})", s.ip))
+        .collect();
+    let with_tls = sessions.iter().filter(|(_, s)| s.tls.is_some()).count();
+    if !without_tls.is_empty() {
+        let raised = [
+            Code::SmtpNoStarttls,
+            Code::SmtpTlsFailed,
+            Code::SmtpTlsOutdated,
+        ]
+        .into_iter()
+        .filter(|&c| findings.iter().any(|f| f.code == c))
+        .collect();
+        Standing::new(
+            RequirementStatus::NotMet,
+            raised,
+            format!("no TLS with {}", without_tls.join(", ")),
+        )
+    } else if with_tls == 0 {
+        Standing::new(
+            RequirementStatus::Unknown,
+            Vec::new(),
+            "no MX host could be probed (see the SMTP findings)",
+        )
+    } else {
+        Standing::new(
+            RequirementStatus::Published,
+            Vec::new(),
+            "every MX host that answered speaks TLS (STARTTLS on port 25); whether the sending \
+             servers use TLS is seen in the Received headers of mail",
+        )
+    }
 }
 
 /// Forward-confirmed reverse DNS of every `--ip`; not checked without one.

@@ -31,6 +31,8 @@ const CRITICAL_CAP: u8 = 65;
 const LISTED_CAP: u8 = 40;
 /// The best score an incomplete audit can get.
 const INCOMPLETE_CAP: u8 = 89;
+/// The best score a mail server none of whose addresses answered can get.
+const UNREACHABLE_CAP: u8 = 40;
 /// How many fixes "Fix first" names.
 const TOP_FIXES: usize = 3;
 
@@ -92,6 +94,8 @@ pub enum CapReason {
     MajorListing,
     /// Something could not be checked.
     Incomplete,
+    /// A mail server probed (`mailaudit smtp`) answered at none of its addresses and ports.
+    Unreachable,
 }
 
 impl CapReason {
@@ -101,6 +105,7 @@ impl CapReason {
             CapReason::Critical => "a critical finding",
             CapReason::MajorListing => "listed on a major blocklist",
             CapReason::Incomplete => "the audit is incomplete",
+            CapReason::Unreachable => "no address of the server answered",
         }
     }
 }
@@ -147,9 +152,18 @@ pub struct Score {
     pub top_fixes: Vec<TopFix>,
 }
 
-/// Scores a target from its findings; `incomplete` when something could not be checked.
-pub fn score(findings: &[Finding], incomplete: bool) -> Score {
-    let tally = Tally::of(findings, incomplete);
+/// What holds for a target besides its findings, for the caps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// Something could not be checked.
+    pub incomplete: bool,
+    /// A mail server probed answered nowhere: nothing can be sent through it.
+    pub unreachable: bool,
+}
+
+/// Scores a target from its findings and the conditions that cap it.
+pub fn score(findings: &[Finding], conditions: Conditions) -> Score {
+    let tally = Tally::of(findings, conditions);
     let mut deductions: Vec<Deduction> = findings
         .iter()
         .filter_map(|f| {
@@ -171,7 +185,7 @@ pub fn score(findings: &[Finding], incomplete: bool) -> Score {
         deductions,
         areas: tally.areas,
         caps: tally.caps,
-        top_fixes: top_fixes(findings, incomplete, tally.score),
+        top_fixes: top_fixes(findings, conditions, tally.score),
     }
 }
 
@@ -185,7 +199,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn of(findings: &[Finding], incomplete: bool) -> Tally {
+    fn of(findings: &[Finding], conditions: Conditions) -> Tally {
         let mut per_area: BTreeMap<&'static str, u32> = BTreeMap::new();
         for finding in findings {
             let points = cost(finding);
@@ -205,8 +219,8 @@ impl Tally {
         let total: u32 = areas.iter().map(|a| a.counted).sum();
         let deducted = u8::try_from(100u32.saturating_sub(total)).unwrap_or(0);
 
-        let conditions = [
-            (incomplete, CapReason::Incomplete, INCOMPLETE_CAP),
+        let caps_holding = [
+            (conditions.incomplete, CapReason::Incomplete, INCOMPLETE_CAP),
             (
                 findings.iter().any(|f| f.severity == Severity::Critical),
                 CapReason::Critical,
@@ -217,10 +231,15 @@ impl Tally {
                 CapReason::MajorListing,
                 LISTED_CAP,
             ),
+            (
+                conditions.unreachable,
+                CapReason::Unreachable,
+                UNREACHABLE_CAP,
+            ),
         ];
         let mut score = deducted;
         let mut caps = Vec::new();
-        for (holds, reason, max) in conditions {
+        for (holds, reason, max) in caps_holding {
             if holds {
                 caps.push(Cap {
                     reason,
@@ -269,7 +288,7 @@ impl Tally {
 /// The fixes that matter most for delivery: the most severe first (what receivers reject mail
 /// for before what is only weaker than best practice), then the costliest, then the biggest
 /// score gain. What could not be determined is not a fix, and an info finding needs none.
-fn top_fixes(findings: &[Finding], incomplete: bool, score: u8) -> Vec<TopFix> {
+fn top_fixes(findings: &[Finding], conditions: Conditions, score: u8) -> Vec<TopFix> {
     let mut codes: Vec<Code> = findings
         .iter()
         .filter(|f| cost(f) > 0)
@@ -286,7 +305,7 @@ fn top_fixes(findings: &[Finding], incomplete: bool, score: u8) -> Vec<TopFix> {
                 .filter(|f| f.code != code)
                 .cloned()
                 .collect();
-            let gain = Tally::of(&rest, incomplete).score.saturating_sub(score);
+            let gain = Tally::of(&rest, conditions).score.saturating_sub(score);
             let severity = of_code()
                 .map(|f| f.severity)
                 .max()
@@ -374,7 +393,7 @@ mod tests {
     fn no_finding_above_info_scores_100() {
         let s = score(
             &findings(&[Code::DmarcInherited, Code::MxNull, Code::DkimRevoked]),
-            false,
+            Conditions::default(),
         );
         assert_eq!(s.score, 100, "{s:?}");
         assert_eq!(s.grade, Grade::A);
@@ -383,7 +402,7 @@ mod tests {
 
     #[test]
     fn a_critical_finding_caps_the_grade_at_d() {
-        let s = score(&findings(&[Code::SpfPassAll]), false);
+        let s = score(&findings(&[Code::SpfPassAll]), Conditions::default());
         assert_eq!(s.score, 65, "{s:?}");
         assert_eq!(s.grade, Grade::D);
         assert!(s.capped_by_critical);
@@ -417,12 +436,16 @@ mod tests {
             Code::SpfLookupFailed,
         ]);
         for incomplete in [false, true] {
-            let full = score(&all, incomplete).score;
+            let conditions = Conditions {
+                incomplete,
+                ..Conditions::default()
+            };
+            let full = score(&all, conditions).score;
             for i in 0..all.len() {
                 let mut rest = all.clone();
                 rest.remove(i);
                 assert!(
-                    score(&rest, incomplete).score >= full,
+                    score(&rest, conditions).score >= full,
                     "removing {} lowered the score",
                     all[i].code
                 );
@@ -437,7 +460,13 @@ mod tests {
             Code::DkimLookupFailed,
             Code::IpDnsblRefused,
         ]);
-        let s = score(&failed, true);
+        let s = score(
+            &failed,
+            Conditions {
+                incomplete: true,
+                ..Conditions::default()
+            },
+        );
         assert!(s.deductions.is_empty(), "{s:?}");
         assert_eq!(s.score, 89);
         assert_eq!(s.grade, Grade::B);
@@ -456,7 +485,7 @@ mod tests {
         for list in ["one", "two", "three"] {
             all.push(Finding::new(Code::IpListed, list).severity(Severity::Error));
         }
-        let s = score(&all, false);
+        let s = score(&all, Conditions::default());
         let codes: Vec<&str> = s.top_fixes.iter().map(|f| f.code.as_str()).collect();
         assert_eq!(codes, ["ip.listed", "ip.no-ptr", "dkim.weak-key"], "{s:?}");
         assert_eq!(s.top_fixes[1].gain, 0);
@@ -470,7 +499,7 @@ mod tests {
     #[test]
     fn a_major_listing_dominates_the_score() {
         let mut findings = findings(&[Code::IpListed]);
-        let s = score(&findings, false);
+        let s = score(&findings, Conditions::default());
         assert_eq!(s.grade, Grade::F);
         assert_eq!(
             s.explanation,
@@ -478,7 +507,7 @@ mod tests {
         );
         findings[0].severity = Severity::Error;
         assert!(
-            score(&findings, false).score > 40,
+            score(&findings, Conditions::default()).score > 40,
             "a minor list does not cap"
         );
     }
@@ -493,7 +522,7 @@ mod tests {
             Code::MxCname,
         ]);
         many.push(Finding::new(Code::MxMissing, "w"));
-        let s = score(&many, false);
+        let s = score(&many, Conditions::default());
         assert_eq!(s.score, 45);
         assert_eq!(s.explanation, "100 − 40 SPF (60, at most 40) − 15 MX = 45");
         let counted: u32 = s.areas.iter().map(|a| a.counted).sum();

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::diff::{Change, ListingState, Snapshot};
+use super::diff::{Change, ListingState, PortHealth, Snapshot};
 use super::store::RunInfo;
-use crate::report::{SCHEMA_VERSION, TargetKind, TargetReport};
+use crate::report::{Areas, SCHEMA_VERSION, TargetKind, TargetReport};
+use crate::smtp::{Outcome, PortProbe};
 
 /// Attempts and pauses of a webhook POST.
 #[derive(Clone, Copy, Debug)]
@@ -255,6 +256,7 @@ pub fn metrics_text(
     };
     domain_metrics(&mut out, &of_kind(TargetKind::Domain));
     ip_metrics(&mut out, &of_kind(TargetKind::Ip));
+    smtp_metrics(&mut out, &of_kind(TargetKind::Smtp));
     run_metrics(&mut out, run, reports, changes);
     out
 }
@@ -360,6 +362,106 @@ fn ip_metrics(out: &mut String, ips: &[(&TargetReport, &Snapshot)]) {
     }
 }
 
+fn smtp_metrics(out: &mut String, servers: &[(&TargetReport, &Snapshot)]) {
+    let probes: Vec<&PortProbe> = servers
+        .iter()
+        .filter_map(|(report, _)| match &report.areas {
+            Areas::Smtp(areas) => Some(&areas.smtp.probes),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    family(
+        out,
+        "mailaudit_smtp_up",
+        "1 when a session with the SMTP server's port ran to QUIT (greeting, EHLO, TLS as the \
+         port's default) at one of its addresses at least, 0 when none did; absent when the \
+         host's addresses could not be looked up.",
+    );
+    for probe in &probes {
+        if let Some(health) = PortHealth::of(probe) {
+            sample(
+                out,
+                "mailaudit_smtp_up",
+                &[("host", &probe.host), ("port", &probe.port.to_string())],
+                if health == PortHealth::Answers {
+                    1.0
+                } else {
+                    0.0
+                },
+            );
+        }
+    }
+    family(
+        out,
+        "mailaudit_smtp_certificate_expiry_seconds",
+        "When the certificate the SMTP server's port presented stops being valid (its not \
+         after), in Unix time; the earliest of its addresses'. Absent when no certificate was \
+         seen.",
+    );
+    for probe in &probes {
+        if let Some(not_after) = certificate_expiry(probe) {
+            sample(
+                out,
+                "mailaudit_smtp_certificate_expiry_seconds",
+                &[("host", &probe.host), ("port", &probe.port.to_string())],
+                unix_seconds(not_after),
+            );
+        }
+    }
+}
+
+/// The earliest end of validity (Unix time) of the certificates the probe's sessions that ran
+/// to QUIT were shown.
+fn certificate_expiry(probe: &PortProbe) -> Option<i64> {
+    probe
+        .sessions
+        .iter()
+        .filter(|session| session.outcome == Outcome::Completed)
+        .filter_map(|session| session.tls.as_ref()?.certificate.as_ref())
+        .filter_map(|certificate| parse_rfc3339_utc(&certificate.not_after))
+        .min()
+}
+
+/// A UTC time as the probe writes a certificate's dates (`2027-01-01T00:00:00Z`, RFC 3339 to
+/// the second), or a bare Unix time (what it writes for a date RFC 3339 cannot hold), as Unix
+/// time.
+fn parse_rfc3339_utc(text: &str) -> Option<i64> {
+    if let Ok(unix) = text.parse::<i64>() {
+        return Some(unix);
+    }
+    let bytes = text.as_bytes();
+    let shape_ok = bytes.len() == 20
+        && bytes.iter().enumerate().all(|(i, &b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T' || b == b't',
+            13 | 16 => b == b':',
+            19 => b == b'Z' || b == b'z',
+            _ => b.is_ascii_digit(),
+        });
+    if !shape_ok {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<u16>().ok();
+    let date = time::Date::from_calendar_date(
+        i32::from(number(0..4)?),
+        time::Month::try_from(u8::try_from(number(5..7)?).ok()?).ok()?,
+        u8::try_from(number(8..10)?).ok()?,
+    )
+    .ok()?;
+    let clock = time::Time::from_hms(
+        u8::try_from(number(11..13)?).ok()?,
+        u8::try_from(number(14..16)?).ok()?,
+        u8::try_from(number(17..19)?).ok()?,
+    )
+    .ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp(),
+    )
+}
+
 fn run_metrics(out: &mut String, run: &RunInfo, reports: &[TargetReport], changes: &[Change]) {
     family(
         out,
@@ -448,6 +550,12 @@ fn count(n: usize) -> f64 {
 #[allow(clippy::cast_precision_loss)]
 fn seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
+}
+
+/// A Unix time in seconds as a sample value (exact below 2^53 seconds).
+#[allow(clippy::cast_precision_loss)]
+fn unix_seconds(unix: i64) -> f64 {
+    unix as f64
 }
 
 fn listing_value(state: ListingState) -> Option<f64> {
@@ -562,6 +670,36 @@ mod tests {
             assert!(write_metrics(&link, &run, &[], &[], &[]).is_err());
             assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
         }
+    }
+
+    #[test]
+    fn certificate_dates_are_read_as_unix_time() {
+        assert_eq!(parse_rfc3339_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339_utc("2027-01-01T00:00:00Z"),
+            Some(1_798_761_600)
+        );
+        assert_eq!(
+            parse_rfc3339_utc("2024-02-29T23:59:59Z"),
+            Some(1_709_251_199)
+        );
+        assert_eq!(parse_rfc3339_utc("-62135596800"), Some(-62_135_596_800));
+        for bad in [
+            "",
+            "2027-01-01",
+            "2027-01-01T00:00:00+01:00",
+            "2027-02-30T00:00:00Z",
+            "2027-13-01T00:00:00Z",
+            "2027-01-01T24:00:00Z",
+            "2027-01-01T00:00:00.5Z",
+            "２027-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339_utc(bad), None, "{bad}");
+        }
+        // As samples: whole seconds, no exponent.
+        let mut out = String::new();
+        sample(&mut out, "m", &[], unix_seconds(1_798_761_600));
+        assert_eq!(out, "m 1798761600\n");
     }
 
     #[test]

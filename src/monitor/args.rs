@@ -13,12 +13,14 @@ const MAX_INTERVAL: Duration = Duration::from_hours(7 * 24);
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit status: 0 nothing got worse since the previous run, 1 something \
-                        did (a new listing, a lower grade, a new finding at or above --fail-on), \
-                        2 could not run. The first run of a target stores its baseline."
+                        did (a new listing, a lower grade, a new finding at or above --fail-on, \
+                        an SMTP port that stopped answering, a certificate expiring within 14 \
+                        days or invalid), 2 could not run. The first run of a target stores its \
+                        baseline."
 )]
 pub struct MonitorArgs {
-    /// The monitor.toml to read: `domains`, `ips`, `ranges` (CIDR), optional `selectors`,
-    /// `webhook`, `metrics`.
+    /// The monitor.toml to read: `domains`, `ips`, `ranges` (CIDR), `smtp` (HOST:PORT),
+    /// optional `selectors`, `ca_file`, `webhook`, `metrics`.
     #[arg(long, value_name = "PATH")]
     pub config: PathBuf,
 
@@ -52,7 +54,7 @@ pub struct MonitorArgs {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// The domain or IP address whose stored runs to show.
+    /// The domain, IP address or SMTP server (HOST:PORT) whose stored runs to show.
     #[arg(value_name = "TARGET")]
     pub target: String,
 

@@ -6,12 +6,14 @@
 //! ips = ["192.0.2.1", "2001:db8::25"]
 //! ranges = ["192.0.2.0/28"]        # CIDR, expanded to every address
 //! selectors = ["s2024"]            # DKIM selectors beside the built-in ones
+//! smtp = ["mail.example.com:587", "mx.example.com:25", "[2001:db8::25]:25"]  # HOST[:PORT]
+//! ca_file = "/etc/mailaudit/private-ca.pem"                               # for `smtp`
 //! webhook = "https://hooks.example/mailaudit"
 //! metrics = "/var/lib/node_exporter/textfile/mailaudit.prom"
 //! ```
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
@@ -24,8 +26,8 @@ pub const MAX_V4_PREFIX_BITS: u8 = 16;
 /// The widest IPv6 range accepted: a /112, the same 65 536 addresses.
 pub const MAX_V6_PREFIX_BITS: u8 = 112;
 
-/// The most targets a config may name in all: domains, IPs and every address of every range
-/// (overlaps counted once). Each is audited at every run and its report kept in memory until
+/// The most targets a config may name in all: domains, IPs, every address of every range
+/// (overlaps counted once) and SMTP servers. Each is audited at every run and its report kept in memory until
 /// the run is stored, so the total is bounded, not only each range: a /16 alone fills it.
 pub const MAX_TARGETS: u64 = 65_536;
 
@@ -49,16 +51,25 @@ struct RawConfig {
     ranges: Vec<String>,
     #[serde(default)]
     selectors: Vec<String>,
+    #[serde(default)]
+    smtp: Vec<String>,
+    ca_file: Option<PathBuf>,
     webhook: Option<String>,
     metrics: Option<PathBuf>,
 }
 
-/// What to watch, checked: normalised domains, every address once (ranges expanded).
+/// What to watch, checked: normalised domains, every address once (ranges expanded), each SMTP
+/// server once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub domains: Vec<String>,
     pub ips: Vec<IpAddr>,
     pub selectors: Vec<String>,
+    /// Mail servers probed as a client would (no AUTH), in the config's order.
+    pub smtp: Vec<SmtpTarget>,
+    /// CA certificates (PEM) trusted beside the web PKI roots by the `smtp` probes: an input,
+    /// read at start.
+    pub ca_file: Option<PathBuf>,
     pub webhook: Option<String>,
     pub metrics: Option<PathBuf>,
 }
@@ -105,19 +116,27 @@ impl Config {
             .iter()
             .map(|range| Cidr::parse(range).map_err(|e| format!("ranges: '{range}': {e}")))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut smtp = Vec::new();
+        for entry in &raw.smtp {
+            let target = SmtpTarget::parse(entry)
+                .map_err(|e| format!("smtp: '{}': {e}", printable(entry)))?;
+            if !smtp.contains(&target) {
+                smtp.push(target);
+            }
+        }
         // Counted before a single address is expanded.
-        let total = count_targets(domains.len(), &ips, &ranges);
+        let total = count_targets(domains.len() + smtp.len(), &ips, &ranges);
         if total > MAX_TARGETS {
             return Err(format!(
-                "{total} targets (domains, IPs and every address of the ranges): a config \
-                 monitors at most {MAX_TARGETS}; split it into several configs"
+                "{total} targets (domains, IPs, every address of the ranges and SMTP servers): \
+                 a config monitors at most {MAX_TARGETS}; split it into several configs"
             ));
         }
         for cidr in ranges {
             ips.extend(cidr.addresses());
         }
-        if domains.is_empty() && ips.is_empty() {
-            return Err("nothing to monitor: give `domains`, `ips` or `ranges`".to_owned());
+        if domains.is_empty() && ips.is_empty() && smtp.is_empty() {
+            return Err("nothing to monitor: give `domains`, `ips`, `ranges` or `smtp`".to_owned());
         }
         if let Some(webhook) = &raw.webhook {
             check_webhook(webhook).map_err(|e| format!("webhook: {e}"))?;
@@ -126,6 +145,8 @@ impl Config {
             domains,
             ips: ips.into_iter().collect(),
             selectors: unique(raw.selectors),
+            smtp,
+            ca_file: raw.ca_file,
             webhook: raw.webhook,
             metrics: raw.metrics,
         })
@@ -133,14 +154,113 @@ impl Config {
 
     /// How many targets a run audits.
     pub fn target_count(&self) -> usize {
-        self.domains.len() + self.ips.len()
+        self.domains.len() + self.ips.len() + self.smtp.len()
     }
 }
 
-/// How many targets the domains, the IPs and the ranges make, each address counted once.
+/// A mail server to probe: a host and a port, written `HOST[:PORT]` in the config
+/// (`mail.example.com:587`, `192.0.2.25:25`, `[2001:db8::25]:25`; a bare host is port 587,
+/// submission). TLS is the port's default ([`crate::smtp::TlsMode::default_for`]: implicit on
+/// 465, STARTTLS elsewhere) and so is the role (MX on 25, submission elsewhere).
+///
+/// Its name as a target (in the history, the changes, the metrics' `target` label) is
+/// `HOST:PORT` as [`fmt::Display`] writes it: one target per server and port, never the same
+/// name as a domain or an IP target of the same config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpTarget {
+    /// A normalised domain, or an IP address as reports spell it.
+    pub host: String,
+    pub port: u16,
+}
+
+impl SmtpTarget {
+    /// The port of a bare host: submission with STARTTLS (RFC 6409), what mail clients use.
+    pub const DEFAULT_PORT: u16 = 587;
+
+    /// Parses `HOST[:PORT]`: a domain (normalised as the audit does), an IPv4 address, or an
+    /// IPv6 address in brackets; the port 1-65535.
+    pub fn parse(text: &str) -> Result<SmtpTarget, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("empty: expected HOST or HOST:PORT, e.g. mail.example.com:587".to_owned());
+        }
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (inside, after) = rest
+                .split_once(']')
+                .ok_or("an IPv6 address opened with '[' is not closed with ']'")?;
+            let ip: Ipv6Addr = inside
+                .parse()
+                .map_err(|_| format!("'{inside}' is not an IPv6 address"))?;
+            let port = match after {
+                "" => None,
+                _ => Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("expected ':PORT' after the ']' of an IPv6 address")?,
+                ),
+            };
+            (IpAddr::V6(ip).to_canonical().to_string(), port)
+        } else if text.parse::<Ipv6Addr>().is_ok() {
+            return Err(format!(
+                "an IPv6 address goes in brackets, with or without its port: [{text}]:{}",
+                SmtpTarget::DEFAULT_PORT
+            ));
+        } else {
+            let (host, port) = match text.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (text, None),
+            };
+            let host = match host.parse::<IpAddr>() {
+                Ok(ip) => ip.to_canonical().to_string(),
+                Err(_) => input::normalize_domain(host).map_err(|e| e.to_string())?,
+            };
+            (host, port)
+        };
+        let port = match port {
+            None => SmtpTarget::DEFAULT_PORT,
+            Some(digits) => match digits.parse::<u16>() {
+                Ok(port) if port > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => port,
+                _ => return Err("the port must be a number from 1 to 65535".to_owned()),
+            },
+        };
+        Ok(SmtpTarget { host, port })
+    }
+}
+
+impl fmt::Display for SmtpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.parse::<Ipv6Addr>().is_ok() {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A config entry as an error message repeats it: control characters escaped, so that the
+/// message stays one line, and cut short.
+fn printable(text: &str) -> String {
+    let mut shown = String::new();
+    for c in text.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    if shown.chars().count() > 80 {
+        let cut: String = shown.chars().take(77).collect();
+        format!("{cut}...")
+    } else {
+        shown
+    }
+}
+
+/// How many targets the named targets (domains, SMTP servers), the IPs and the ranges make,
+/// each address counted once.
 /// CIDR ranges are either nested or disjoint: sorted by first address, widest first, a range
 /// inside the last one kept adds nothing.
-fn count_targets(domains: usize, ips: &BTreeSet<IpAddr>, ranges: &[Cidr]) -> u64 {
+fn count_targets(named: usize, ips: &BTreeSet<IpAddr>, ranges: &[Cidr]) -> u64 {
     let mut sorted: Vec<Cidr> = ranges.to_vec();
     sorted.sort_by_key(|cidr| (cidr.first(), cidr.prefix));
     let mut kept: Vec<Cidr> = Vec::with_capacity(sorted.len());
@@ -162,7 +282,7 @@ fn count_targets(domains: usize, ips: &BTreeSet<IpAddr>, ranges: &[Cidr]) -> u64
         })
         .count();
     let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-    count(domains)
+    count(named)
         .saturating_add(count(outside))
         .saturating_add(in_ranges)
 }
@@ -453,6 +573,86 @@ mod tests {
     }
 
     #[test]
+    fn smtp_servers_are_host_and_port_the_port_587_by_default() {
+        let config = Config::parse(
+            r#"
+            smtp = ["Mail.Example.COM.:587", "mx.example.com:25", "[2001:DB8::25]:25",
+                    "192.0.2.25", "[::ffff:192.0.2.26]:465", "mail.example.com", "[2001:db8::1]"]
+            ca_file = "/etc/mailaudit/ca.pem"
+            "#,
+        )
+        .unwrap();
+        let names: Vec<String> = config.smtp.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                "mail.example.com:587",
+                "mx.example.com:25",
+                "[2001:db8::25]:25",
+                "192.0.2.25:587",
+                "192.0.2.26:465",
+                "[2001:db8::1]:587"
+            ],
+            "normalised, a bare host on 587, repeats dropped"
+        );
+        assert_eq!(config.smtp[2].host, "2001:db8::25");
+        assert_eq!(config.ca_file, Some(PathBuf::from("/etc/mailaudit/ca.pem")));
+        assert_eq!(config.target_count(), 6);
+        // SMTP servers alone are something to monitor.
+        assert!(Config::parse("smtp = [\"mail.example.com\"]").is_ok());
+        // A name parsed back is the same target (as `history HOST:PORT` reads it).
+        for name in &names {
+            assert_eq!(&SmtpTarget::parse(name).unwrap().to_string(), name);
+        }
+    }
+
+    #[test]
+    fn bad_smtp_servers_are_refused_with_the_entry_named() {
+        let cases = [
+            ("mail.example.com:0", "from 1 to 65535"),
+            ("mail.example.com:65536", "from 1 to 65535"),
+            ("mail.example.com:+25", "from 1 to 65535"),
+            ("mail.example.com:", "from 1 to 65535"),
+            ("mail.example.com:smtp", "from 1 to 65535"),
+            ("not a host:25", "invalid domain"),
+            ("localhost:25", "one label"),
+            ("2001:db8::25", "[2001:db8::25]:587"),
+            ("[2001:db8::25:25", "not closed"),
+            ("[192.0.2.1]:25", "not an IPv6 address"),
+            ("[2001:db8::25]25", "':PORT'"),
+            ("", "empty"),
+            ("bad\nname:25", "bad\\nname"),
+        ];
+        for (entry, expected) in cases {
+            let text = format!("smtp = [{}]", toml_string(entry));
+            let error = Config::parse(&text).unwrap_err();
+            assert!(error.starts_with("smtp: '"), "{entry:?}: {error}");
+            assert!(error.contains(expected), "{entry:?}: {error}");
+            assert!(!error.contains('\n'), "{entry:?}: {error}");
+        }
+        let error = Config::parse("smtp = [\"mail.example.com\"]\ncafile = \"x\"").unwrap_err();
+        assert!(error.contains("unknown field `cafile`"), "{error}");
+    }
+
+    fn toml_string(text: &str) -> String {
+        format!("\"{}\"", text.replace('\\', "\\\\").replace('\n', "\\n"))
+    }
+
+    #[test]
+    fn smtp_servers_count_toward_the_limit_of_targets() {
+        let error = Config::parse("ranges = [\"10.0.0.0/16\"]\nsmtp = [\"mail.example.com:25\"]")
+            .unwrap_err();
+        assert!(error.contains("65537 targets"), "{error}");
+        assert!(error.contains("SMTP servers"), "{error}");
+        // The same server twice is one target.
+        let config = Config::parse(
+            "ranges = [\"10.0.0.0/17\"]\nsmtp = [\"mail.example.com\", \"mail.example.com:587\"]",
+        )
+        .unwrap();
+        assert_eq!(config.target_count(), 32_769);
+    }
+
+    #[test]
     fn config_errors_are_one_line_and_name_the_problem() {
         let cases = [
             ("domain = [\"x.example\"]", "unknown field `domain`"),
@@ -467,6 +667,7 @@ mod tests {
             ),
             ("ranges = [\"10.0.0.0/8\"]", "widest range"),
             ("", "nothing to monitor"),
+            ("ca_file = \"ca.pem\"", "`smtp`"),
             (
                 "domains = [\"a.example\"]\nwebhook = \"ftp://x\"",
                 "http or https",

@@ -8,6 +8,15 @@
 //! with the last run that knew it ([`Snapshot::known_after`]): a failed run between two good
 //! ones produces no change at all, and a listing seen again after a run that could not ask is
 //! not "new".
+//!
+//! An SMTP target keeps one record a port probed, `smtp:<port>`: whether it answers (a session
+//! ran to QUIT), fails (it answered, the session broke) or does not answer, and what it showed
+//! (TLS version, certificate subject and end of validity). A port that stops answering or
+//! working is a worse change; a new certificate is a changed record. Certificate findings
+//! (`smtp.cert-expiring`, `smtp.cert-invalid`) are worse whatever `--fail-on`, on a first run
+//! too, as listings are: they are what a monitor is for. What a session did not reach (the
+//! certificate of a port that does not answer) is not checked, so its findings are not
+//! "resolved".
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -22,13 +31,15 @@ use crate::finding::Severity;
 use crate::mx::MxReport;
 use crate::report::{Areas, TargetReport};
 use crate::score::Grade;
+use crate::smtp::{self, Outcome, PortProbe, Session};
 use crate::spf::SpfReport;
 
-/// What a DNS answer said about one record.
+/// What a DNS answer said about one record (or, for `smtp:<port>`, what the port did).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum Observed {
-    /// Published: its text, and for a DKIM key a short description (`rsa 2048 bits`).
+    /// Published: its text, and for a DKIM key a short description (`rsa 2048 bits`); for an
+    /// SMTP port `answers: TLSv1.3, certificate CN=…, not after …` and its state ([`PortHealth`]).
     Present {
         value: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,10 +88,12 @@ pub struct Snapshot {
     /// Finding codes (`spf.no-all`) with their severity; never the codes that only say
     /// something could not be determined.
     pub findings: BTreeMap<String, Seen>,
-    /// Areas (`spf`, `dkim`, `ip` ...) a DNS failure kept from being checked.
+    /// Areas (`spf`, `dkim`, `ip` ...) a DNS failure kept from being checked, and single codes
+    /// a session did not get far enough to check (`smtp.cert-expiring` when no certificate was
+    /// seen).
     #[serde(default)]
     pub unknown_areas: BTreeSet<String>,
-    /// `spf`, `dmarc`, `mx`, `dkim:<selector>`.
+    /// `spf`, `dmarc`, `mx`, `dkim:<selector>`; `smtp:<port>` for an SMTP target.
     pub records: BTreeMap<String, Observed>,
     /// Every blocklist answer.
     pub listings: Vec<Listing>,
@@ -99,7 +112,7 @@ impl Snapshot {
                     message: finding.message.clone(),
                 });
         }
-        let unknown_areas = report
+        let mut unknown_areas: BTreeSet<String> = report
             .unknown
             .iter()
             .flat_map(|unknown| finding_areas(&unknown.area))
@@ -119,6 +132,12 @@ impl Snapshot {
             }
             Areas::Ip(areas) => {
                 listings.extend(listings_of(&areas.ip.ip.to_string(), &areas.ip.lists));
+            }
+            Areas::Smtp(areas) => {
+                for probe in &areas.smtp.probes {
+                    records.insert(format!("smtp:{}", probe.port), port_record(probe));
+                    unknown_areas.extend(unchecked_codes(probe).map(str::to_owned));
+                }
             }
         }
         Snapshot {
@@ -184,11 +203,14 @@ impl Snapshot {
     /// checked, or (for a listing) a list could not answer.
     fn not_checked(&self, code: &str, listing_unknown: bool) -> bool {
         let area = code.split('.').next().unwrap_or_default();
-        self.unknown_areas.contains(area) || (listing_unknown && LISTING_CODES.contains(&code))
+        self.unknown_areas.contains(area)
+            || self.unknown_areas.contains(code)
+            || (listing_unknown && LISTING_CODES.contains(&code))
     }
 
-    /// What a target's first run reports: a monitor deployed on a listed address or a domain
-    /// with a critical problem alerts at once instead of storing it silently as its baseline.
+    /// What a target's first run reports: a monitor deployed on a listed address, a domain
+    /// with a critical problem or a mail server whose certificate expires within 14 days (or is
+    /// invalid) alerts at once instead of storing it silently as its baseline.
     pub fn first_run(&self, target: &str) -> Vec<Change> {
         let mut changes = Changes {
             target,
@@ -208,7 +230,9 @@ impl Snapshot {
             );
         }
         for (code, seen) in &self.findings {
-            if seen.severity == Severity::Critical && !LISTING_CODES.contains(&code.as_str()) {
+            let alerting =
+                seen.severity == Severity::Critical || ALERT_CODES.contains(&code.as_str());
+            if alerting && !LISTING_CODES.contains(&code.as_str()) {
                 changes.push(
                     What::FindingNew {
                         code: code.clone(),
@@ -216,8 +240,8 @@ impl Snapshot {
                     },
                     true,
                     format!(
-                        "critical finding {code} (first run of this target): {}",
-                        seen.message
+                        "{} finding {code} (first run of this target): {}",
+                        seen.severity, seen.message
                     ),
                 );
             }
@@ -247,9 +271,160 @@ fn finding_areas(unknown: &str) -> &'static [&'static str] {
         "mx" => &["mx"],
         "domain-blocklists" => &["domain"],
         "reverse-dns" | "blocklists" => &["ip"],
+        "smtp" => &["smtp"],
         // The resolver stopped answering: nothing of the report can be trusted to be seen.
-        _ => &["spf", "dmarc", "dkim", "mx", "domain", "ip", "dns"],
+        _ => &["spf", "dmarc", "dkim", "mx", "domain", "ip", "dns", "smtp"],
     }
+}
+
+/// How an SMTP port fared at a run, worst last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PortHealth {
+    /// A session ran to QUIT at one of its addresses at least.
+    Answers,
+    /// It answered (a greeting, a TLS handshake), but no session got through.
+    Fails,
+    /// No address greeted: refused, silent, unreachable, or the host has no address.
+    Silent,
+}
+
+impl PortHealth {
+    /// How an `smtp:<port>` record says it (the record's `summary`).
+    fn as_str(self) -> &'static str {
+        match self {
+            PortHealth::Answers => "answers",
+            PortHealth::Fails => "fails",
+            PortHealth::Silent => "does not answer",
+        }
+    }
+
+    fn from_summary(summary: Option<&str>) -> Option<PortHealth> {
+        [PortHealth::Answers, PortHealth::Fails, PortHealth::Silent]
+            .into_iter()
+            .find(|health| summary == Some(health.as_str()))
+    }
+
+    /// How a probed port fared; `None` when its host's addresses could not be looked up
+    /// (nothing was probed: unknown).
+    pub fn of(probe: &PortProbe) -> Option<PortHealth> {
+        if probe.sessions.is_empty() {
+            return match &probe.dns {
+                Some(lookup) if smtp::lookup_failed(lookup) => None,
+                _ => Some(PortHealth::Silent),
+            };
+        }
+        probe.sessions.iter().map(session_health).min()
+    }
+}
+
+fn session_health(session: &Session) -> PortHealth {
+    match session.outcome {
+        Outcome::Completed => PortHealth::Answers,
+        Outcome::TlsFailed => PortHealth::Fails,
+        _ if session.greeting.is_some() => PortHealth::Fails,
+        _ => PortHealth::Silent,
+    }
+}
+
+/// The `smtp:<port>` record of a probe: its health and what it showed, e.g. `answers: TLSv1.3,
+/// certificate CN=mail.example.com, not after 2027-01-01T00:00:00Z` or `does not answer:
+/// connection refused`; unknown when the host's addresses could not be looked up.
+fn port_record(probe: &PortProbe) -> Observed {
+    let Some(health) = PortHealth::of(probe) else {
+        return Observed::Unknown;
+    };
+    let mut details: Vec<String> = Vec::new();
+    for session in &probe.sessions {
+        if session_health(session) == health {
+            let detail = match health {
+                PortHealth::Answers => session_facts(session),
+                PortHealth::Fails | PortHealth::Silent => outcome_words(session).to_owned(),
+            };
+            if !details.contains(&detail) {
+                details.push(detail);
+            }
+        }
+    }
+    details.sort();
+    let mut value = format!("{}: ", health.as_str());
+    if details.is_empty() {
+        let _ = write!(value, "{} has no address", probe.host);
+    } else {
+        value.push_str(&details.join("; "));
+    }
+    let at = probe
+        .sessions
+        .iter()
+        .filter(|s| session_health(s) == PortHealth::Answers)
+        .count();
+    if health == PortHealth::Answers && at < probe.sessions.len() {
+        let _ = write!(value, " (at {at} of {} addresses)", probe.sessions.len());
+    }
+    Observed::Present {
+        value,
+        summary: Some(health.as_str().to_owned()),
+    }
+}
+
+/// What a session that ran to QUIT showed: TLS and the certificate.
+fn session_facts(session: &Session) -> String {
+    let Some(tls) = &session.tls else {
+        return "no TLS".to_owned();
+    };
+    match &tls.certificate {
+        Some(certificate) => {
+            let subject = if certificate.subject.is_empty() {
+                format!("for {}", certificate.names.join(", "))
+            } else {
+                certificate.subject.clone()
+            };
+            format!(
+                "{}, certificate {subject}, not after {}",
+                tls.version, certificate.not_after
+            )
+        }
+        None => format!("{}, no certificate", tls.version),
+    }
+}
+
+/// How a session that did not run to QUIT ended, in a few words.
+fn outcome_words(session: &Session) -> &'static str {
+    match session.outcome {
+        Outcome::Completed => "completed",
+        Outcome::Refused => "connection refused",
+        Outcome::ConnectTimeout => "connection timed out",
+        Outcome::Unreachable => "unreachable",
+        Outcome::NoGreeting => "no greeting",
+        Outcome::Rejected => "the greeting refused the session",
+        Outcome::ProtocolError => "protocol error",
+        Outcome::Oversized => "replies too long",
+        Outcome::TlsFailed if session.tls_outdated => "TLS 1.0 or 1.1 only",
+        Outcome::TlsFailed => "TLS handshake failed",
+        Outcome::Closed => "connection closed",
+        Outcome::ProbeTimeout => "the probe timed out",
+    }
+}
+
+/// The finding codes a probe's sessions did not get far enough to check: the certificate's
+/// when no certificate was seen, the EHLO's when no EHLO was answered, the greeting's when
+/// none came.
+fn unchecked_codes(probe: &PortProbe) -> impl Iterator<Item = &'static str> {
+    let seen = |reached: fn(&Session) -> bool| probe.sessions.iter().any(reached);
+    let certificate = seen(|s| s.tls.as_ref().is_some_and(|t| t.certificate.is_some()));
+    let ehlo = seen(|s| s.ehlo.is_some() || s.ehlo_tls.is_some());
+    let greeting = seen(|s| s.greeting.is_some());
+    let auth = seen(|s| s.auth.is_some());
+    [
+        (certificate, "smtp.cert-expiring"),
+        (certificate, "smtp.cert-invalid"),
+        (ehlo, "smtp.no-starttls"),
+        (ehlo, "smtp.auth-plaintext"),
+        (greeting, "smtp.banner-mismatch"),
+        (auth, "smtp.auth-failed"),
+    ]
+    .into_iter()
+    .filter(|(checked, _)| !checked)
+    .map(|(_, code)| code)
 }
 
 fn spf_record(spf: &SpfReport) -> Observed {
@@ -435,6 +610,10 @@ pub enum What {
 /// Codes that say "listed": not resolved while a list could not answer.
 const LISTING_CODES: [&str; 2] = ["ip.listed", "domain.listed"];
 
+/// Codes whose new finding is worse whatever `--fail-on`, and which a first run reports, as a
+/// listing is: a mail server's certificate that expires within 14 days or is invalid.
+pub const ALERT_CODES: [&str; 2] = ["smtp.cert-expiring", "smtp.cert-invalid"];
+
 /// What changed for `target` from `old` to `new`. A new finding is worse when it is at least
 /// `fail_on` (`None`: never).
 pub fn diff(
@@ -543,6 +722,10 @@ fn record_changes(changes: &mut Changes, old: &Snapshot, new: &Snapshot) {
             continue;
         };
         let label = record_label(name);
+        if let Some((what, worse, message)) = port_change(name, &label, was, now) {
+            changes.push(what, worse, message);
+            continue;
+        }
         match (was, now) {
             (Observed::Absent, Observed::Present { value, summary }) => changes.push(
                 What::RecordAdded {
@@ -597,6 +780,68 @@ fn record_changes(changes: &mut Changes, old: &Snapshot, new: &Snapshot) {
     }
 }
 
+/// The change of an `smtp:<port>` record: stopped answering or working (worse), answers
+/// again, or answers differently (a new certificate).
+fn port_change(
+    name: &str,
+    label: &str,
+    was: &Observed,
+    now: &Observed,
+) -> Option<(What, bool, String)> {
+    let (
+        Observed::Present {
+            value: old,
+            summary: old_summary,
+        },
+        Observed::Present {
+            value: new,
+            summary: new_summary,
+        },
+    ) = (was, now)
+    else {
+        return None;
+    };
+    let before = PortHealth::from_summary(old_summary.as_deref())?;
+    let after = PortHealth::from_summary(new_summary.as_deref())?;
+    if old == new {
+        return None;
+    }
+    let detail = |value: &str, health: PortHealth| {
+        value
+            .strip_prefix(health.as_str())
+            .and_then(|rest| rest.strip_prefix(": "))
+            .unwrap_or(value)
+            .to_owned()
+    };
+    let (old_detail, new_detail) = (detail(old, before), detail(new, after));
+    let message = match (before, after) {
+        (b, a) if b == a && a == PortHealth::Answers => {
+            format!("{label} changed: {old_detail} → {new_detail}")
+        }
+        (b, a) if b == a => format!(
+            "{label} still {}: {new_detail} (was: {old_detail})",
+            a.as_str()
+        ),
+        (_, PortHealth::Silent) => format!("{label} stopped answering: {new_detail} (was: {old})"),
+        (_, PortHealth::Fails) if before == PortHealth::Answers => {
+            format!("{label} stopped working: {new_detail} (was: {old})")
+        }
+        (_, PortHealth::Fails) => {
+            format!("{label} answers again, but fails: {new_detail} (was: {old})")
+        }
+        (_, PortHealth::Answers) => format!("{label} answers again: {new_detail} (was: {old})"),
+    };
+    Some((
+        What::RecordChanged {
+            record: name.to_owned(),
+            old: old.clone(),
+            new: new.clone(),
+        },
+        after > before,
+        message,
+    ))
+}
+
 fn finding_changes(
     changes: &mut Changes,
     old: &Snapshot,
@@ -605,7 +850,8 @@ fn finding_changes(
 ) {
     for (code, seen) in &new.findings {
         if !old.findings.contains_key(code) {
-            let worse = fail_on.is_some_and(|threshold| seen.severity >= threshold);
+            let worse = ALERT_CODES.contains(&code.as_str())
+                || fail_on.is_some_and(|threshold| seen.severity >= threshold);
             changes.push(
                 What::FindingNew {
                     code: code.clone(),
@@ -642,26 +888,32 @@ fn shown(value: &str, summary: Option<&str>) -> String {
     }
 }
 
-/// Changes are listed SPF, DMARC, MX, then the DKIM selectors.
+/// Changes are listed SPF, DMARC, MX, then the DKIM selectors, then the SMTP ports.
 fn record_rank(name: &str) -> u8 {
     match name {
         "spf" => 0,
         "dmarc" => 1,
         "mx" => 2,
+        _ if name.starts_with("smtp:") => 4,
         _ => 3,
     }
 }
 
-/// `dkim:s1` → `DKIM key at selector s1`.
+/// `dkim:s1` → `DKIM key at selector s1`, `smtp:587` → `SMTP port 587`.
 fn record_label(name: &str) -> String {
     match name {
         "spf" => "SPF record".to_owned(),
         "dmarc" => "DMARC record".to_owned(),
         "mx" => "MX set".to_owned(),
-        other => match other.strip_prefix("dkim:") {
-            Some(selector) => format!("DKIM key at selector {selector}"),
-            None => other.to_owned(),
-        },
+        other => {
+            if let Some(selector) = other.strip_prefix("dkim:") {
+                format!("DKIM key at selector {selector}")
+            } else if let Some(port) = other.strip_prefix("smtp:") {
+                format!("SMTP port {port}")
+            } else {
+                other.to_owned()
+            }
+        }
     }
 }
 
@@ -960,6 +1212,356 @@ mod tests {
         assert_eq!(changes[0].message, "resolved error finding dmarc.missing");
         new.unknown_areas.insert("dmarc".to_owned());
         assert!(diff("t", &old, &new, None).is_empty());
+    }
+
+    mod smtp_ports {
+        use super::*;
+        use crate::finding::Verdict;
+        use crate::report::{SmtpAreas, TargetKind};
+        use crate::smtp::reply::{Extensions, Reply};
+        use crate::smtp::{
+            AddressLookup, CertificateFacts, CertificateProblem, Role, SmtpReport, TlsFacts,
+            TlsMode,
+        };
+
+        const TARGET: &str = "mail.example.com:587";
+
+        fn session(outcome: Outcome) -> Session {
+            Session {
+                ip: "192.0.2.25".parse().unwrap(),
+                outcome,
+                error: None,
+                phases: Vec::new(),
+                greeting: None,
+                greeting_host: None,
+                ehlo: None,
+                ehlo_tls: None,
+                starttls_reply: None,
+                tls: None,
+                tls_outdated: false,
+                implicit_tls_detected: false,
+                auth: None,
+            }
+        }
+
+        fn ehlo(lines: &[&str]) -> Extensions {
+            Extensions::parse(&Reply {
+                code: 250,
+                lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+            })
+        }
+
+        /// A session that ran to QUIT over STARTTLS, its certificate ending at `not_after`,
+        /// `days_left` from now.
+        fn answering(not_after: &str, days_left: i64) -> Session {
+            let mut session = session(Outcome::Completed);
+            session.greeting = Some(Reply {
+                code: 220,
+                lines: vec!["mail.example.com ESMTP".to_owned()],
+            });
+            session.ehlo = Some(ehlo(&["mail.example.com", "STARTTLS"]));
+            session.ehlo_tls = Some(ehlo(&["mail.example.com", "AUTH PLAIN"]));
+            session.tls = Some(TlsFacts {
+                version: "TLSv1.3".to_owned(),
+                cipher: "TLS13_AES_256_GCM_SHA384".to_owned(),
+                certificate: Some(CertificateFacts {
+                    subject: "CN=mail.example.com".to_owned(),
+                    issuer: "CN=Example CA".to_owned(),
+                    names: vec!["mail.example.com".to_owned()],
+                    not_before: "2026-01-01T00:00:00Z".to_owned(),
+                    not_after: not_after.to_owned(),
+                    days_left,
+                    key: "EC P-256 (256 bits)".to_owned(),
+                    chain_length: 1,
+                    name_matches: true,
+                    trusted: true,
+                    problems: Vec::new(),
+                    trust_error: None,
+                }),
+            });
+            session
+        }
+
+        fn report(sessions: Vec<Session>, dns: AddressLookup) -> TargetReport {
+            let mut probe = PortProbe {
+                host: "mail.example.com".to_owned(),
+                port: 587,
+                tls: TlsMode::Starttls,
+                role: Role::Submission,
+                verdict: Verdict::Unknown,
+                dns: Some(dns),
+                dns_ms: 0.0,
+                sessions,
+                ptr: Vec::new(),
+                addresses_not_probed: 0,
+            };
+            let findings = smtp::findings(&probe);
+            probe.verdict = Verdict::from_findings(&findings, true);
+            TargetReport::new(
+                TARGET,
+                TargetKind::Smtp,
+                findings,
+                Areas::Smtp(Box::new(SmtpAreas {
+                    smtp: SmtpReport {
+                        host: "mail.example.com".to_owned(),
+                        probes: vec![probe],
+                    },
+                })),
+                Vec::new(),
+            )
+        }
+
+        fn lookup(a: &str) -> AddressLookup {
+            AddressLookup {
+                a: a.to_owned(),
+                aaaa: "nodata".to_owned(),
+            }
+        }
+
+        fn healthy() -> Snapshot {
+            Snapshot::of(&report(
+                vec![answering("2027-01-01T00:00:00Z", 300)],
+                lookup("records"),
+            ))
+        }
+
+        fn expiring() -> Snapshot {
+            Snapshot::of(&report(
+                vec![answering("2026-06-06T00:00:00Z", 5)],
+                lookup("records"),
+            ))
+        }
+
+        fn refused() -> Snapshot {
+            let mut session = session(Outcome::Refused);
+            session.error = Some("connection refused".to_owned());
+            Snapshot::of(&report(vec![session], lookup("records")))
+        }
+
+        fn port(snapshot: &Snapshot) -> &Observed {
+            &snapshot.records["smtp:587"]
+        }
+
+        #[test]
+        fn each_port_is_a_record_saying_whether_it_answers_and_its_certificate() {
+            assert_eq!(
+                port(&healthy()),
+                &Observed::Present {
+                    value: "answers: TLSv1.3, certificate CN=mail.example.com, not after \
+                            2027-01-01T00:00:00Z"
+                        .to_owned(),
+                    summary: Some("answers".to_owned()),
+                }
+            );
+            assert_eq!(
+                port(&refused()),
+                &Observed::Present {
+                    value: "does not answer: connection refused".to_owned(),
+                    summary: Some("does not answer".to_owned()),
+                }
+            );
+            // Addresses that could not be looked up: nothing is known.
+            let unknown = Snapshot::of(&report(Vec::new(), lookup("timeout")));
+            assert_eq!(port(&unknown), &Observed::Unknown);
+            assert!(unknown.unknown_areas.contains("smtp"), "{unknown:?}");
+            // No address at all: it does not answer.
+            let none = Snapshot::of(&report(Vec::new(), lookup("nxdomain")));
+            assert_eq!(
+                port(&none),
+                &Observed::Present {
+                    value: "does not answer: mail.example.com has no address".to_owned(),
+                    summary: Some("does not answer".to_owned()),
+                }
+            );
+            // One address of two answering still answers, and says so.
+            let mut other = session(Outcome::ConnectTimeout);
+            other.ip = "192.0.2.26".parse().unwrap();
+            let half = Snapshot::of(&report(
+                vec![answering("2027-01-01T00:00:00Z", 300), other],
+                lookup("records"),
+            ));
+            let Observed::Present { value, .. } = port(&half) else {
+                panic!("{half:?}");
+            };
+            assert!(value.ends_with("(at 1 of 2 addresses)"), "{value}");
+        }
+
+        #[test]
+        fn a_certificate_expiring_soon_is_a_worse_change_whatever_fail_on() {
+            for fail_on in [Some(Severity::Error), Some(Severity::Critical), None] {
+                let changes = diff(TARGET, &healthy(), &expiring(), fail_on);
+                assert_eq!(changes.len(), 2, "{changes:?}");
+                assert_eq!(
+                    changes[0].what,
+                    What::RecordChanged {
+                        record: "smtp:587".to_owned(),
+                        old: "answers: TLSv1.3, certificate CN=mail.example.com, not after \
+                              2027-01-01T00:00:00Z"
+                            .to_owned(),
+                        new: "answers: TLSv1.3, certificate CN=mail.example.com, not after \
+                              2026-06-06T00:00:00Z"
+                            .to_owned(),
+                    }
+                );
+                assert!(!changes[0].worse, "a new certificate alone is not worse");
+                assert_eq!(
+                    changes[0].message,
+                    "SMTP port 587 changed: TLSv1.3, certificate CN=mail.example.com, not after \
+                     2027-01-01T00:00:00Z → TLSv1.3, certificate CN=mail.example.com, not after \
+                     2026-06-06T00:00:00Z"
+                );
+                assert_eq!(
+                    changes[1].what,
+                    What::FindingNew {
+                        code: "smtp.cert-expiring".to_owned(),
+                        severity: Severity::Warning
+                    }
+                );
+                assert!(changes[1].worse, "{fail_on:?}");
+            }
+            // An invalid certificate too.
+            let mut invalid = expiring();
+            invalid.findings.insert(
+                "smtp.cert-invalid".to_owned(),
+                Seen {
+                    severity: Severity::Error,
+                    message: "expired".to_owned(),
+                },
+            );
+            let changes = diff(TARGET, &expiring(), &invalid, None);
+            assert!(changes[0].worse, "{changes:?}");
+            // Renewed: resolved, not worse.
+            let changes = diff(TARGET, &expiring(), &healthy(), Some(Severity::Error));
+            assert!(changes.iter().all(|c| !c.worse), "{changes:?}");
+            assert!(
+                changes
+                    .iter()
+                    .any(|c| c.message == "resolved warning finding smtp.cert-expiring"),
+                "{changes:?}"
+            );
+        }
+
+        #[test]
+        fn a_port_that_stopped_answering_is_worse_and_its_certificate_not_resolved() {
+            let changes = diff(TARGET, &expiring(), &refused(), Some(Severity::Error));
+            let kinds: Vec<&What> = changes.iter().map(|c| &c.what).collect();
+            assert!(matches!(kinds[0], What::RecordChanged { record, .. } if record == "smtp:587"));
+            assert!(changes[0].worse);
+            assert_eq!(
+                changes[0].message,
+                "SMTP port 587 stopped answering: connection refused (was: answers: TLSv1.3, \
+                 certificate CN=mail.example.com, not after 2026-06-06T00:00:00Z)"
+            );
+            assert!(matches!(kinds[1], What::GradeChanged { .. }), "{changes:?}");
+            assert_eq!(
+                kinds[2],
+                &What::FindingNew {
+                    code: "smtp.connect-refused".to_owned(),
+                    severity: Severity::Error
+                }
+            );
+            assert!(
+                changes[2].worse,
+                "an error is worse at the default --fail-on error"
+            );
+            assert_eq!(changes.len(), 3, "nothing resolved: {changes:?}");
+            // The certificate was not seen: its finding is neither resolved nor forgotten, and
+            // the port answering again with it still expiring is no new finding.
+            let over = changes_over_smtp(&[expiring(), refused(), expiring()]);
+            let back = &over[1];
+            assert!(
+                back.iter()
+                    .all(|c| !matches!(&c.what, What::FindingNew { code, .. } if code == "smtp.cert-expiring")),
+                "{back:?}"
+            );
+            assert!(
+                back.iter()
+                    .any(|c| c.message.starts_with("SMTP port 587 answers again: ") && !c.worse),
+                "{back:?}"
+            );
+            assert!(
+                back.iter()
+                    .any(|c| c.message == "resolved error finding smtp.connect-refused"),
+                "{back:?}"
+            );
+        }
+
+        fn changes_over_smtp(runs: &[Snapshot]) -> Vec<Vec<Change>> {
+            let mut known = runs[0].clone();
+            runs[1..]
+                .iter()
+                .map(|run| {
+                    let changes = diff(TARGET, &known, run, Some(Severity::Error));
+                    known = run.known_after(&known);
+                    changes
+                })
+                .collect()
+        }
+
+        #[test]
+        fn a_port_that_stopped_working_is_worse_and_a_failed_lookup_is_no_change() {
+            let mut failed = session(Outcome::TlsFailed);
+            failed.greeting = Some(Reply {
+                code: 220,
+                lines: vec!["mail.example.com ESMTP".to_owned()],
+            });
+            failed.ehlo = Some(ehlo(&["mail.example.com", "STARTTLS"]));
+            failed.error = Some("handshake failure".to_owned());
+            let failing = Snapshot::of(&report(vec![failed], lookup("records")));
+            let changes = diff(TARGET, &healthy(), &failing, Some(Severity::Critical));
+            assert!(
+                changes[0]
+                    .message
+                    .starts_with("SMTP port 587 stopped working: TLS handshake failed"),
+                "{changes:?}"
+            );
+            assert!(changes[0].worse);
+            // Then refused: worse again (it no longer answers at all).
+            assert!(diff(TARGET, &failing, &refused(), None)[0].worse);
+            // Unknown between two healthy runs: nothing at all.
+            let unknown = Snapshot::of(&report(Vec::new(), lookup("servfail")));
+            for changes in changes_over_smtp(&[healthy(), unknown.clone(), healthy()]) {
+                assert!(changes.is_empty(), "{changes:?}");
+            }
+            for changes in changes_over_smtp(&[refused(), unknown, refused()]) {
+                assert!(changes.is_empty(), "{changes:?}");
+            }
+        }
+
+        #[test]
+        fn a_first_run_alerts_on_an_expiring_or_invalid_certificate() {
+            let changes = expiring().first_run(TARGET);
+            assert_eq!(changes.len(), 1, "{changes:?}");
+            assert_eq!(
+                changes[0].what,
+                What::FindingNew {
+                    code: "smtp.cert-expiring".to_owned(),
+                    severity: Severity::Warning
+                }
+            );
+            assert!(changes[0].worse);
+            assert!(
+                changes[0]
+                    .message
+                    .starts_with("warning finding smtp.cert-expiring (first run of this target)"),
+                "{}",
+                changes[0].message
+            );
+            let mut wrong_name = answering("2027-01-01T00:00:00Z", 300);
+            if let Some(certificate) = wrong_name.tls.as_mut().and_then(|t| t.certificate.as_mut())
+            {
+                certificate.problems = vec![CertificateProblem::WrongName];
+                certificate.name_matches = false;
+            }
+            let invalid = Snapshot::of(&report(vec![wrong_name], lookup("records")));
+            assert!(
+                invalid.first_run(TARGET).iter().any(|c| c.worse
+                    && matches!(&c.what, What::FindingNew { code, .. } if code == "smtp.cert-invalid"))
+            );
+            // A healthy server, or one that does not answer, is a silent baseline.
+            assert!(healthy().first_run(TARGET).is_empty());
+            assert!(refused().first_run(TARGET).is_empty());
+        }
     }
 
     #[test]

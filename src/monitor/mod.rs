@@ -1,16 +1,18 @@
-//! `mailaudit monitor` and `mailaudit history`: audit the configured domains and sending IPs on
-//! a schedule, keep every run in a history database (`SQLite`), report what changed since the previous run,
-//! and alert through the exit status, a webhook and a Prometheus textfile.
+//! `mailaudit monitor` and `mailaudit history`: audit the configured domains, sending IPs and
+//! mail servers (SMTP) on a schedule, keep every run in a history database (`SQLite`), report
+//! what changed since the previous run, and alert through the exit status, a webhook and a
+//! Prometheus textfile.
 //!
 //! A run, in order: audit every target (a fresh DNS client and blocklist health check per run,
-//! so nothing is answered from an earlier run's cache); store the run and compute the changes
-//! in one transaction ([`store`]); print; write the metrics; POST the changes. The run is
-//! stored before any alert is sent, so a failing webhook or metrics path never loses it.
+//! so nothing is answered from an earlier run's cache; no health check when only mail servers
+//! are watched); store the run and compute the changes in one transaction ([`store`]); print;
+//! write the metrics; POST the changes. The run is stored before any alert is sent, so a
+//! failing webhook or metrics path never loses it.
 //!
 //! Before anything is queried, created or written: the config is read and bounded
-//! ([`config::MAX_TARGETS`]), no output is an input or another output, the metrics path is a
-//! regular file or nothing yet. `history` opens the database read-only ([`Store::open_read_only`]).
-//! Every error is one line.
+//! ([`config::MAX_TARGETS`]), its `ca_file` read, no output is an input or another output, the
+//! metrics path is a regular file or nothing yet. `history` opens the database read-only
+//! ([`Store::open_read_only`]). Every error is one line.
 
 pub mod alert;
 pub mod args;
@@ -26,19 +28,21 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use self::args::{HistoryArgs, MonitorArgs};
-use self::config::Config;
+use self::config::{Config, SmtpTarget};
 use self::output::{HistoryReport, RunOut, RunReport, TargetSummary};
 use self::store::Store;
 use crate::app::{DnsSetup, LazyFile};
 use crate::audit::{self, AuditOptions, Blocklists};
 use crate::cli::{CommonArgs, Format};
 use crate::dns::Dns;
+use crate::dnsbl::Catalog;
 use crate::files::{self, Named};
 use crate::input;
 use crate::report::TargetReport;
+use crate::smtp;
 
 /// Exit status 1: something got worse since the previous run.
 const EXIT_WORSE: u8 = 1;
@@ -67,27 +71,42 @@ fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
     check_format(args.common.format, "monitor")?;
     let db = db_path(args.db.as_deref())?;
     let cli_metrics = args.metrics.as_deref().map(|path| ("--metrics", path));
-    check_paths(args, &db, cli_metrics)?;
+    check_paths(args, &db, cli_metrics, None)?;
     if let Some(url) = &args.webhook {
         config::check_webhook(url).map_err(|e| anyhow::anyhow!("--webhook: {e}"))?;
     }
     let config = Config::load(&args.config)?;
     let webhook = args.webhook.clone().or_else(|| config.webhook.clone());
     let metrics = args.metrics.clone().or_else(|| config.metrics.clone());
-    if args.metrics.is_none()
-        && let Some(path) = &config.metrics
-    {
-        check_paths(args, &db, Some(("`metrics` of the config", path)))?;
+    if config.ca_file.is_some() || (args.metrics.is_none() && config.metrics.is_some()) {
+        let metrics = metrics.as_deref().map(|path| {
+            let option = if args.metrics.is_some() {
+                "--metrics"
+            } else {
+                "`metrics` of the config"
+            };
+            (option, path)
+        });
+        check_paths(args, &db, metrics, config.ca_file.as_deref())?;
     }
     if let Some(path) = &metrics {
         alert::check_metrics_path(path).map_err(|e| anyhow::anyhow!("metrics file: {e}"))?;
     }
+    // Read now: a CA file that cannot be used stops the monitor before anything is asked.
+    let trust = smtp::Trust::new(config.ca_file.as_deref())
+        .map_err(|e| anyhow::anyhow!("{}: ca_file: {e}", args.config.display()))?;
     let monitor = Monitor {
         config_path: args.config.display().to_string(),
         dns: DnsSetup::from_args(&args.common)?,
         options: AuditOptions {
             selectors: config.selectors.clone(),
-            ips: Vec::new(),
+            ..AuditOptions::default()
+        },
+        // As `mailaudit smtp` probes, without AUTH: the monitor holds no password.
+        probe: smtp::ProbeOptions {
+            trust,
+            credentials: None,
+            step: Duration::from_secs_f64(args.common.timeout),
         },
         config,
         webhook,
@@ -167,26 +186,36 @@ fn show_history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A domain as the audit normalises it, or an IP as reports spell it.
+/// A domain as the audit normalises it, an IP as reports spell it, or an SMTP server as the
+/// monitor names it (`HOST:PORT`, `[IPv6]:PORT`).
 fn normalize_target(raw: &str) -> anyhow::Result<String> {
     if let Ok(ip) = raw.trim().parse::<IpAddr>() {
         return Ok(ip.to_canonical().to_string());
+    }
+    if raw.contains(':') {
+        return SmtpTarget::parse(raw)
+            .map(|target| target.to_string())
+            .map_err(|e| anyhow::anyhow!("'{}' as HOST:PORT: {e}", raw.trim()));
     }
     Ok(input::normalize_domain(raw)?)
 }
 
 /// Refuses an output (`--output`, the metrics file) that is the same file as an input
-/// (`--config`, `--db`, `--dnsbl`) or as the other output. The history database is read and
-/// written: no output may be it.
+/// (`--config`, `--db`, `--dnsbl`, the config's `ca_file`) or as the other output. The history
+/// database is read and written: no output may be it.
 fn check_paths(
     args: &MonitorArgs,
     db: &Path,
     metrics: Option<(&'static str, &Path)>,
+    ca_file: Option<&Path>,
 ) -> anyhow::Result<()> {
     let mut named = vec![
         Named::input("--config", &args.config),
         Named::input("--db", db),
     ];
+    if let Some(path) = ca_file {
+        named.push(Named::input("`ca_file` of the config", path));
+    }
     if let Some(dnsbl) = &args.common.dnsbl {
         named.push(Named::input("--dnsbl", dnsbl));
     }
@@ -246,6 +275,8 @@ struct Monitor<'a> {
     config: Config,
     dns: DnsSetup,
     options: AuditOptions,
+    /// How the `smtp` targets are probed.
+    probe: smtp::ProbeOptions,
     webhook: Option<String>,
     metrics: Option<PathBuf>,
     retry: alert::Retry,
@@ -322,7 +353,16 @@ impl Monitor<'_> {
     /// One run: audit, store, print, alert.
     async fn run_once(&self, store: &mut Store, out: &mut Out) -> anyhow::Result<Outcome> {
         let started = SystemTime::now();
-        let (dns, blocklists) = self.dns.start().await?;
+        let (dns, blocklists) = if self.config.domains.is_empty() && self.config.ips.is_empty() {
+            // Mail servers only: no blocklist is asked, so none is health-checked.
+            let blocklists = Blocklists {
+                catalog: Catalog::builtin(),
+                health: Vec::new(),
+            };
+            (self.dns.client().await?, blocklists)
+        } else {
+            self.dns.start().await?
+        };
         let reports = self.audit_all(&dns, &blocklists).await;
         let finished = SystemTime::now();
         let fail_on = self.common.fail_on.threshold();
@@ -390,7 +430,7 @@ impl Monitor<'_> {
                 .filter(|r| r.incomplete)
                 .map(|r| r.target.as_str())
                 .collect();
-            let total = self.config.domains.len() + self.config.ips.len();
+            let total = self.config.target_count();
             let servers: Vec<String> = dns.servers().iter().map(ToString::to_string).collect();
             eprintln!(
                 "mailaudit: the resolver ({}) stopped answering: run {} stored {} of {total} \
@@ -412,27 +452,30 @@ impl Monitor<'_> {
         })
     }
 
-    /// Audits every domain, then every IP, a few targets at a time (the DNS layer bounds the
-    /// queries in flight), in the config's order. When the resolver stops answering, the run
-    /// stops after the audits under way: the rest would only be unknown.
+    /// Audits every domain, then every IP, then probes every SMTP server, a few targets at a
+    /// time (the DNS layer bounds the queries in flight; each probe is one session an address
+    /// of its host), in the config's order. When the resolver stops answering, the run stops
+    /// after the audits under way: the rest would only be unknown.
     async fn audit_all(&self, dns: &Dns, blocklists: &Blocklists) -> Vec<TargetReport> {
         let parallel = usize::try_from(self.common.concurrency)
             .unwrap_or(1)
             .div_ceil(16)
             .max(1);
         let domains = self.config.domains.iter().map(|domain| {
-            futures::future::Either::Left(audit::audit_domain(
-                dns,
-                domain,
-                &self.options,
-                blocklists,
-            ))
+            audit::audit_domain(dns, domain, &self.options, blocklists).boxed_local()
         });
-        let ips =
-            self.config.ips.iter().map(|&ip| {
-                futures::future::Either::Right(audit::audit_ip(dns, ip, None, blocklists))
-            });
-        let mut audits = futures::stream::iter(domains.chain(ips)).buffered(parallel);
+        let ips = self
+            .config
+            .ips
+            .iter()
+            .map(|&ip| audit::audit_ip(dns, ip, None, blocklists).boxed_local());
+        let servers = self
+            .config
+            .smtp
+            .iter()
+            .map(|server| self.probe_smtp(dns, server).boxed_local());
+        let mut audits =
+            futures::stream::iter(domains.chain(ips).chain(servers)).buffered(parallel);
         let mut reports = Vec::new();
         while let Some(report) = audits.next().await {
             let stopped = report.resolver_stopped;
@@ -442,6 +485,17 @@ impl Monitor<'_> {
             }
         }
         reports
+    }
+
+    /// Probes one SMTP server on its port, its TLS mode the port's default, as `mailaudit smtp`
+    /// does ([`audit::audit_smtp`]); the report is named `HOST:PORT`.
+    async fn probe_smtp(&self, dns: &Dns, server: &SmtpTarget) -> TargetReport {
+        let ports = [(
+            server.port,
+            smtp::TlsMode::default_for(server.port),
+            self.probe.clone(),
+        )];
+        audit::audit_smtp(dns, &server.to_string(), &server.host, &ports).await
     }
 }
 
@@ -527,6 +581,23 @@ mod tests {
         assert_eq!(normalize_target("::ffff:192.0.2.1").unwrap(), "192.0.2.1");
         assert_eq!(normalize_target("2001:DB8::1").unwrap(), "2001:db8::1");
         assert!(normalize_target("not a target").is_err());
+        // SMTP servers, as the monitor names them.
+        assert_eq!(
+            normalize_target("Mail.Example.COM:587").unwrap(),
+            "mail.example.com:587"
+        );
+        assert_eq!(
+            normalize_target("[2001:DB8::25]:25").unwrap(),
+            "[2001:db8::25]:25"
+        );
+        assert_eq!(
+            normalize_target("127.0.0.1:2525").unwrap(),
+            "127.0.0.1:2525"
+        );
+        let error = normalize_target("mail.example.com:0")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("HOST:PORT"), "{error}");
     }
 
     #[test]

@@ -110,8 +110,9 @@ pub fn write_run_json(out: &mut dyn Write, run: &RunReport<'_>, pretty: bool) ->
     out.flush()
 }
 
-/// Writes a run as tables: the changes, then the targets (every domain; IPs only when listed or
-/// changed, the others counted, so that a /16 does not print 65 536 rows).
+/// Writes a run as tables: the changes, then the targets (every domain and SMTP server; IPs
+/// only when listed, changed or incomplete, the others counted, so that a /16 does not print
+/// 65 536 rows).
 pub fn write_run_table(out: &mut dyn Write, run: &RunReport<'_>, color: bool) -> io::Result<()> {
     let worse = run.changes.iter().filter(|c| c.worse).count();
     let baselines = run.targets.iter().filter(|t| t.baseline).count();

@@ -634,6 +634,7 @@ fn kind_name(kind: TargetKind) -> &'static str {
     match kind {
         TargetKind::Domain => "domain",
         TargetKind::Ip => "ip",
+        TargetKind::Smtp => "smtp",
     }
 }
 

@@ -220,6 +220,37 @@ struct TargetView {
     ip_matrix: Option<Matrix>,
     /// One row a list, one column a domain (the domain and its MX hosts' domains).
     domain_matrix: Option<Matrix>,
+    /// Each SMTP session probed: a mail server's ports, or a domain's MX hosts (`--smtp`).
+    smtp: Vec<SmtpSessionView>,
+}
+
+/// One SMTP session: a title and its facts, the diagnosis first.
+struct SmtpSessionView {
+    title: String,
+    verdict: &'static str,
+    facts: Vec<Pair>,
+}
+
+impl SmtpSessionView {
+    /// Every session of a report's SMTP probes.
+    fn all(areas: &Areas) -> Vec<SmtpSessionView> {
+        summary::smtp_probes(areas)
+            .into_iter()
+            .flat_map(|probe| {
+                probe.sessions.iter().map(move |session| SmtpSessionView {
+                    title: shown(&format!("{}:{} — {}", probe.host, probe.port, session.ip)),
+                    verdict: verdict_word(probe.verdict),
+                    facts: summary::smtp_facts(probe, session)
+                        .into_iter()
+                        .map(|(key, value)| Pair {
+                            key: key.to_owned(),
+                            value: shown(&value),
+                        })
+                        .collect(),
+                })
+            })
+            .collect()
+    }
 }
 
 impl TargetView {
@@ -306,6 +337,7 @@ impl TargetView {
                 .collect(),
             ..TargetView::default()
         };
+        view.smtp = SmtpSessionView::all(&report.areas);
         let ips = summary::ip_reports(&report.areas);
         view.ips = ips.iter().map(|ip| IpView::new(ip)).collect();
         if !ips.is_empty() {

@@ -49,31 +49,7 @@ pub fn write_markdown(out: &mut dyn Write, reports: &[TargetReport]) -> io::Resu
 }
 
 fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -> io::Result<()> {
-    writeln!(
-        out,
-        "## {} — grade {}, score {}/100{}\n",
-        cell(&report.target),
-        report.grade,
-        report.score,
-        if report.incomplete {
-            " (incomplete)"
-        } else {
-            ""
-        }
-    )?;
-    writeln!(out, "Score: `{}`  ", report.scoring.explanation)?;
-    writeln!(
-        out,
-        "DNS asked through {}\n",
-        cell(&report.resolvers.join(", "))
-    )?;
-    if report.incomplete {
-        writeln!(out, "**Incomplete:** {INCOMPLETE_NOTE}:\n")?;
-        for unknown in &report.unknown {
-            writeln!(out, "- {}", cell(&unknown_line(unknown)))?;
-        }
-        writeln!(out)?;
-    }
+    write_headline(out, report)?;
     writeln!(out, "| Area | Verdict | What was found |")?;
     writeln!(out, "|---|---|---|")?;
     for AreaLine {
@@ -95,6 +71,7 @@ fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -
     if with_matrix && !ips.is_empty() {
         write_matrix(out, &ips)?;
     }
+    write_smtp(out, report)?;
     if !report.requirements.is_empty() {
         writeln!(
             out,
@@ -147,6 +124,58 @@ fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -
             )?;
         }
         writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// The title, the score's arithmetic, the resolver, and what could not be determined.
+fn write_headline(out: &mut dyn Write, report: &TargetReport) -> io::Result<()> {
+    writeln!(
+        out,
+        "## {} — grade {}, score {}/100{}\n",
+        cell(&report.target),
+        report.grade,
+        report.score,
+        if report.incomplete {
+            " (incomplete)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(out, "Score: `{}`  ", report.scoring.explanation)?;
+    writeln!(
+        out,
+        "DNS asked through {}\n",
+        cell(&report.resolvers.join(", "))
+    )?;
+    if report.incomplete {
+        writeln!(out, "**Incomplete:** {INCOMPLETE_NOTE}:\n")?;
+        for unknown in &report.unknown {
+            writeln!(out, "- {}", cell(&unknown_line(unknown)))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Each SMTP session's facts, its diagnosis first.
+fn write_smtp(out: &mut dyn Write, report: &TargetReport) -> io::Result<()> {
+    for probe in summary::smtp_probes(&report.areas) {
+        for session in &probe.sessions {
+            writeln!(
+                out,
+                "### SMTP {}:{} — {}\n",
+                cell(&probe.host),
+                probe.port,
+                session.ip
+            )?;
+            writeln!(out, "| Fact | Value |")?;
+            writeln!(out, "|---|---|")?;
+            for (label, value) in summary::smtp_facts(probe, session) {
+                writeln!(out, "| {label} | {} |", cell(&value))?;
+            }
+            writeln!(out)?;
+        }
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use crate::finding::{self, Code, Finding, Severity};
 use crate::ip::IpReport;
 use crate::requirements::{self, Requirement};
 use crate::score::{self, Grade, Score};
-use crate::{dkim, dmarc, mx, spf};
+use crate::{dkim, dmarc, mx, smtp, spf};
 
 /// The version of the JSON report's shape; raised only on an incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -28,6 +28,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum TargetKind {
     Domain,
     Ip,
+    /// A mail server probed with `mailaudit smtp`.
+    Smtp,
 }
 
 /// The areas of a domain audit, each with its records as fetched and what was derived.
@@ -41,6 +43,9 @@ pub struct DomainAreas {
     pub ips: Vec<IpReport>,
     /// The domain and its MX hosts' domains on the domain blocklists.
     pub blocklists: Vec<DomainListingReport>,
+    /// `--smtp`: each MX host probed on port 25.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub smtp: Vec<smtp::PortProbe>,
 }
 
 /// The areas of a sending-IP report.
@@ -50,12 +55,20 @@ pub struct IpAreas {
     pub ip: IpReport,
 }
 
+/// The areas of a mail server's report.
+#[derive(Clone, Debug, Serialize)]
+pub struct SmtpAreas {
+    /// The host and every port probed.
+    pub smtp: smtp::SmtpReport,
+}
+
 /// The areas of a report, by kind of target; flattened into the report's JSON object.
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum Areas {
     Domain(Box<DomainAreas>),
     Ip(Box<IpAreas>),
+    Smtp(Box<SmtpAreas>),
 }
 
 /// The report of one target, as `cli.md` specifies its JSON.
@@ -103,10 +116,14 @@ impl TargetReport {
                 .then_with(|| a.code.cmp(&b.code))
         });
         let unknown = completeness::unknown_parts(&areas, &findings);
-        let scoring = score::score(&findings, !unknown.is_empty());
+        let conditions = score::Conditions {
+            incomplete: !unknown.is_empty(),
+            unreachable: matches!(&areas, Areas::Smtp(smtp) if smtp::unreachable(&smtp.smtp)),
+        };
+        let scoring = score::score(&findings, conditions);
         let requirements = match &areas {
             Areas::Domain(domain) => requirements::evaluate(domain, &findings),
-            Areas::Ip(_) => Vec::new(),
+            Areas::Ip(_) | Areas::Smtp(_) => Vec::new(),
         };
         TargetReport {
             schema_version: SCHEMA_VERSION,
@@ -132,7 +149,11 @@ impl TargetReport {
         self.unknown.insert(0, Unknown::resolver_stopped(&servers));
         if !self.incomplete {
             self.incomplete = true;
-            self.scoring = score::score(&self.findings, true);
+            let conditions = score::Conditions {
+                incomplete: true,
+                ..score::Conditions::default()
+            };
+            self.scoring = score::score(&self.findings, conditions);
             self.score = self.scoring.score;
             self.grade = self.scoring.grade;
         }

@@ -10,6 +10,7 @@ use crate::dnsbl::{DomainListingReport, ListAnswer, ListStatus};
 use crate::finding::Verdict;
 use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
+use crate::smtp::{self, Outcome, PortProbe, Session};
 use crate::spf::{Node, NodeStatus, SpfReport};
 
 use super::{Areas, DomainAreas};
@@ -28,6 +29,7 @@ pub struct AreaLine {
 pub fn areas(areas: &Areas) -> Vec<AreaLine> {
     match areas {
         Areas::Domain(domain) => domain_areas(domain),
+        Areas::Smtp(smtp) => smtp.smtp.probes.iter().map(smtp_line).collect(),
         Areas::Ip(ip) => {
             let mut lines = vec![reverse_dns(&ip.ip), ip_lists(&ip.ip)];
             if let Some(found) = spf_line(&ip.ip) {
@@ -51,6 +53,187 @@ pub fn areas(areas: &Areas) -> Vec<AreaLine> {
     }
 }
 
+/// One port of a mail server: each address's outcome in a few words.
+fn smtp_line(probe: &PortProbe) -> AreaLine {
+    let mut found: Vec<String> = probe.sessions.iter().map(session_summary).collect();
+    if let Some(lookup) = &probe.dns
+        && probe.sessions.is_empty()
+    {
+        found.push(format!(
+            "no address to probe (A: {}, AAAA: {})",
+            lookup.a, lookup.aaaa
+        ));
+    }
+    if probe.addresses_not_probed > 0 {
+        found.push(format!(
+            "{} more addresses not probed",
+            probe.addresses_not_probed
+        ));
+    }
+    AreaLine {
+        area: smtp_area_name(probe.port),
+        verdict: probe.verdict,
+        found,
+    }
+}
+
+/// `SMTP 587`, with the common ports named.
+fn smtp_area_name(port: u16) -> &'static str {
+    match port {
+        25 => "SMTP 25 (MX)",
+        465 => "SMTP 465 (submission, TLS)",
+        587 => "SMTP 587 (submission)",
+        2525 => "SMTP 2525",
+        _ => "SMTP",
+    }
+}
+
+/// `192.0.2.25: works, TLSv1.3, certificate valid (87 days), AUTH PLAIN LOGIN`.
+pub fn session_summary(session: &Session) -> String {
+    let word = match session.outcome {
+        Outcome::Completed => "works",
+        Outcome::Refused => "refused",
+        Outcome::ConnectTimeout => "no answer (time-out)",
+        Outcome::Unreachable => "unreachable",
+        Outcome::NoGreeting if session.implicit_tls_detected => "no greeting: expects implicit TLS",
+        Outcome::NoGreeting => "no greeting",
+        Outcome::Rejected => "greeting refuses",
+        Outcome::ProtocolError => "protocol error",
+        Outcome::Oversized => "reply too large",
+        Outcome::TlsFailed => "TLS failed",
+        Outcome::Closed => "closed the connection",
+        Outcome::ProbeTimeout => "too slow (probe time limit)",
+    };
+    let mut parts = vec![word.to_owned()];
+    if let Some(tls) = &session.tls {
+        parts.push(tls.version.clone());
+        if let Some(certificate) = &tls.certificate {
+            parts.push(if certificate.problems.is_empty() {
+                format!("certificate valid ({} days left)", certificate.days_left)
+            } else {
+                let problems: Vec<String> = certificate
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        serde_json::to_value(p)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                format!("certificate: {}", problems.join(", "))
+            });
+        }
+    } else if session.ehlo.as_ref().is_some_and(|e| !e.starttls) {
+        parts.push("no STARTTLS".to_owned());
+    }
+    if let Some(auth) = &session.auth {
+        parts.push(match (&auth.skipped, auth.accepted) {
+            (Some(_), _) => "AUTH not tried".to_owned(),
+            (None, true) => "AUTH accepted".to_owned(),
+            (None, false) => "AUTH rejected".to_owned(),
+        });
+    }
+    format!("{}: {}", session.ip, parts.join(", "))
+}
+
+/// Everything one SMTP session showed, one fact a row, for every text format: the diagnosis
+/// first, then the timeline, the greeting, the extensions, TLS and the certificate, AUTH.
+pub fn smtp_facts(probe: &PortProbe, session: &Session) -> Vec<(&'static str, String)> {
+    let mut facts = vec![
+        (
+            "Address",
+            format!(
+                "{} port {} ({})",
+                session.ip,
+                probe.port,
+                probe.tls.as_str()
+            ),
+        ),
+        ("Diagnosis", smtp::diagnosis(probe, session)),
+    ];
+    let mut timeline = Vec::new();
+    if probe.dns.is_some() {
+        timeline.push(format!("dns {} ms", probe.dns_ms));
+    }
+    timeline.extend(
+        session
+            .phases
+            .iter()
+            .map(|p| format!("{} {} ms", p.phase, p.ms)),
+    );
+    facts.push(("Timeline", timeline.join(" → ")));
+    if let Some(greeting) = &session.greeting {
+        facts.push(("Greeting", greeting.summary()));
+    }
+    if let Some(ehlo) = &session.ehlo {
+        facts.push(("EHLO (plain text)", ehlo.keywords().join(", ")));
+    }
+    if let Some(ehlo) = &session.ehlo_tls {
+        facts.push(("EHLO (over TLS)", ehlo.keywords().join(", ")));
+    }
+    if let Some(tls) = &session.tls {
+        facts.push(("TLS", format!("{} {}", tls.version, tls.cipher)));
+        if let Some(certificate) = &tls.certificate {
+            facts.push(("Certificate", certificate.subject.clone()));
+            facts.push(("Names", certificate.names.join(", ")));
+            facts.push(("Issuer", certificate.issuer.clone()));
+            facts.push((
+                "Valid",
+                format!(
+                    "{} to {} ({} days left)",
+                    certificate.not_before, certificate.not_after, certificate.days_left
+                ),
+            ));
+            facts.push(("Key", certificate.key.clone()));
+            let verdict = if certificate.problems.is_empty() {
+                format!(
+                    "trusted, valid for {} (chain of {})",
+                    probe.host, certificate.chain_length
+                )
+            } else {
+                let problems: Vec<String> = certificate
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        serde_json::to_value(p)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                format!("problems: {}", problems.join(", "))
+            };
+            facts.push(("Verdict", verdict));
+        }
+    }
+    if let Some(auth) = &session.auth {
+        let result = match (&auth.skipped, auth.accepted, &auth.reply) {
+            (Some(reason), _, _) => format!("not tried: {reason}"),
+            (None, accepted, reply) => format!(
+                "{} {} for {} ({})",
+                auth.mechanism.as_deref().unwrap_or_default(),
+                if accepted { "accepted" } else { "rejected" },
+                auth.user,
+                reply
+                    .as_ref()
+                    .map(crate::smtp::reply::Reply::summary)
+                    .unwrap_or_default()
+            ),
+        };
+        facts.push(("AUTH", result));
+    }
+    if let Some(ptr) = probe.ptr.iter().find(|p| p.ip == session.ip) {
+        let names = if ptr.names.is_empty() {
+            format!("none ({})", ptr.answer)
+        } else {
+            ptr.names.join(", ")
+        };
+        facts.push(("PTR", names));
+    }
+    facts
+}
+
 fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
     let mut lines = vec![
         spf(&areas.spf),
@@ -62,7 +245,25 @@ fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
     if !areas.ips.is_empty() {
         lines.push(sending_ips(&areas.ips));
     }
+    if !areas.smtp.is_empty() {
+        lines.push(mx_smtp(&areas.smtp));
+    }
     lines
+}
+
+/// `--smtp`: each MX host's sessions in a few words.
+fn mx_smtp(probes: &[PortProbe]) -> AreaLine {
+    let mut found = Vec::new();
+    for probe in probes {
+        for line in smtp_line(probe).found {
+            found.push(format!("{}: {line}", probe.host));
+        }
+    }
+    AreaLine {
+        area: "SMTP (MX, port 25)",
+        verdict: worst_verdict(probes.iter().map(|p| p.verdict)),
+        found,
+    }
 }
 
 /// The sending IPs of the report that have one (the IP itself, or the domain's `--ip`s).
@@ -70,6 +271,16 @@ pub fn ip_reports(areas: &Areas) -> Vec<&IpReport> {
     match areas {
         Areas::Domain(domain) => domain.ips.iter().collect(),
         Areas::Ip(ip) => vec![&ip.ip],
+        Areas::Smtp(_) => Vec::new(),
+    }
+}
+
+/// The SMTP probes of a report: a mail server's ports, or a domain's MX hosts (`--smtp`).
+pub fn smtp_probes(areas: &Areas) -> Vec<&PortProbe> {
+    match areas {
+        Areas::Domain(domain) => domain.smtp.iter().collect(),
+        Areas::Smtp(smtp) => smtp.smtp.probes.iter().collect(),
+        Areas::Ip(_) => Vec::new(),
     }
 }
 

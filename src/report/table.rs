@@ -16,6 +16,8 @@ use crate::dnsbl::{ListAnswer, ListHealth, ListStatus};
 use crate::finding::{Severity, Verdict};
 use crate::ip::IpReport;
 use crate::requirements::Requirement;
+use crate::smtp::PortProbe;
+use std::net::IpAddr;
 
 /// The width tables are laid out to when the output is not a terminal.
 const DEFAULT_WIDTH: u16 = 120;
@@ -108,6 +110,10 @@ fn write_report(
         write_matrix(out, &ips, color)?;
     }
 
+    let probes = summary::smtp_probes(&report.areas);
+    if !probes.is_empty() {
+        write_smtp(out, &probes, color)?;
+    }
     if !report.requirements.is_empty() {
         write_requirements(out, &report.requirements, color)?;
     }
@@ -146,6 +152,63 @@ fn write_report(
             ]);
         }
         writeln!(out, "{fixes}")?;
+    }
+    Ok(())
+}
+
+/// A mail server probed: with several ports, a port matrix (one row a port, one column an
+/// address); then each session's facts, its diagnosis first.
+fn write_smtp(out: &mut dyn Write, probes: &[&PortProbe], color: bool) -> io::Result<()> {
+    if probes.len() > 1 {
+        let mut addresses: Vec<IpAddr> = Vec::new();
+        for session in probes.iter().flat_map(|p| &p.sessions) {
+            if !addresses.contains(&session.ip) {
+                addresses.push(session.ip);
+            }
+        }
+        let mut matrix = new_table(color);
+        let mut header = vec!["Server".to_owned()];
+        header.extend(addresses.iter().map(ToString::to_string));
+        matrix.set_header(header);
+        let one_host = probes.iter().all(|p| p.host == probes[0].host);
+        for probe in probes {
+            let label = if one_host {
+                format!("{} ({})", probe.port, probe.tls.as_str())
+            } else {
+                format!("{}:{} ({})", probe.host, probe.port, probe.tls.as_str())
+            };
+            let mut row = vec![Cell::new(label)];
+            for address in &addresses {
+                let text = probe
+                    .sessions
+                    .iter()
+                    .find(|s| s.ip == *address)
+                    .map_or_else(
+                        || "-".to_owned(),
+                        |s| {
+                            let summary = summary::session_summary(s);
+                            summary
+                                .split_once(": ")
+                                .map_or(summary.clone(), |(_, rest)| rest.to_owned())
+                        },
+                    );
+                row.push(verdict_text_cell(&text, probe.verdict, color));
+            }
+            matrix.add_row(row);
+        }
+        writeln!(out, "{matrix}")?;
+    }
+    for probe in probes {
+        for session in &probe.sessions {
+            let mut table = new_table(color);
+            for (label, value) in summary::smtp_facts(probe, session) {
+                table.add_row(vec![
+                    Cell::new(label).add_attribute(Attribute::Bold),
+                    Cell::new(clean_long(&value)),
+                ]);
+            }
+            writeln!(out, "{table}")?;
+        }
     }
     Ok(())
 }
@@ -358,6 +421,11 @@ fn verdict_text_cell(text: &str, verdict: Verdict, color: bool) -> Cell {
 /// shown as `\u{..}` escapes, and long text cut with its full length said.
 pub fn clean(text: &str) -> String {
     visible(text, MAX_CELL_CHARS, false, "")
+}
+
+/// Text of ours that must be read whole (a diagnosis), made visible but cut only far later.
+fn clean_long(text: &str) -> String {
+    visible(text, 4 * MAX_CELL_CHARS, false, "")
 }
 
 #[cfg(test)]

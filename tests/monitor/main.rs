@@ -7,6 +7,7 @@
 mod support;
 
 mod safety;
+mod smtp;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

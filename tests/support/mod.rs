@@ -5,6 +5,7 @@
 pub mod dns_server;
 pub mod fake_resolver;
 pub mod report;
+pub mod smtp_server;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -370,3 +370,272 @@ fn assert_caps_and_explanation(target: &str, score: u8, scoring: &ScoringOut) {
 fn area_of(code: &str) -> &str {
     code.split_once('.').map_or(code, |(area, _)| area)
 }
+
+/// The report of one mail server (`mailaudit smtp HOST`): the common parts, and `smtp`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpTargetReport {
+    pub schema_version: u32,
+    pub target: String,
+    pub kind: String,
+    pub score: u8,
+    pub grade: String,
+    pub incomplete: bool,
+    pub unknown: Vec<UnknownOut>,
+    pub resolvers: Vec<String>,
+    pub scoring: ScoringOut,
+    pub findings: Vec<FindingOut>,
+    pub smtp: SmtpOut,
+}
+
+impl SmtpTargetReport {
+    /// The finding codes, in report order.
+    pub fn codes(&self) -> Vec<&str> {
+        self.findings.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    /// Whether a finding with this code was raised.
+    pub fn has(&self, code: &str) -> bool {
+        self.findings.iter().any(|f| f.code == code)
+    }
+
+    /// The findings with this code.
+    pub fn with_code(&self, code: &str) -> Vec<&FindingOut> {
+        self.findings.iter().filter(|f| f.code == code).collect()
+    }
+
+    /// The only finding with this code, failing the test unless there is exactly one.
+    pub fn one(&self, code: &str) -> &FindingOut {
+        let found = self.with_code(code);
+        assert_eq!(found.len(), 1, "one {code} in {:#?}", self.findings);
+        found[0]
+    }
+
+    /// The only probe (one port) and its only session (one address).
+    pub fn session(&self) -> &SessionOut {
+        assert_eq!(self.smtp.probes.len(), 1, "{:#?}", self.smtp);
+        let probe = &self.smtp.probes[0];
+        assert_eq!(probe.sessions.len(), 1, "{probe:#?}");
+        &probe.sessions[0]
+    }
+
+    /// The only probe.
+    pub fn probe(&self) -> &PortProbeOut {
+        assert_eq!(self.smtp.probes.len(), 1, "{:#?}", self.smtp);
+        &self.smtp.probes[0]
+    }
+}
+
+/// `smtp`: the host and each port probed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpOut {
+    pub host: String,
+    pub probes: Vec<PortProbeOut>,
+}
+
+/// How TLS was started on a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsModeOut {
+    Starttls,
+    Implicit,
+    None,
+}
+
+/// What the server is to the user: `mx` on port 25, `submission` on every other port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoleOut {
+    Mx,
+    Submission,
+}
+
+/// One host and port probed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortProbeOut {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsModeOut,
+    pub role: RoleOut,
+    /// `ok`, `weak`, `fail` or `unknown`.
+    pub verdict: String,
+    /// The A and AAAA answers; absent for an address literal.
+    #[serde(default)]
+    pub dns: Option<AddressLookupOut>,
+    pub dns_ms: f64,
+    pub sessions: Vec<SessionOut>,
+    /// Port 25: each address's PTR names.
+    #[serde(default)]
+    pub ptr: Vec<AddressPtrOut>,
+    /// Addresses past the probe's limit, not probed.
+    #[serde(default)]
+    pub addresses_not_probed: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressLookupOut {
+    pub a: String,
+    pub aaaa: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressPtrOut {
+    pub ip: std::net::IpAddr,
+    /// `records`, `nxdomain`, `nodata` or the failure.
+    pub answer: String,
+    pub names: Vec<String>,
+}
+
+/// How a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutcomeOut {
+    Completed,
+    Refused,
+    ConnectTimeout,
+    Unreachable,
+    NoGreeting,
+    Rejected,
+    ProtocolError,
+    Oversized,
+    TlsFailed,
+    Closed,
+    ProbeTimeout,
+}
+
+/// One session with one address.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionOut {
+    pub ip: std::net::IpAddr,
+    pub outcome: OutcomeOut,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub phases: Vec<PhaseOut>,
+    #[serde(default)]
+    pub greeting: Option<ReplyOut>,
+    #[serde(default)]
+    pub greeting_host: Option<String>,
+    /// EHLO before TLS.
+    #[serde(default)]
+    pub ehlo: Option<ExtensionsOut>,
+    /// EHLO over TLS.
+    #[serde(default)]
+    pub ehlo_tls: Option<ExtensionsOut>,
+    #[serde(default)]
+    pub starttls_reply: Option<ReplyOut>,
+    #[serde(default)]
+    pub tls: Option<TlsOut>,
+    pub tls_outdated: bool,
+    pub implicit_tls_detected: bool,
+    #[serde(default)]
+    pub auth: Option<AuthOut>,
+}
+
+impl SessionOut {
+    /// The names of the phases, in order.
+    pub fn phase_names(&self) -> Vec<&str> {
+        self.phases.iter().map(|p| p.phase.as_str()).collect()
+    }
+
+    /// The certificate's facts, failing the test without one.
+    pub fn certificate(&self) -> &CertificateOut {
+        self.tls
+            .as_ref()
+            .and_then(|t| t.certificate.as_ref())
+            .unwrap_or_else(|| panic!("no certificate in {self:#?}"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseOut {
+    pub phase: String,
+    pub ms: f64,
+}
+
+/// An SMTP reply: its code and the text of each line.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyOut {
+    pub code: u16,
+    pub lines: Vec<String>,
+}
+
+/// The extensions of an EHLO reply.
+#[allow(clippy::struct_excessive_bools)] // one flag per extension, as the contract has them
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionsOut {
+    pub server: String,
+    pub starttls: bool,
+    pub auth: Vec<String>,
+    #[serde(default)]
+    pub size: Option<u64>,
+    pub pipelining: bool,
+    #[serde(rename = "8bitmime")]
+    pub eight_bit_mime: bool,
+    pub smtputf8: bool,
+    pub enhancedstatuscodes: bool,
+    pub chunking: bool,
+    pub requiretls: bool,
+    pub other: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsOut {
+    pub version: String,
+    pub cipher: String,
+    #[serde(default)]
+    pub certificate: Option<CertificateOut>,
+}
+
+/// A problem of a certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificateProblemOut {
+    Expired,
+    NotYetValid,
+    WrongName,
+    Untrusted,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateOut {
+    pub subject: String,
+    pub issuer: String,
+    pub names: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub days_left: i64,
+    pub key: String,
+    pub chain_length: usize,
+    pub name_matches: bool,
+    pub trusted: bool,
+    pub problems: Vec<CertificateProblemOut>,
+    #[serde(default)]
+    pub trust_error: Option<String>,
+}
+
+/// What AUTH said (`--user`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthOut {
+    pub user: String,
+    #[serde(default)]
+    pub mechanism: Option<String>,
+    pub accepted: bool,
+    #[serde(default)]
+    pub reply: Option<ReplyOut>,
+    #[serde(default)]
+    pub enhanced_code: Option<String>,
+    /// Why AUTH was not tried.
+    #[serde(default)]
+    pub skipped: Option<String>,
+}
