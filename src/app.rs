@@ -15,7 +15,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::audit::{self, AuditOptions, Blocklists};
-use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format, IpArgs, SmtpArgs, TlsArg};
+use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format, IpArgs, SmtpArgs};
 use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
 use crate::files::{self, Named};
@@ -212,13 +212,10 @@ fn run_smtp(args: &SmtpArgs) -> anyhow::Result<ExitCode> {
     let ports: Vec<(u16, TlsMode)> = if args.all_ports {
         smtp::ALL_PORTS.to_vec()
     } else {
-        let mode = match args.tls {
-            Some(TlsArg::Starttls) => TlsMode::Starttls,
-            Some(TlsArg::Implicit) => TlsMode::Implicit,
-            Some(TlsArg::None) => TlsMode::None,
-            None => TlsMode::default_for(args.port),
-        };
-        vec![(args.port, mode)]
+        vec![(
+            args.port,
+            args.tls.unwrap_or_else(|| TlsMode::default_for(args.port)),
+        )]
     };
     let setup = DnsSetup::from_args(&args.common)?;
     let mut output = Output::open(&args.common)?;
@@ -238,8 +235,18 @@ fn run_smtp(args: &SmtpArgs) -> anyhow::Result<ExitCode> {
             (port, mode, options)
         })
         .collect();
+    // An address literal on a submission port asks no DNS at all: a broken resolver must not
+    // stop it (port 25 asks the address's PTR).
+    let asks_dns = host.parse::<std::net::IpAddr>().is_err()
+        || ports
+            .iter()
+            .any(|(port, ..)| smtp::Role::for_port(*port) == smtp::Role::Mx);
     runtime()?.block_on(async {
-        let dns = setup.client().await?;
+        let dns = if asks_dns {
+            setup.client().await?
+        } else {
+            setup.unchecked_client()?
+        };
         let audit = audit::audit_smtp(&dns, &host, &host, &ports);
         emit(
             std::iter::once(audit),
@@ -255,7 +262,13 @@ fn run_smtp(args: &SmtpArgs) -> anyhow::Result<ExitCode> {
 /// `--user` and the password of `MAILAUDIT_SMTP_PASSWORD`: the only place a password is read,
 /// never an argument (visible to every user of the machine in the process list).
 fn smtp_credentials(user: &str) -> anyhow::Result<smtp::Credentials> {
-    let password = std::env::var(SMTP_PASSWORD_VARIABLE).unwrap_or_default();
+    let password = match std::env::var(SMTP_PASSWORD_VARIABLE) {
+        Ok(password) => password,
+        Err(std::env::VarError::NotUnicode(_)) => anyhow::bail!(
+            "--user {user}: the password in {SMTP_PASSWORD_VARIABLE} is not UTF-8 text"
+        ),
+        Err(std::env::VarError::NotPresent) => String::new(),
+    };
     if password.is_empty() {
         anyhow::bail!(
             "--user {user}: set the password in the environment variable {SMTP_PASSWORD_VARIABLE} \
@@ -360,12 +373,18 @@ impl DnsSetup {
 
     /// Starts a DNS client and checks that every resolver answers; no blocklist is asked.
     pub(crate) async fn client(&self) -> anyhow::Result<Dns> {
-        let mut dns = Dns::new(&self.config)?;
-        if let Some(qps) = self.rate {
-            dns = dns.with_rate(qps);
-        }
+        let dns = self.unchecked_client()?;
         dns.check_resolvers().await?;
         Ok(dns)
+    }
+
+    /// A DNS client whose resolvers are not checked: for a run that may ask nothing.
+    pub(crate) fn unchecked_client(&self) -> anyhow::Result<Dns> {
+        let dns = Dns::new(&self.config)?;
+        Ok(match self.rate {
+            Some(qps) => dns.with_rate(qps),
+            None => dns,
+        })
     }
 }
 

@@ -288,23 +288,21 @@ async fn probe_mx_hosts(
             hosts.push(host.exchange.clone());
         }
     }
-    let mut probes = Vec::with_capacity(hosts.len());
-    for batch in hosts.chunks(SMTP_HOSTS_AT_ONCE) {
-        probes.extend(
-            join_all(batch.iter().map(|host| {
-                smtp::probe(
-                    dns,
-                    host,
-                    25,
-                    smtp::TlsMode::Starttls,
-                    smtp::Role::Mx,
-                    probe_options,
-                )
-            }))
-            .await,
-        );
-    }
-    probes
+    // A few at once, each starting as soon as another ends.
+    let at_once = tokio::sync::Semaphore::new(SMTP_HOSTS_AT_ONCE);
+    join_all(hosts.iter().map(|host| async {
+        let _turn = at_once.acquire().await;
+        smtp::probe(
+            dns,
+            host,
+            25,
+            smtp::TlsMode::Starttls,
+            smtp::Role::Mx,
+            probe_options,
+        )
+        .await
+    }))
+    .await
 }
 
 /// The domains to look up on domain blocklists: the audited domain, then the registrable

@@ -117,7 +117,7 @@ pub struct SmtpArgs {
 
     /// How TLS starts (default: implicit on 465, starttls otherwise).
     #[arg(long, value_enum, conflicts_with = "all_ports")]
-    pub tls: Option<TlsArg>,
+    pub tls: Option<crate::smtp::TlsMode>,
 
     /// Try AUTH as this user. The password is read from the environment variable
     /// `MAILAUDIT_SMTP_PASSWORD`, never from the command line, and never shown.
@@ -134,17 +134,6 @@ pub struct SmtpArgs {
 
     #[command(flatten)]
     pub common: CommonArgs,
-}
-
-/// `--tls`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TlsArg {
-    /// Plain text, then STARTTLS (RFC 3207): ports 25 and 587.
-    Starttls,
-    /// TLS from the first byte (RFC 8314): port 465.
-    Implicit,
-    /// No TLS.
-    None,
 }
 
 /// Options every command takes.

@@ -69,19 +69,30 @@ pub fn unknown_parts(areas: &Areas, findings: &[Finding]) -> Vec<Unknown> {
     parts
 }
 
-/// A mail server whose addresses could not be looked up.
+/// What a mail server's probe could not see: addresses that could not be looked up (all, or
+/// those of one family), sessions that say nothing of the server (an address unreachable from
+/// here, port 25 silent where outbound port 25 may be blocked).
 fn smtp_part(probe: &PortProbe, parts: &mut Vec<Unknown>) {
-    if let Some(lookup) = probe.dns.as_ref().filter(|l| smtp::lookup_failed(l))
-        && probe.sessions.is_empty()
-    {
-        parts.push(Unknown::new(
-            "smtp",
-            Some(format!("{}:{}", probe.host, probe.port)),
+    let subject = || Some(format!("{}:{}", probe.host, probe.port));
+    if let Some(lookup) = probe.dns.as_ref().filter(|l| smtp::lookup_failed(l)) {
+        let reason = if probe.sessions.is_empty() {
             format!(
                 "the address lookup of {} failed (A: {}, AAAA: {}): nothing was probed",
                 probe.host, lookup.a, lookup.aaaa
-            ),
-        ));
+            )
+        } else {
+            format!(
+                "the address lookup of {} failed in part (A: {}, AAAA: {}): the addresses of \
+                 that family were not probed",
+                probe.host, lookup.a, lookup.aaaa
+            )
+        };
+        parts.push(Unknown::new("smtp", subject(), reason));
+    }
+    for session in &probe.sessions {
+        if let Some(reason) = smtp::unknown_reason(probe, session) {
+            parts.push(Unknown::new("smtp", subject(), reason));
+        }
     }
 }
 

@@ -36,6 +36,10 @@ pub async fn explain_failures(
     domain: &str,
     findings: &mut Vec<Finding>,
 ) -> Result<(), ResolverFails> {
+    // Only an area's failed lookup can be the zone's: a list that could not answer is not.
+    if !findings.iter().any(|f| AREA_FAILURES.contains(&f.code)) {
+        return Ok(());
+    }
     let failure = match dns.soa(domain).await {
         // An alias that loops is the records' fault, not the servers': each area says so.
         Answer::Failed(Failure::CnameChain(_)) => return Ok(()),

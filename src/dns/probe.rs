@@ -46,8 +46,9 @@ pub(super) async fn check(resolver: &TokioResolver) -> Result<(), String> {
         Err(error) => classify(&error),
     };
     Err(match answer {
-        Answer::Records { .. } => return Ok(()),
-        Answer::NoData => "answered without the root zone's SOA record".to_owned(),
+        Answer::Records { .. } | Answer::NoData => {
+            "answered without the root zone's SOA record".to_owned()
+        }
         Answer::NxDomain => "answered that the root zone does not exist (NXDOMAIN)".to_owned(),
         Answer::Failed(failure) => describe(&failure),
     })

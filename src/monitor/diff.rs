@@ -189,7 +189,13 @@ impl Snapshot {
                     .or_insert_with(|| seen.clone());
             }
         }
-        known.unknown_areas = BTreeSet::new();
+        // What no run has seen yet stays unknown: the next run that sees it treats it as a
+        // first run would.
+        known.unknown_areas = self
+            .unknown_areas
+            .intersection(&previous.unknown_areas)
+            .cloned()
+            .collect();
         known
     }
 
@@ -389,19 +395,10 @@ fn session_facts(session: &Session) -> String {
 
 /// How a session that did not run to QUIT ended, in a few words.
 fn outcome_words(session: &Session) -> &'static str {
-    match session.outcome {
-        Outcome::Completed => "completed",
-        Outcome::Refused => "connection refused",
-        Outcome::ConnectTimeout => "connection timed out",
-        Outcome::Unreachable => "unreachable",
-        Outcome::NoGreeting => "no greeting",
-        Outcome::Rejected => "the greeting refused the session",
-        Outcome::ProtocolError => "protocol error",
-        Outcome::Oversized => "replies too long",
-        Outcome::TlsFailed if session.tls_outdated => "TLS 1.0 or 1.1 only",
-        Outcome::TlsFailed => "TLS handshake failed",
-        Outcome::Closed => "connection closed",
-        Outcome::ProbeTimeout => "the probe timed out",
+    if session.tls_outdated {
+        "TLS 1.0 or 1.1 only"
+    } else {
+        session.outcome.as_str()
     }
 }
 
@@ -848,19 +845,38 @@ fn finding_changes(
     new: &Snapshot,
     fail_on: Option<Severity>,
 ) {
+    let old_listing_unknown = old.listing_unknown();
     for (code, seen) in &new.findings {
-        if !old.findings.contains_key(code) {
-            let worse = ALERT_CODES.contains(&code.as_str())
-                || fail_on.is_some_and(|threshold| seen.severity >= threshold);
-            changes.push(
-                What::FindingNew {
-                    code: code.clone(),
-                    severity: seen.severity,
-                },
-                worse,
-                format!("new {} finding {code}: {}", seen.severity, seen.message),
-            );
+        if old.findings.contains_key(code) {
+            continue;
         }
+        let alerting = ALERT_CODES.contains(&code.as_str());
+        if old.not_checked(code, old_listing_unknown) {
+            // Never seen before: not a change, but what a first run reports.
+            if seen.severity == Severity::Critical || alerting {
+                changes.push(
+                    What::FindingNew {
+                        code: code.clone(),
+                        severity: seen.severity,
+                    },
+                    true,
+                    format!(
+                        "{} finding {code} (first time its area could be checked): {}",
+                        seen.severity, seen.message
+                    ),
+                );
+            }
+            continue;
+        }
+        let worse = alerting || fail_on.is_some_and(|threshold| seen.severity >= threshold);
+        changes.push(
+            What::FindingNew {
+                code: code.clone(),
+                severity: seen.severity,
+            },
+            worse,
+            format!("new {} finding {code}: {}", seen.severity, seen.message),
+        );
     }
     let listing_unknown = new.listing_unknown();
     for (code, seen) in &old.findings {
@@ -1067,6 +1083,47 @@ mod tests {
     }
 
     #[test]
+    fn a_finding_in_an_area_no_run_could_see_before_is_not_new() {
+        // The first run could not read DMARC; the next one finds it missing: that is what a
+        // first run would have said, not a change (an error alerts only on a first run when
+        // critical).
+        let mut blind = failed_run();
+        blind.unknown_areas = ["dmarc".to_owned()].into_iter().collect();
+        let mut seen = snapshot();
+        seen.findings.insert(
+            "spf.pass-all".to_owned(),
+            Seen {
+                severity: Severity::Critical,
+                message: "+all".to_owned(),
+            },
+        );
+        let known = blind.clone();
+        let still_blind = failed_run().known_after(&known);
+        assert!(
+            still_blind.unknown_areas.contains("dmarc"),
+            "never seen stays unknown"
+        );
+        let changes = diff("t", &still_blind, &seen, Some(Severity::Error));
+        let codes: Vec<&What> = changes.iter().map(|c| &c.what).collect();
+        assert!(
+            !codes.contains(&&What::FindingNew {
+                code: "dmarc.missing".to_owned(),
+                severity: Severity::Error
+            }),
+            "{changes:?}"
+        );
+        // A critical finding first seen is reported, as on a first run.
+        let critical = changes.iter().find(|c| {
+            c.what
+                == What::FindingNew {
+                    code: "spf.pass-all".to_owned(),
+                    severity: Severity::Critical,
+                }
+        });
+        assert!(critical.is_some_and(|c| c.worse), "{changes:?}");
+    }
+
+    #[test]
     fn an_incomplete_grade_is_never_compared() {
         let mut incomplete = snapshot();
         incomplete.graded = false;
@@ -1239,6 +1296,7 @@ mod tests {
                 starttls_reply: None,
                 tls: None,
                 tls_outdated: false,
+                plain_text: false,
                 implicit_tls_detected: false,
                 auth: None,
             }

@@ -116,11 +116,7 @@ impl TargetReport {
                 .then_with(|| a.code.cmp(&b.code))
         });
         let unknown = completeness::unknown_parts(&areas, &findings);
-        let conditions = score::Conditions {
-            incomplete: !unknown.is_empty(),
-            unreachable: matches!(&areas, Areas::Smtp(smtp) if smtp::unreachable(&smtp.smtp)),
-        };
-        let scoring = score::score(&findings, conditions);
+        let scoring = score::score(&findings, conditions(&areas, !unknown.is_empty()));
         let requirements = match &areas {
             Areas::Domain(domain) => requirements::evaluate(domain, &findings),
             Areas::Ip(_) | Areas::Smtp(_) => Vec::new(),
@@ -149,11 +145,7 @@ impl TargetReport {
         self.unknown.insert(0, Unknown::resolver_stopped(&servers));
         if !self.incomplete {
             self.incomplete = true;
-            let conditions = score::Conditions {
-                incomplete: true,
-                ..score::Conditions::default()
-            };
-            self.scoring = score::score(&self.findings, conditions);
+            self.scoring = score::score(&self.findings, conditions(&self.areas, true));
             self.score = self.scoring.score;
             self.grade = self.scoring.grade;
         }
@@ -170,6 +162,14 @@ impl TargetReport {
     pub fn fail_level(&self) -> Option<Severity> {
         let incomplete = self.incomplete.then_some(Severity::Error);
         self.worst().max(incomplete)
+    }
+}
+
+/// What caps a report's score besides its findings.
+fn conditions(areas: &Areas, incomplete: bool) -> score::Conditions {
+    score::Conditions {
+        incomplete,
+        unreachable: matches!(areas, Areas::Smtp(smtp) if smtp::unreachable(&smtp.smtp)),
     }
 }
 

@@ -90,19 +90,10 @@ fn smtp_area_name(port: u16) -> &'static str {
 
 /// `192.0.2.25: works, TLSv1.3, certificate valid (87 days), AUTH PLAIN LOGIN`.
 pub fn session_summary(session: &Session) -> String {
-    let word = match session.outcome {
-        Outcome::Completed => "works",
-        Outcome::Refused => "refused",
-        Outcome::ConnectTimeout => "no answer (time-out)",
-        Outcome::Unreachable => "unreachable",
-        Outcome::NoGreeting if session.implicit_tls_detected => "no greeting: expects implicit TLS",
-        Outcome::NoGreeting => "no greeting",
-        Outcome::Rejected => "greeting refuses",
-        Outcome::ProtocolError => "protocol error",
-        Outcome::Oversized => "reply too large",
-        Outcome::TlsFailed => "TLS failed",
-        Outcome::Closed => "closed the connection",
-        Outcome::ProbeTimeout => "too slow (probe time limit)",
+    let word = if session.outcome == Outcome::NoGreeting && session.implicit_tls_detected {
+        "no greeting: expects implicit TLS"
+    } else {
+        session.outcome.as_str()
     };
     let mut parts = vec![word.to_owned()];
     if let Some(tls) = &session.tls {
@@ -111,16 +102,7 @@ pub fn session_summary(session: &Session) -> String {
             parts.push(if certificate.problems.is_empty() {
                 format!("certificate valid ({} days left)", certificate.days_left)
             } else {
-                let problems: Vec<String> = certificate
-                    .problems
-                    .iter()
-                    .map(|p| {
-                        serde_json::to_value(p)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    })
-                    .collect();
+                let problems: Vec<&str> = certificate.problems.iter().map(|p| p.as_str()).collect();
                 format!("certificate: {}", problems.join(", "))
             });
         }
@@ -192,16 +174,7 @@ pub fn smtp_facts(probe: &PortProbe, session: &Session) -> Vec<(&'static str, St
                     probe.host, certificate.chain_length
                 )
             } else {
-                let problems: Vec<String> = certificate
-                    .problems
-                    .iter()
-                    .map(|p| {
-                        serde_json::to_value(p)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    })
-                    .collect();
+                let problems: Vec<&str> = certificate.problems.iter().map(|p| p.as_str()).collect();
                 format!("problems: {}", problems.join(", "))
             };
             facts.push(("Verdict", verdict));

@@ -64,9 +64,7 @@ pub fn diagnosis(probe: &PortProbe, session: &Session) -> String {
             "TLS failed: {error}. Mail clients and servers that follow RFC 8996 will not use this \
              server; enable TLS 1.2 and 1.3 on it."
         ),
-        Outcome::TlsFailed
-            if probe.tls == TlsMode::Implicit && error.contains("did not answer with TLS") =>
-        {
+        Outcome::TlsFailed if session.plain_text => {
             format!(
                 "Port {port} answered in plain text where TLS was expected: it uses STARTTLS \
                  (as port 587 does). Set the client to STARTTLS, or probe with --tls starttls."
@@ -74,6 +72,11 @@ pub fn diagnosis(probe: &PortProbe, session: &Session) -> String {
         }
         Outcome::TlsFailed => format!(
             "TLS failed: {error}. Clients that require TLS cannot send through this server."
+        ),
+        Outcome::ReplyTimeout => format!(
+            "The server stopped answering in the middle of the session ({error}): it is \
+             overloaded or deliberately slow. Mail clients report this as a time-out (Outlook: \
+             0x80042109)."
         ),
         Outcome::ProtocolError | Outcome::Closed | Outcome::Oversized => {
             format!("The server broke off or broke the SMTP protocol: {error}.")
@@ -290,7 +293,7 @@ fn outcome_finding(
     let mut found = None;
     let mut raise = |finding: Finding| found = Some(finding);
     match session.outcome {
-        Outcome::Refused | Outcome::Unreachable | Outcome::Rejected => {
+        Outcome::Refused | Outcome::Rejected => {
             let how = if session.outcome == Outcome::Refused && error == "refused" {
                 String::new()
             } else {
@@ -333,7 +336,11 @@ fn outcome_finding(
                 alternative(port)
             )),
         ),
-        Outcome::ConnectTimeout | Outcome::ProbeTimeout => raise(
+        // No answer to a connection on port 25 is often the auditor's own network (outbound
+        // port 25 is blocked on most client networks), and an address unreachable from here
+        // says nothing of the server: both are unknown, not findings (see `unknown_reason`).
+        Outcome::ConnectTimeout if probe.role == Role::Mx => {}
+        Outcome::ConnectTimeout | Outcome::ProbeTimeout | Outcome::ReplyTimeout => raise(
             Finding::new(
                 Code::SmtpTimeout,
                 format!(
@@ -353,7 +360,7 @@ fn outcome_finding(
                 Code::SmtpTlsFailed,
                 format!("The TLS handshake with {at} failed: {error}"),
             )
-            .fix(if probe.tls == TlsMode::Implicit && error.contains("did not answer with TLS") {
+            .fix(if session.plain_text {
                 format!("Port {port} speaks plain SMTP: set the mail client to STARTTLS")
             } else {
                 "Check the server's TLS configuration (certificate and key installed, TLS 1.2 or \
@@ -367,7 +374,7 @@ fn outcome_finding(
             )
             .fix("Check the server's logs; something that is not an SMTP server (or a broken proxy) answers on this port"),
         ),
-        Outcome::Completed => {}
+        Outcome::Completed | Outcome::Unreachable => {}
     }
     found
 }
@@ -567,6 +574,26 @@ fn certificate_findings(
     out
 }
 
+/// Why a session's result says nothing about the server, if it does not: an address
+/// unreachable from here, or no answer on port 25 (outbound port 25 is blocked on most client
+/// networks). Reported as unknown, never as a finding.
+pub fn unknown_reason(probe: &PortProbe, session: &Session) -> Option<String> {
+    match session.outcome {
+        Outcome::Unreachable => Some(format!(
+            "{} cannot be reached from the network this audit runs on ({})",
+            session.ip,
+            session.error.as_deref().unwrap_or_default()
+        )),
+        Outcome::ConnectTimeout if probe.role == Role::Mx => Some(format!(
+            "no answer from {} on port 25 ({}): the network this audit runs on may block \
+             outbound port 25, as most client networks do",
+            session.ip,
+            session.error.as_deref().unwrap_or_default()
+        )),
+        _ => None,
+    }
+}
+
 /// The probe's verdict: unknown when the host's addresses could not be looked up, else what
 /// its findings say.
 pub(super) fn verdict(probe: &PortProbe, findings: &[Finding]) -> Verdict {
@@ -595,6 +622,7 @@ mod tests {
             starttls_reply: None,
             tls: None,
             tls_outdated: false,
+            plain_text: false,
             implicit_tls_detected: false,
             auth: None,
         }

@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::dns::Dns;
 use crate::finding::{Checked, Verdict};
 
-pub use explain::{diagnosis, findings};
+pub use explain::{diagnosis, findings, unknown_reason};
 pub use session::{AuthResult, Outcome, Phase, Session};
 pub use tls::{CertificateFacts, CertificateProblem, TlsFacts, Trust};
 
@@ -45,8 +45,8 @@ const MAX_ADDRESSES: usize = 8;
 /// whole session gets this many step time-outs, whatever each step takes.
 pub(crate) const SESSION_STEPS: u32 = 8;
 
-/// How TLS is started.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// How TLS is started (`--tls`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsMode {
     /// Plain text, then STARTTLS (RFC 3207): ports 25 and 587.
@@ -221,6 +221,12 @@ pub async fn probe(
         step: options.step,
         deadline: tokio::time::Instant::now() + options.step * SESSION_STEPS,
     };
+    // AUTH at one address only: a login tried at every address of a host (and every port)
+    // looks like guessing to the lockout rules of providers and of fail2ban.
+    let without_auth = session::Plan {
+        credentials: None,
+        ..plan
+    };
     let ptr = async {
         if role == Role::Mx {
             join_all(addresses.iter().map(|&ip| async move {
@@ -237,7 +243,9 @@ pub async fn probe(
         }
     };
     let (sessions, ptr) = tokio::join!(
-        join_all(addresses.iter().map(|&ip| session::run(&plan, ip))),
+        join_all(addresses.iter().enumerate().map(|(index, &ip)| {
+            session::run(if index == 0 { &plan } else { &without_auth }, ip)
+        })),
         ptr
     );
     let mut report = PortProbe {

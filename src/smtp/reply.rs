@@ -184,10 +184,16 @@ impl Extensions {
                 continue;
             };
             let keyword = keyword.to_ascii_uppercase();
+            // `AUTH=LOGIN PLAIN`: what servers wrote before RFC 4954, still sent for old
+            // clients beside (or instead of) `AUTH`.
+            let (keyword, first_mechanism) = match keyword.split_once('=') {
+                Some(("AUTH", mechanism)) => ("AUTH".to_owned(), Some(mechanism.to_owned())),
+                _ => (keyword, None),
+            };
             match keyword.as_str() {
                 "STARTTLS" => extensions.starttls = true,
                 "AUTH" => {
-                    for mechanism in words {
+                    for mechanism in first_mechanism.iter().map(String::as_str).chain(words) {
                         let mechanism = mechanism.to_ascii_uppercase();
                         if !extensions.auth.contains(&mechanism)
                             && extensions.auth.len() < MAX_OTHER
@@ -304,6 +310,17 @@ mod tests {
             extensions.keywords()[..3],
             ["STARTTLS", "AUTH LOGIN PLAIN XOAUTH2", "SIZE 35882577"]
         );
+    }
+
+    #[test]
+    fn the_old_auth_equals_line_lists_mechanisms_too() {
+        let ehlo = reply(&[
+            "250-mx.example.com",
+            "250-AUTH=LOGIN PLAIN",
+            "250 AUTH LOGIN",
+        ])
+        .unwrap();
+        assert_eq!(Extensions::parse(&ehlo).auth, ["LOGIN", "PLAIN"]);
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! second or never ends a line cannot hold the probe past its limits.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -52,12 +51,34 @@ pub enum Outcome {
     ProtocolError,
     /// The server's replies passed the probe's limits (line length, lines, bytes).
     Oversized,
+    /// A reply after the greeting did not come in time.
+    ReplyTimeout,
     /// The TLS handshake failed.
     TlsFailed,
     /// The server closed the connection before the session ended.
     Closed,
     /// The probe's total time ran out.
     ProbeTimeout,
+}
+
+impl Outcome {
+    /// A few words for tables and records: `works`, `refused`, `no greeting` ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "works",
+            Outcome::Refused => "connection refused",
+            Outcome::ConnectTimeout => "no answer (time-out)",
+            Outcome::Unreachable => "unreachable from here",
+            Outcome::NoGreeting => "no greeting",
+            Outcome::Rejected => "greeting refuses",
+            Outcome::ProtocolError => "protocol error",
+            Outcome::Oversized => "replies too large",
+            Outcome::ReplyTimeout => "no reply in time",
+            Outcome::TlsFailed => "TLS handshake failed",
+            Outcome::Closed => "closed the connection",
+            Outcome::ProbeTimeout => "too slow (session time limit)",
+        }
+    }
 }
 
 /// One step of a session and how long it took.
@@ -114,6 +135,8 @@ pub struct Session {
     pub tls: Option<TlsFacts>,
     /// The server offers only TLS 1.0 or 1.1.
     pub tls_outdated: bool,
+    /// TLS was expected but the server answered in plain text (it uses STARTTLS).
+    pub plain_text: bool,
     /// On a port spoken to in plain text that never greeted, a TLS handshake on a second
     /// connection succeeded: it expects implicit TLS.
     pub implicit_tls_detected: bool,
@@ -148,6 +171,7 @@ pub(super) async fn run(plan: &Plan<'_>, ip: IpAddr) -> Session {
         starttls_reply: None,
         tls: None,
         tls_outdated: false,
+        plain_text: false,
         implicit_tls_detected: false,
         auth: None,
     };
@@ -230,7 +254,7 @@ async fn converse(plan: &Plan<'_>, ip: IpAddr, session: &mut Session) -> Result<
         conn.quit().await;
         return Err(Failure::new(
             Outcome::Rejected,
-            format!("the server greeted with {}", greeting.summary()),
+            format!("the server greeted with {}", shortened(&greeting.summary())),
         ));
     }
 
@@ -275,7 +299,12 @@ async fn converse(plan: &Plan<'_>, ip: IpAddr, session: &mut Session) -> Result<
             .or(session.ehlo.as_ref())
             .map(|e| e.auth.clone())
             .unwrap_or_default();
-        session.auth = Some(authenticate(&mut conn, credentials, &offered).await?);
+        let verified = session
+            .tls
+            .as_ref()
+            .and_then(|t| t.certificate.as_ref())
+            .is_some_and(|c| c.problems.is_empty());
+        session.auth = Some(authenticate(&mut conn, credentials, &offered, verified).await?);
         session.phases.push(phase("auth", started));
     }
     Ok(conn)
@@ -320,6 +349,18 @@ async fn connect(plan: &Plan<'_>, ip: IpAddr) -> Result<TcpStream, Failure> {
     }
 }
 
+/// A server's text as a message quotes it: at most [`QUOTED`] characters.
+fn shortened(text: &str) -> String {
+    if text.chars().count() <= QUOTED {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(QUOTED).collect();
+    format!("{cut}…")
+}
+
+/// Characters of a server's reply a message quotes: a greeting may be kilobytes.
+const QUOTED: usize = 200;
+
 /// `5 s`, `0.3 s`.
 pub(super) fn seconds(duration: Duration) -> String {
     let secs = duration.as_secs_f64();
@@ -337,9 +378,11 @@ async fn answers_tls(plan: &Plan<'_>, ip: IpAddr) -> bool {
         let tcp = TcpStream::connect(SocketAddr::new(ip, plan.port))
             .await
             .ok()?;
-        let (config, _) = plan.trust.client().ok()?;
         let name = tls::server_name(plan.host).ok()?;
-        TlsConnector::from(config).connect(name, tcp).await.ok()
+        TlsConnector::from(plan.trust.client())
+            .connect(name, tcp)
+            .await
+            .ok()
     };
     tokio::time::timeout(plan.step, attempt)
         .await
@@ -354,6 +397,7 @@ async fn authenticate(
     conn: &mut Conn,
     credentials: &Credentials,
     offered: &[String],
+    verified: bool,
 ) -> Result<AuthResult, Failure> {
     let mut result = AuthResult {
         user: credentials.user.clone(),
@@ -366,6 +410,14 @@ async fn authenticate(
     if !conn.is_tls() {
         result.skipped = Some(
             "the connection is not encrypted: mailaudit never sends a password in plain text"
+                .to_owned(),
+        );
+        return Ok(result);
+    }
+    if !verified {
+        result.skipped = Some(
+            "the server's certificate is not valid for it: mailaudit sends no password to a \
+             server whose identity it cannot verify"
                 .to_owned(),
         );
         return Ok(result);
@@ -390,31 +442,26 @@ async fn authenticate(
         let token = BASE64.encode(
             format!("\0{}\0{}", credentials.user, credentials.password.expose()).as_bytes(),
         );
-        conn.secret_command(&format!("AUTH PLAIN {token}"))
-            .await
-            .map_err(|e| e.at("AUTH"))?
+        conn.secret_command(&format!("AUTH PLAIN {token}"), &secrets)
+            .await?
     } else {
-        {
-            let first = conn.command("AUTH LOGIN").await.map_err(|e| e.at("AUTH"))?;
-            if first.code == 334 {
-                let user = BASE64.encode(credentials.user.as_bytes());
-                let second = conn.command(&user).await.map_err(|e| e.at("AUTH"))?;
-                if second.code == 334 {
-                    let password = BASE64.encode(credentials.password.expose().as_bytes());
-                    conn.secret_command(&password)
-                        .await
-                        .map_err(|e| e.at("AUTH"))?
-                } else {
-                    second
-                }
+        let first = conn.secret_command("AUTH LOGIN", &secrets).await?;
+        if first.code == 334 {
+            let user = BASE64.encode(credentials.user.as_bytes());
+            let second = conn.secret_command(&user, &secrets).await?;
+            if second.code == 334 {
+                let password = BASE64.encode(credentials.password.expose().as_bytes());
+                conn.secret_command(&password, &secrets).await?
             } else {
-                first
+                second
             }
+        } else {
+            first
         }
     };
     result.accepted = reply.code == 235;
     result.enhanced_code = reply.enhanced_code();
-    result.reply = Some(secrets.scrub(reply));
+    result.reply = Some(reply);
     Ok(result)
 }
 
@@ -433,16 +480,15 @@ impl Secrets {
         Secrets(secrets.into_iter().filter(|s| !s.is_empty()).collect())
     }
 
-    /// The reply with every secret replaced by `<hidden>`.
-    fn scrub(&self, mut reply: Reply) -> Reply {
-        for line in &mut reply.lines {
-            for secret in &self.0 {
-                if line.contains(secret.as_str()) {
-                    *line = line.replace(secret.as_str(), "<hidden>");
-                }
+    /// `text` with every secret replaced by `<hidden>`.
+    fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for secret in &self.0 {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), "<hidden>");
             }
         }
-        reply
+        text
     }
 }
 
@@ -477,7 +523,7 @@ impl ConnError {
     fn at(self, waiting_for: &str) -> Failure {
         match self {
             ConnError::Timeout => Failure::new(
-                Outcome::ProtocolError,
+                Outcome::ReplyTimeout,
                 format!("no complete reply to {waiting_for} in time"),
             ),
             ConnError::Closed => Failure::new(
@@ -599,9 +645,22 @@ impl Conn {
         self.read_reply().await
     }
 
-    /// A command carrying a secret: the same, named so that no caller ever logs it.
-    async fn secret_command(&mut self, line: &str) -> Result<Reply, ConnError> {
-        self.command(line).await
+    /// A command of the AUTH exchange: what comes back, reply or failure, has every secret
+    /// scrubbed, as a server may echo the line it got (in a reply, or in text that is no reply).
+    async fn secret_command(&mut self, line: &str, secrets: &Secrets) -> Result<Reply, Failure> {
+        match self.command(line).await {
+            Ok(mut reply) => {
+                for text in &mut reply.lines {
+                    *text = secrets.scrub(text);
+                }
+                Ok(reply)
+            }
+            Err(error) => {
+                let mut failure = error.at("AUTH");
+                failure.text = secrets.scrub(&failure.text);
+                Err(failure)
+            }
+        }
     }
 
     /// EHLO, its reply read as extensions; a refusal stops the session.
@@ -620,10 +679,10 @@ impl Conn {
         Ok(Extensions::parse(&reply))
     }
 
-    /// QUIT, its reply waited for briefly; the session is over either way.
+    /// QUIT, its reply waited for one step; the session is over either way.
     async fn quit(&mut self) {
         if self.write_line("QUIT").await.is_ok() {
-            let _ = tokio::time::timeout(self.step, self.read_reply()).await;
+            let _ = self.read_reply().await;
         }
     }
 
@@ -640,12 +699,8 @@ impl Conn {
                 "the server sent data after its STARTTLS reply, before the TLS handshake",
             ));
         }
-        let (config, seen) = plan
-            .trust
-            .client()
-            .map_err(|e| Failure::new(Outcome::TlsFailed, e.to_string()))?;
         let name = tls::server_name(plan.host).map_err(|e| Failure::new(Outcome::TlsFailed, e))?;
-        let connector = TlsConnector::from(Arc::clone(&config));
+        let connector = TlsConnector::from(plan.trust.client());
         let stream = match tokio::time::timeout(plan.step, connector.connect(name, tcp)).await {
             Err(_) => {
                 return Err(Failure::new(
@@ -657,15 +712,16 @@ impl Conn {
                 ));
             }
             Ok(Err(error)) => {
-                let (text, outdated) = tls::handshake_failure(&error);
-                session.tls_outdated = outdated;
+                let (text, kind) = tls::handshake_failure(&error);
+                session.tls_outdated = kind == tls::HandshakeFailure::Outdated;
+                session.plain_text = kind == tls::HandshakeFailure::NotTls;
                 return Err(Failure::new(Outcome::TlsFailed, text));
             }
             Ok(Ok(stream)) => stream,
         };
         session.tls = Some(tls::facts(
             stream.get_ref().1,
-            &seen,
+            plan.trust,
             plan.host,
             std::time::SystemTime::now(),
         ));

@@ -1,23 +1,24 @@
 //! TLS for the SMTP probe (rustls, no OpenSSL): a client that completes the handshake whatever
 //! the certificate, so that an auditor can still read the server's extensions and report every
 //! certificate problem as its own finding, instead of stopping at the first one a client would.
+//! The handshake's own signatures are checked as any client checks them.
 //!
-//! The certificate is judged three ways: its dates (RFC 5280 §4.1.2.5) against the clock, its
-//! names (RFC 6125 §6.4: the subject alternative names, one left-most wildcard label) against the
-//! host name asked, and its chain against the web PKI roots (`webpki-roots`, Mozilla's list)
-//! plus `--ca-file`, checked at a moment inside its validity so that a date problem is not
-//! mistaken for an untrusted issuer. The handshake itself checks the server's signature as any
-//! client does.
+//! The certificate the server sent is judged after the handshake, three ways: its chain against
+//! the web PKI roots (`webpki-roots`, Mozilla's list) plus `--ca-file`, now — or, when only the
+//! leaf's own dates fail, at a moment inside the leaf's validity, so that an expired leaf is not
+//! also called untrusted while an expired intermediate still is; its names (RFC 6125 §6.4, as
+//! webpki matches them) against the host name asked; its dates (RFC 5280 §4.1.2.5) against the
+//! clock.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
+use rustls::server::ParsedCertificate;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -37,17 +38,32 @@ pub struct CaFileError {
     reason: String,
 }
 
-/// The trust anchors of a run: the web PKI roots and `--ca-file`.
+/// The trust anchors of a run (the web PKI roots and `--ca-file`), and the one client
+/// configuration every connection of the run uses.
 #[derive(Clone)]
 pub struct Trust {
     roots: Arc<RootCertStore>,
     provider: Arc<CryptoProvider>,
+    config: Arc<ClientConfig>,
 }
 
 impl fmt::Debug for Trust {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Trust({} roots)", self.roots.len())
     }
+}
+
+/// Dates a chain fails on: the leaf's own are their own findings.
+fn is_date_error(error: &rustls::Error) -> bool {
+    matches!(
+        error,
+        rustls::Error::InvalidCertificate(
+            CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. },
+        )
+    )
 }
 
 impl Trust {
@@ -73,31 +89,116 @@ impl Trust {
                     .map_err(|e| fail(format!("not a CA certificate: {e}")))?;
             }
         }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = Arc::new(JudgedLater {
+            provider: Arc::clone(&provider),
+        });
+        let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_protocol_versions(rustls::ALL_VERSIONS)
+            .expect("the default provider supports every rustls version")
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
         Ok(Trust {
             roots: Arc::new(roots),
-            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            provider,
+            config: Arc::new(config),
         })
     }
 
-    /// A client configuration for one connection, and where its verifier leaves what it saw.
-    pub(super) fn client(&self) -> Result<(Arc<ClientConfig>, Arc<Seen>), rustls::Error> {
-        let inner = WebPkiServerVerifier::builder_with_provider(
-            Arc::clone(&self.roots),
-            Arc::clone(&self.provider),
-        )
-        .build()
-        .map_err(|e| rustls::Error::General(e.to_string()))?;
-        let seen = Arc::new(Seen::default());
-        let verifier = Recording {
-            inner,
-            seen: Arc::clone(&seen),
+    /// The client configuration of every connection.
+    pub(super) fn client(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.config)
+    }
+
+    /// What the certificate `chain` (the leaf first, as the server sent it) says, and each of
+    /// its problems for `host` at `now`.
+    pub(super) fn judge(
+        &self,
+        chain: &[CertificateDer<'_>],
+        host: &str,
+        now: SystemTime,
+    ) -> Option<CertificateFacts> {
+        let leaf = chain.first()?;
+        let (Ok((_, parsed)), Ok(webpki_leaf)) = (
+            X509Certificate::from_der(leaf.as_ref()),
+            ParsedCertificate::try_from(leaf),
+        ) else {
+            return Some(CertificateFacts::unreadable(chain.len()));
         };
-        let config = ClientConfig::builder_with_provider(Arc::clone(&self.provider))
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        Ok((Arc::new(config), seen))
+        let not_before = parsed.validity().not_before.timestamp();
+        let not_after = parsed.validity().not_after.timestamp();
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let trust_error = self.chain_error(&webpki_leaf, &chain[1..], now, (not_before, not_after));
+        let name_matches = server_name(host)
+            .is_ok_and(|name| rustls::client::verify_server_name(&webpki_leaf, &name).is_ok());
+        let mut problems = Vec::new();
+        if now > not_after {
+            problems.push(CertificateProblem::Expired);
+        }
+        if now < not_before {
+            problems.push(CertificateProblem::NotYetValid);
+        }
+        if !name_matches {
+            problems.push(CertificateProblem::WrongName);
+        }
+        if trust_error.is_some() {
+            problems.push(CertificateProblem::Untrusted);
+        }
+        Some(CertificateFacts {
+            subject: parsed.subject().to_string(),
+            issuer: parsed.issuer().to_string(),
+            names: alternative_names(&parsed),
+            not_before: rfc3339(not_before),
+            not_after: rfc3339(not_after),
+            // Whole days, a part-day counted: 4 days and 23 hours left is 5.
+            days_left: (not_after - now + 86_399).div_euclid(86_400),
+            key: key_description(&parsed),
+            chain_length: chain.len(),
+            name_matches,
+            trusted: trust_error.is_none(),
+            problems,
+            trust_error,
+        })
+    }
+
+    /// Why the chain does not lead to a trusted root now; `None` when it does. When only the
+    /// leaf's own dates make it fail, it is judged again at the nearest moment inside the leaf's
+    /// validity: those dates are findings of their own, and an expired leaf is not untrusted for
+    /// it. An intermediate out of its dates makes the chain untrusted.
+    fn chain_error(
+        &self,
+        leaf: &ParsedCertificate<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: i64,
+        (not_before, not_after): (i64, i64),
+    ) -> Option<String> {
+        let verify = |secs: i64| {
+            let at =
+                UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(secs).unwrap_or(0)));
+            rustls::client::verify_server_cert_signed_by_trust_anchor(
+                leaf,
+                &self.roots,
+                intermediates,
+                at,
+                self.provider.signature_verification_algorithms.all,
+            )
+        };
+        let error = verify(now).err()?;
+        if !is_date_error(&error) {
+            return Some(trust_words(&error));
+        }
+        if (not_before..=not_after).contains(&now) {
+            return Some(
+                "a certificate of its chain (an intermediate) has expired or is not valid yet"
+                    .to_owned(),
+            );
+        }
+        verify(now.clamp(not_before, not_after))
+            .err()
+            .map(|e| trust_words(&e))
     }
 }
 
@@ -111,77 +212,22 @@ pub(super) fn server_name(host: &str) -> Result<ServerName<'static>, String> {
         .map_err(|e| format!("'{host}' cannot be a TLS server name: {e}"))
 }
 
-/// What the verifier was shown during a handshake.
-#[derive(Default)]
-pub(super) struct Seen {
-    chain: Mutex<Option<Chain>>,
-}
-
-struct Chain {
-    certificates: Vec<CertificateDer<'static>>,
-    /// The chain's verdict at a moment inside the leaf's validity: `None` trusted.
-    trust_error: Option<String>,
-}
-
-impl Seen {
-    fn take(&self) -> Option<Chain> {
-        self.chain
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
-}
-
-/// A verifier that records the certificate and the web PKI's verdict, and lets the handshake go
-/// on: an audit reports the certificate's problems rather than stopping at them.
+/// A verifier that lets the handshake complete whatever the certificate (it is judged after,
+/// [`Trust::judge`]), while the server's handshake signatures are checked as usual.
 #[derive(Debug)]
-struct Recording {
-    inner: Arc<WebPkiServerVerifier>,
-    seen: Arc<Seen>,
+struct JudgedLater {
+    provider: Arc<CryptoProvider>,
 }
 
-impl fmt::Debug for Seen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Seen")
-    }
-}
-
-impl ServerCertVerifier for Recording {
+impl ServerCertVerifier for JudgedLater {
     fn verify_server_cert(
         &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        // Judged inside the certificate's validity: dates and names are checked on their own.
-        let at = validity_midpoint(end_entity).unwrap_or(now);
-        let trust_error = match self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            at,
-        ) {
-            Ok(_)
-            | Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => None,
-            Err(error) => Some(trust_words(&error)),
-        };
-        let certificates = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|c| c.clone().into_owned())
-            .collect();
-        *self
-            .seen
-            .chain
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Chain {
-            certificates,
-            trust_error,
-        });
         Ok(ServerCertVerified::assertion())
     }
 
@@ -191,7 +237,12 @@ impl ServerCertVerifier for Recording {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -200,11 +251,18 @@ impl ServerCertVerifier for Recording {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -219,18 +277,31 @@ fn trust_words(error: &rustls::Error) -> String {
         rustls::Error::InvalidCertificate(CertificateError::BadSignature) => {
             "a signature in the chain does not verify".to_owned()
         }
-        rustls::Error::InvalidCertificate(CertificateError::Revoked) => "revoked".to_owned(),
+        rustls::Error::InvalidCertificate(CertificateError::Other(other))
+            if other.to_string().contains("CaUsedAsEndEntity") =>
+        {
+            "the server presents a CA certificate as its own (self-signed)".to_owned()
+        }
         other => other.to_string(),
     }
 }
 
-/// The middle of the certificate's validity, to check its chain apart from its dates.
-fn validity_midpoint(certificate: &CertificateDer<'_>) -> Option<UnixTime> {
-    let (_, parsed) = X509Certificate::from_der(certificate.as_ref()).ok()?;
-    let start = parsed.validity().not_before.timestamp();
-    let end = parsed.validity().not_after.timestamp();
-    let middle = u64::try_from(start / 2 + end / 2).ok()?;
-    Some(UnixTime::since_unix_epoch(Duration::from_secs(middle)))
+fn alternative_names(certificate: &X509Certificate<'_>) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Ok(Some(san)) = certificate.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::DNSName(dns) => names.push(dns.to_ascii_lowercase()),
+                GeneralName::IPAddress(bytes) => {
+                    if let Some(ip) = ip_from_bytes(bytes) {
+                        names.push(ip.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    names
 }
 
 /// The TLS facts of a connection.
@@ -281,10 +352,22 @@ pub enum CertificateProblem {
     Untrusted,
 }
 
+impl CertificateProblem {
+    /// The word used in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateProblem::Expired => "expired",
+            CertificateProblem::NotYetValid => "not-yet-valid",
+            CertificateProblem::WrongName => "wrong-name",
+            CertificateProblem::Untrusted => "untrusted",
+        }
+    }
+}
+
 /// The facts of a finished handshake, the certificate judged against `host` and `now`.
 pub(super) fn facts(
     connection: &rustls::ClientConnection,
-    seen: &Seen,
+    trust: &Trust,
     host: &str,
     now: SystemTime,
 ) -> TlsFacts {
@@ -298,9 +381,9 @@ pub(super) fn facts(
         .and_then(|s| s.suite().as_str())
         .unwrap_or("unknown")
         .to_owned();
-    let certificate = seen
-        .take()
-        .and_then(|chain| certificate_facts(&chain, host, now));
+    let certificate = connection
+        .peer_certificates()
+        .and_then(|chain| trust.judge(chain, host, now));
     TlsFacts {
         version,
         cipher,
@@ -308,58 +391,26 @@ pub(super) fn facts(
     }
 }
 
-fn certificate_facts(chain: &Chain, host: &str, now: SystemTime) -> Option<CertificateFacts> {
-    let leaf = chain.certificates.first()?;
-    let (_, parsed) = X509Certificate::from_der(leaf.as_ref()).ok()?;
-    let mut names = Vec::new();
-    if let Ok(Some(san)) = parsed.subject_alternative_name() {
-        for name in &san.value.general_names {
-            match name {
-                GeneralName::DNSName(dns) => names.push(dns.to_ascii_lowercase()),
-                GeneralName::IPAddress(bytes) => {
-                    if let Some(ip) = ip_from_bytes(bytes) {
-                        names.push(ip.to_string());
-                    }
-                }
-                _ => {}
-            }
+impl CertificateFacts {
+    /// A certificate that cannot be read: nothing about it can be trusted.
+    fn unreadable(chain_length: usize) -> CertificateFacts {
+        CertificateFacts {
+            subject: String::new(),
+            issuer: String::new(),
+            names: Vec::new(),
+            not_before: String::new(),
+            not_after: String::new(),
+            days_left: 0,
+            key: String::new(),
+            chain_length,
+            name_matches: false,
+            trusted: false,
+            problems: vec![CertificateProblem::Untrusted],
+            trust_error: Some(
+                "the certificate cannot be read (not a valid X.509 certificate)".to_owned(),
+            ),
         }
     }
-    let not_before = parsed.validity().not_before.timestamp();
-    let not_after = parsed.validity().not_after.timestamp();
-    let now_secs = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    // Whole days, a part-day counted: a certificate ending in 4 days and 23 hours has 5 left.
-    let days_left = (not_after - now_secs + 86_399).div_euclid(86_400);
-    let name_matches = names.iter().any(|name| name_matches(name, host));
-    let mut problems = Vec::new();
-    if now_secs > not_after {
-        problems.push(CertificateProblem::Expired);
-    }
-    if now_secs < not_before {
-        problems.push(CertificateProblem::NotYetValid);
-    }
-    if !name_matches {
-        problems.push(CertificateProblem::WrongName);
-    }
-    if chain.trust_error.is_some() {
-        problems.push(CertificateProblem::Untrusted);
-    }
-    Some(CertificateFacts {
-        subject: parsed.subject().to_string(),
-        issuer: parsed.issuer().to_string(),
-        names,
-        not_before: rfc3339(not_before),
-        not_after: rfc3339(not_after),
-        days_left,
-        key: key_description(&parsed),
-        chain_length: chain.certificates.len(),
-        name_matches,
-        trusted: chain.trust_error.is_none(),
-        problems,
-        trust_error: chain.trust_error.clone(),
-    })
 }
 
 fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
@@ -367,22 +418,6 @@ fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
         4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
         16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),
         _ => None,
-    }
-}
-
-/// Whether a certificate name covers `host` (RFC 6125 §6.4.3): equal ignoring case, or a
-/// wildcard `*.` standing for exactly one whole left-most label.
-pub fn name_matches(name: &str, host: &str) -> bool {
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    if name == host {
-        return true;
-    }
-    match name.strip_prefix("*.") {
-        Some(rest) => host.split_once('.').is_some_and(|(label, parent)| {
-            !label.is_empty() && parent == rest && rest.contains('.')
-        }),
-        None => false,
     }
 }
 
@@ -429,9 +464,19 @@ fn rfc3339(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
-/// A handshake failure in words, and whether it says the server offers only TLS 1.0 or 1.1
-/// (which rustls, like every current client, refuses).
-pub(super) fn handshake_failure(error: &std::io::Error) -> (String, bool) {
+/// What kind of handshake failure it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum HandshakeFailure {
+    /// The server offers only TLS 1.0 or 1.1 (RFC 8996 deprecates both; rustls, like every
+    /// current client, refuses them).
+    Outdated,
+    /// The server answered with something that is not TLS: plain text where TLS was expected.
+    NotTls,
+    Other,
+}
+
+/// A handshake failure in words, and its kind.
+pub(super) fn handshake_failure(error: &std::io::Error) -> (String, HandshakeFailure) {
     let inner = error
         .get_ref()
         .and_then(|e| e.downcast_ref::<rustls::Error>());
@@ -446,36 +491,22 @@ pub(super) fn handshake_failure(error: &std::io::Error) -> (String, bool) {
             "the server offers only TLS 1.0 or 1.1, which current mail clients and servers \
              refuse"
                 .to_owned(),
-            true,
+            HandshakeFailure::Outdated,
         ),
         Some(rustls::Error::InvalidMessage(_)) => (
             "the server did not answer with TLS (it sent something else, e.g. a plain-text SMTP \
              greeting)"
                 .to_owned(),
-            false,
+            HandshakeFailure::NotTls,
         ),
-        Some(other) => (other.to_string(), false),
-        None => (error.to_string(), false),
+        Some(other) => (other.to_string(), HandshakeFailure::Other),
+        None => (error.to_string(), HandshakeFailure::Other),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_match_exactly_or_by_one_left_most_wildcard_label() {
-        assert!(name_matches("mail.example.com", "MAIL.example.com."));
-        assert!(name_matches("*.example.com", "mail.example.com"));
-        assert!(!name_matches("*.example.com", "a.mail.example.com"));
-        assert!(!name_matches("*.example.com", "example.com"));
-        assert!(
-            !name_matches("*.com", "example.com"),
-            "a wildcard needs two labels under it"
-        );
-        assert!(!name_matches("mail.example.com", "mail.example.org"));
-        assert!(name_matches("127.0.0.1", "127.0.0.1"));
-    }
 
     #[test]
     fn a_ca_file_that_is_not_pem_is_named() {

@@ -502,6 +502,7 @@ pub enum OutcomeOut {
     Rejected,
     ProtocolError,
     Oversized,
+    ReplyTimeout,
     TlsFailed,
     Closed,
     ProbeTimeout,
@@ -531,6 +532,8 @@ pub struct SessionOut {
     #[serde(default)]
     pub tls: Option<TlsOut>,
     pub tls_outdated: bool,
+    /// TLS was expected but the server answered in plain text.
+    pub plain_text: bool,
     pub implicit_tls_detected: bool,
     #[serde(default)]
     pub auth: Option<AuthOut>,
