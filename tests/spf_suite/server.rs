@@ -7,6 +7,8 @@
 //!   `TXT: NONE` means "no TXT record" (and stops that copying).
 //! - `TIMEOUT` makes every question for the name go unanswered, except for the record types
 //!   listed before it (which answer with those records).
+//! - `SERVFAIL` (blitiri's marker, and mail-auth's `_dns_error` names) makes every question for
+//!   the name get SERVFAIL.
 //! - Names and TXT strings are served as written: labels may hold any byte (`foo:bar/baz`,
 //!   spaces, `%`), strings are the UTF-8 bytes of the YAML text.
 
@@ -17,12 +19,12 @@ use std::time::Duration;
 
 use hickory_server::Server;
 use hickory_server::net::runtime::{Time, TokioRuntimeProvider};
-use hickory_server::proto::op::{Header, HeaderCounts, Metadata};
+use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
 use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, MX, NULL, PTR, SOA, TXT};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
-use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, MessageResponseBuilder, ZoneType};
 use serde_yaml::Value;
 
 use crate::suite::Entry;
@@ -36,6 +38,8 @@ pub struct Zone {
     records: Vec<Record>,
     /// Name → the record types still answered (those listed before `TIMEOUT`).
     timeouts: HashMap<LowerName, HashSet<RecordType>>,
+    /// Names whose every question gets SERVFAIL.
+    servfails: HashSet<LowerName>,
 }
 
 impl Zone {
@@ -43,6 +47,7 @@ impl Zone {
     pub fn new(zone: &[(String, Vec<Entry>)]) -> Zone {
         let mut records = Vec::new();
         let mut timeouts = HashMap::new();
+        let mut servfails = HashSet::new();
         for (name, entries) in zone {
             let owner = name_of(name);
             let has_txt = entries
@@ -56,6 +61,10 @@ impl Zone {
                     Entry::Timeout => {
                         timeouts.insert(LowerName::from(&owner), answered.clone());
                         timed_out = true;
+                        continue;
+                    }
+                    Entry::ServFail => {
+                        servfails.insert(LowerName::from(&owner));
                         continue;
                     }
                     // The driver stops at TIMEOUT: what follows is never served.
@@ -77,7 +86,11 @@ impl Zone {
                 records.extend(copies);
             }
         }
-        Zone { records, timeouts }
+        Zone {
+            records,
+            timeouts,
+            servfails,
+        }
     }
 }
 
@@ -176,9 +189,10 @@ pub async fn serve(zone: Zone) -> SocketAddr {
     }
     let mut catalog = Catalog::new();
     catalog.upsert(LowerName::from(Name::root()), vec![Arc::new(root)]);
-    let handler = Timeouts {
+    let handler = Faults {
         catalog,
         timeouts: zone.timeouts,
+        servfails: zone.servfails,
     };
     // The UDP port the system picks may be taken for TCP: pick again until both are free.
     let mut attempts = 0;
@@ -202,28 +216,43 @@ pub async fn serve(zone: Zone) -> SocketAddr {
     addr
 }
 
-/// The catalog, except that questions for `TIMEOUT` names are never answered.
-struct Timeouts {
+/// The catalog, except that questions for `TIMEOUT` names are never answered and questions for
+/// `SERVFAIL` names get SERVFAIL.
+struct Faults {
     catalog: Catalog,
     timeouts: HashMap<LowerName, HashSet<RecordType>>,
+    servfails: HashSet<LowerName>,
 }
 
 #[async_trait::async_trait]
-impl RequestHandler for Timeouts {
+impl RequestHandler for Faults {
     async fn handle_request<R: ResponseHandler, T: Time>(
         &self,
         request: &Request,
-        response_handle: R,
+        mut response_handle: R,
     ) -> ResponseInfo {
+        let no_response = || {
+            ResponseInfo::from(Header {
+                metadata: Metadata::response_from_request(&request.metadata),
+                counts: HeaderCounts::default(),
+            })
+        };
+        if let Ok(info) = request.request_info()
+            && self.servfails.contains(info.query.name())
+        {
+            let response = MessageResponseBuilder::from_message_request(request)
+                .error_msg(&request.metadata, ResponseCode::ServFail);
+            return response_handle
+                .send_response(response)
+                .await
+                .unwrap_or_else(|_| no_response());
+        }
         if let Ok(info) = request.request_info()
             && let Some(answered) = self.timeouts.get(info.query.name())
             && !answered.contains(&info.query.query_type())
         {
             // No response at all: the client times out.
-            return ResponseInfo::from(Header {
-                metadata: Metadata::response_from_request(&request.metadata),
-                counts: HeaderCounts::default(),
-            });
+            return no_response();
         }
         self.catalog
             .handle_request::<R, T>(request, response_handle)

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -27,7 +27,8 @@ use tokio_rustls::rustls::{
     pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer},
 };
 
-/// The only address the scripted servers listen on.
+/// The address the scripted servers listen on (and `::1` beside it, for
+/// [`Server::start_dual_stack`]).
 pub const IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
 /// The host name scripted servers greet with unless told otherwise.
@@ -217,6 +218,8 @@ fn words(keywords: &[&str]) -> Vec<String> {
 pub struct Received {
     /// Which connection (0 for the first accepted).
     pub connection: usize,
+    /// The address the connection came in on (the server's end: which listener).
+    pub local: SocketAddr,
     /// It came over TLS.
     pub tls: bool,
     /// The line, without its line end.
@@ -230,12 +233,13 @@ struct Log {
 }
 
 impl Log {
-    fn push(&self, connection: usize, tls: bool, line: &str) {
+    fn push(&self, (connection, local): (usize, SocketAddr), tls: bool, line: &str) {
         self.received
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(Received {
                 connection,
+                local,
                 tls,
                 line: line.to_owned(),
             });
@@ -270,14 +274,45 @@ impl Server {
     /// Starts `script` on each of `ports` of 127.0.0.1 (`0`: a free one). A fixed port may be
     /// taken or need privileges: the error says which.
     pub fn start_on(ports: &[u16], script: Script) -> io::Result<Server> {
-        let _entered = runtime().enter();
         let mut listeners = Vec::new();
         for &port in ports {
             let listener = std::net::TcpListener::bind((IP, port))
                 .map_err(|e| io::Error::new(e.kind(), format!("bind 127.0.0.1:{port}: {e}")))?;
-            listener.set_nonblocking(true)?;
-            listeners.push(TcpListener::from_std(listener)?);
+            listeners.push(listener);
         }
+        Server::serving(listeners, script)
+    }
+
+    /// Starts `script` on one port of both loopback addresses, 127.0.0.1 and `::1` (first and
+    /// second in [`Server::addrs`]), for a host name with an A and an AAAA record; an error
+    /// when `::1` cannot be had (a host without IPv6).
+    pub fn start_dual_stack(script: Script) -> io::Result<Server> {
+        let mut last = None;
+        for _ in 0..20 {
+            let v4 = std::net::TcpListener::bind((IP, 0))?;
+            let port = v4.local_addr()?.port();
+            match std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, port)) {
+                Ok(v6) => return Server::serving(vec![v4, v6], script),
+                // The port is free on 127.0.0.1 only: another one.
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
+                Err(e) => {
+                    return Err(io::Error::new(e.kind(), format!("bind [::1]:{port}: {e}")));
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("no port free on both addresses")))
+    }
+
+    /// Runs `script` on each of `listeners` (bound, not yet accepting).
+    fn serving(listeners: Vec<std::net::TcpListener>, script: Script) -> io::Result<Server> {
+        let _entered = runtime().enter();
+        let listeners = listeners
+            .into_iter()
+            .map(|listener| {
+                listener.set_nonblocking(true)?;
+                TcpListener::from_std(listener)
+            })
+            .collect::<io::Result<Vec<_>>>()?;
         let addrs: Vec<SocketAddr> = listeners
             .iter()
             .map(|l| l.local_addr().expect("local address"))
@@ -505,6 +540,7 @@ async fn accept_tls(config: &Arc<rustls::ServerConfig>, stream: Stream) -> io::R
 
 /// The SMTP dialogue of a scripted server, until QUIT, the client going, or a scripted end.
 async fn dialogue(tcp: TcpStream, smtp: &Smtp, log: &Log, connection: usize) -> io::Result<()> {
+    let connection = (connection, tcp.local_addr()?);
     let mut stream: Stream = Box::new(tcp);
     let mut tls = false;
     if let Some(config) = &smtp.implicit {
@@ -678,6 +714,20 @@ impl Ca {
         }
     }
 
+    /// An intermediate CA this one signs, valid from `from` days from now (negative: ago) to
+    /// `to` days from now.
+    pub fn intermediate_between(&self, common_name: &str, from: i64, to: i64) -> Ca {
+        let mut params = ca_params(common_name);
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now + days(from);
+        params.not_after = now + days(to);
+        let key = rcgen::KeyPair::generate().expect("intermediate key");
+        Ca {
+            issuer: rcgen::CertifiedIssuer::signed_by(params, key, &self.issuer)
+                .expect("intermediate certificate"),
+        }
+    }
+
     /// The CA certificate, PEM.
     pub fn pem(&self) -> String {
         self.issuer.pem()
@@ -747,6 +797,14 @@ impl Identity {
     #[must_use]
     pub fn with_chain(mut self, ca: &Ca) -> Identity {
         self.chain.push(ca.der());
+        self
+    }
+
+    /// The chain with its leaf replaced by `der` (the same key: a leaf altered after signing,
+    /// which the handshake still accepts as long as its public key is the key's).
+    #[must_use]
+    pub fn with_leaf(mut self, der: Vec<u8>) -> Identity {
+        self.chain[0] = CertificateDer::from(der);
         self
     }
 
