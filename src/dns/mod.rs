@@ -6,6 +6,7 @@
 
 mod answer;
 mod cache;
+mod lenient;
 mod probe;
 mod rate;
 
@@ -18,7 +19,7 @@ use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, R
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use tokio::sync::Semaphore;
 
 use cache::AnswerCache;
@@ -286,30 +287,7 @@ impl Dns {
         }
         self.sent.fetch_add(1, Ordering::Relaxed);
         match self.resolver.lookup(fqdn.clone(), record_type).await {
-            Ok(lookup) => {
-                let mut aliases = Vec::new();
-                let mut links = Vec::new();
-                let mut records = Vec::new();
-                for record in lookup.answers() {
-                    if record.record_type() == record_type {
-                        records.push(record.data.clone());
-                    } else if let RData::CNAME(target) = &record.data {
-                        if aliases.is_empty() {
-                            aliases.push(display_name(&record.name));
-                        }
-                        aliases.push(display_name(&target.0));
-                        links.push((display_name(&record.name), display_name(&target.0)));
-                    }
-                }
-                if !records.is_empty() {
-                    Answer::Records { records, aliases }
-                } else if links.is_empty() {
-                    Answer::NoData
-                } else {
-                    // Aliases and nothing they lead to: the records cannot be read.
-                    Answer::Failed(Failure::CnameChain(dead_end(name, &links, record_type)))
-                }
-            }
+            Ok(lookup) => from_answer_section(name, record_type, lookup.answers()),
             // No record and no SOA saying there is none (RFC 2308 §2.2): what a server answering
             // a CNAME loop as it is (the aliases only) leaves once the resolver gives up
             // following it. Told from a name without records by following the chain.
@@ -320,6 +298,19 @@ impl Dns {
             {
                 drop(permit);
                 self.follow_aliases(name).await
+            }
+            Err(NetError::Proto(error)) if lenient::is_empty_record(&error) => {
+                self.sent.fetch_add(1, Ordering::Relaxed);
+                match lenient::ask(&self.servers, &fqdn, record_type, self.timeout).await {
+                    Some(reply) if reply.response_code == ResponseCode::NoError => {
+                        from_answer_section(name, record_type, &reply.answers)
+                    }
+                    Some(reply) if reply.response_code == ResponseCode::NXDomain => {
+                        Answer::NxDomain
+                    }
+                    Some(reply) => Answer::Failed(from_response_code(reply.response_code)),
+                    None => classify(&NetError::Proto(error)),
+                }
             }
             Err(error) => classify(&error),
         }
@@ -360,6 +351,33 @@ impl Dns {
                 )));
             }
         }
+    }
+}
+
+/// The records of `record_type` in an answer section, with the CNAME chain that led to them;
+/// aliases that lead to none of them cannot be read.
+fn from_answer_section(name: &str, record_type: RecordType, answers: &[Record]) -> Answer<RData> {
+    let mut aliases = Vec::new();
+    let mut links = Vec::new();
+    let mut records = Vec::new();
+    for record in answers {
+        if record.record_type() == record_type {
+            records.push(record.data.clone());
+        } else if let RData::CNAME(target) = &record.data {
+            if aliases.is_empty() {
+                aliases.push(display_name(&record.name));
+            }
+            aliases.push(display_name(&target.0));
+            links.push((display_name(&record.name), display_name(&target.0)));
+        }
+    }
+    if !records.is_empty() {
+        Answer::Records { records, aliases }
+    } else if links.is_empty() {
+        Answer::NoData
+    } else {
+        // Aliases and nothing they lead to: the records cannot be read.
+        Answer::Failed(Failure::CnameChain(dead_end(name, &links, record_type)))
     }
 }
 

@@ -32,17 +32,6 @@ const BLITIRI_7208: &str = include_str!("../../fixtures/blitiri-spf/rfc7208-test
 const BLITIRI_4408: &str = include_str!("../../fixtures/blitiri-spf/rfc4408-tests.yml");
 const BLITIRI_OWN: &str = include_str!("../../fixtures/blitiri-spf/blitirispf-tests.yml");
 
-/// RFC 7208 cases not passed, and why. It comes from the DNS library (hickory's decoder), not
-/// `check_host`.
-const SKIPPED_7208: &[(&str, &str)] = &[(
-    "null-text",
-    "null.example.com also has a TXT record with no character-string (rdata length 0), \
-     which RFC 1035 §3.3.14 does not allow; hickory's decoder rejects the whole answer, so \
-     the DNS layer reports a failure and check_host returns temperror (result unknown) \
-     instead of using the valid record beside it. The reference driver never decodes wire \
-     format, so it does not meet this",
-)];
-
 /// blitiri's own tests (`blitirispf-tests.yml`) not passed: they name single-label domains,
 /// which RFC 7208 does not evaluate.
 const SKIPPED_BLITIRI_OWN: &[(&str, &str)] = &[
@@ -318,7 +307,7 @@ async fn check_host_passes_the_rfc_7208_test_suite() {
         name: "RFC 7208 suite",
         scenarios: suite::scenarios(RFC_7208),
         cases: 203,
-        skipped: SKIPPED_7208,
+        skipped: &[],
         any_case: EXPLANATION_ANY_CASE,
     })
     .await;
@@ -342,7 +331,7 @@ async fn check_host_passes_blitiris_edition_of_the_rfc_7208_suite() {
         name: "blitiri's RFC 7208 suite",
         scenarios: suite::scenarios(BLITIRI_7208),
         cases: 203,
-        skipped: SKIPPED_7208,
+        skipped: &[],
         any_case: EXPLANATION_ANY_CASE,
     })
     .await;
