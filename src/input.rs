@@ -9,6 +9,8 @@ use std::io::BufRead;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
+use crate::dns::QueryName;
+
 /// Input the program cannot run with: every variant names the offending input.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -45,57 +47,12 @@ pub const MAX_LINE: usize = 4096;
 
 /// Normalises one domain name; see the module documentation.
 pub fn normalize_domain(input: &str) -> Result<String, InputError> {
-    let fail = |reason: &str| InputError::Domain {
-        input: printable(input),
-        reason: reason.to_owned(),
-    };
-    let trimmed = input.trim();
-    if trimmed.is_empty() {
-        return Err(fail("empty"));
-    }
-    if trimmed.parse::<IpAddr>().is_ok() {
-        return Err(fail("this is an IP address, not a domain"));
-    }
-    let without_dot = trimmed.strip_suffix('.').unwrap_or(trimmed);
-    if without_dot.is_empty() || without_dot.ends_with('.') {
-        return Err(fail("empty label"));
-    }
-    let ascii = idna::domain_to_ascii(without_dot)
-        .map_err(|_| fail("not a valid internationalised domain name (IDNA)"))?;
-    let ascii = ascii.to_ascii_lowercase();
-    if ascii.len() > 253 {
-        return Err(fail("longer than 253 characters"));
-    }
-    let labels: Vec<&str> = ascii.split('.').collect();
-    if labels.len() < 2 {
-        return Err(fail("not a fully qualified domain (one label only)"));
-    }
-    for label in &labels {
-        if label.is_empty() {
-            return Err(fail("empty label"));
-        }
-        if label.len() > 63 {
-            return Err(fail("a label is longer than 63 characters"));
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            return Err(fail(
-                "only letters, digits and hyphens are allowed in a host name",
-            ));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err(fail("a label starts or ends with a hyphen"));
-        }
-    }
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(fail("the top-level label is all digits"));
-    }
-    Ok(ascii)
+    QueryName::host(input)
+        .map(|name| name.as_str().to_owned())
+        .map_err(|reason| InputError::Domain {
+            input: printable(input),
+            reason: reason.to_string(),
+        })
 }
 
 /// Parses an IPv4 or IPv6 address as the user typed it.

@@ -7,6 +7,7 @@
 mod answer;
 mod cache;
 mod lenient;
+mod name;
 mod probe;
 mod rate;
 
@@ -26,6 +27,7 @@ use cache::AnswerCache;
 use rate::RateLimit;
 
 pub use answer::{Answer, Failure, Mx, Txt};
+pub use name::{MAX_LABEL, MAX_NAME, NameError, QueryName, Syntax};
 pub use probe::ResolverDown;
 
 /// TXT records an area lists per name: it reads every record (a DMARC or SPF record among
@@ -277,9 +279,13 @@ impl Dns {
     }
 
     async fn query(&self, name: &str, record_type: RecordType) -> Answer<RData> {
-        let fqdn = match fully_qualified(name) {
-            Ok(fqdn) => fqdn,
-            Err(reason) => return Answer::Failed(Failure::InvalidName(reason)),
+        // Any octet may be asked (RFC 2181 §11): a name an SPF record or a macro expansion
+        // produces (`foo:bar/baz.example.com`) is asked as it is.
+        let fqdn = match QueryName::parse(name, Syntax::Any) {
+            Ok(query_name) => query_name.to_fqdn(),
+            Err(reason) => {
+                return Answer::Failed(Failure::InvalidName(format!("{name}: {reason}")));
+            }
         };
         let permit = self.in_flight.acquire().await;
         if let Some(rate) = &self.rate {
@@ -518,24 +524,6 @@ fn from_response_code(code: ResponseCode) -> Failure {
         ResponseCode::Refused => Failure::Refused,
         other => Failure::Other(other.to_string()),
     }
-}
-
-/// `name` as an absolute DNS name. Any byte is allowed in a label (RFC 2181 §11): a name an SPF
-/// record or a macro expansion produces (`foo:bar/baz.example.com`) is asked as it is. Only
-/// what no query can carry is refused: an empty label, a label over 63 bytes or a name over
-/// 255 (RFC 1035 §2.3.4).
-fn fully_qualified(name: &str) -> Result<Name, String> {
-    let trimmed = name.strip_suffix('.').unwrap_or(name);
-    if trimmed.is_empty() {
-        return Err("empty name".to_owned());
-    }
-    if trimmed.split('.').any(str::is_empty) {
-        return Err(format!("{name}: empty label"));
-    }
-    let mut fqdn = Name::from_labels(trimmed.split('.').map(str::as_bytes))
-        .map_err(|e| format!("{name}: {e}"))?;
-    fqdn.set_fqdn(true);
-    Ok(fqdn)
 }
 
 /// A name as shown to users and compared by the checks: lowercase, no trailing dot.

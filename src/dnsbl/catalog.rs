@@ -13,6 +13,8 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dns::{QueryName, Syntax};
+
 /// A catalog file larger than this is not a catalog (the built-in one is about 20 KiB).
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -452,7 +454,7 @@ fn check_key(
                 return Err("`access = \"key\"` needs `key_position = \"before-zone\"`".to_owned());
             }
             if let Some(key) = &key
-                && !is_label(key)
+                && (key.contains('.') || QueryName::parse(key, Syntax::Service).is_err())
             {
                 return Err("`key` must be one DNS label (letters, digits, '-')".to_owned());
             }
@@ -536,18 +538,13 @@ pub fn normalize_name(name: &str) -> Result<String, String> {
     if lower.len() > 253 {
         return Err("name longer than 253 bytes".to_owned());
     }
-    if let Some(bad) = lower.split('.').find(|label| !is_label(label)) {
+    if let Some(bad) = lower
+        .split('.')
+        .find(|label| QueryName::parse(label, Syntax::Service).is_err())
+    {
         return Err(format!("bad label {:?} in {lower:?}", one_line(bad, 80)));
     }
     Ok(lower)
-}
-
-fn is_label(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= 63
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
