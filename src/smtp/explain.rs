@@ -555,7 +555,9 @@ fn certificate_findings(
                 .evidence("not_after", &certificate.not_after),
         ));
     }
+    // An unreadable certificate has no dates (`not_after` empty): nothing of it expires.
     let expiring = (0..=EXPIRING_DAYS).contains(&certificate.days_left)
+        && !certificate.not_after.is_empty()
         && !certificate.problems.contains(&CertificateProblem::Expired);
     if expiring {
         out.push((
@@ -594,13 +596,22 @@ pub fn unknown_reason(probe: &PortProbe, session: &Session) -> Option<String> {
     }
 }
 
-/// The probe's verdict: unknown when the host's addresses could not be looked up, else what
-/// its findings say.
+/// The probe's verdict: what its findings say, but unknown rather than ok when part of the
+/// server could not be seen (an address lookup failed, in whole or in part, or a session says
+/// nothing of the server, [`unknown_reason`]): a problem seen is a problem, nothing seen is not
+/// "ok".
 pub(super) fn verdict(probe: &PortProbe, findings: &[Finding]) -> Verdict {
-    if probe.dns.as_ref().is_some_and(lookup_failed) && probe.sessions.is_empty() {
-        return Verdict::Unknown;
+    let verdict = Verdict::from_findings(findings, true);
+    let unseen = probe.dns.as_ref().is_some_and(lookup_failed)
+        || probe
+            .sessions
+            .iter()
+            .any(|session| unknown_reason(probe, session).is_some());
+    if verdict == Verdict::Ok && unseen {
+        Verdict::Unknown
+    } else {
+        verdict
     }
-    Verdict::from_findings(findings, true)
 }
 
 #[cfg(test)]

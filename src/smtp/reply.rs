@@ -45,16 +45,25 @@ impl Reply {
         valid.then(|| word.to_owned())
     }
 
-    /// The reply as one line for a message: `535 5.7.8 Authentication failed`.
+    /// The reply as one line for a message: `535 5.7.8 Authentication failed`, at most
+    /// [`QUOTED`] characters of it (the reply itself is kept whole as data).
     pub fn summary(&self) -> String {
         let text = self.lines.join(" / ");
-        if text.is_empty() {
+        let whole = if text.is_empty() {
             self.code.to_string()
         } else {
             format!("{} {text}", self.code)
+        };
+        if whole.chars().count() <= QUOTED {
+            return whole;
         }
+        let cut: String = whole.chars().take(QUOTED).collect();
+        format!("{cut}…")
     }
 }
+
+/// Characters of a server's text a message quotes: a reply line may be kilobytes.
+pub const QUOTED: usize = 200;
 
 /// What is wrong with a line where a reply line was expected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -89,10 +98,10 @@ pub fn parse_line(line: &str) -> Result<(u16, bool, String), ReplyError> {
     Ok((code, more, text.to_owned()))
 }
 
-/// A line as it may be shown: control characters escaped, at most 200 characters.
+/// A line as it may be shown: control characters escaped, at most [`QUOTED`] characters.
 fn shown(line: &str) -> String {
     let escaped: String = line.chars().flat_map(char::escape_default).collect();
-    escaped.chars().take(200).collect()
+    escaped.chars().take(QUOTED).collect()
 }
 
 /// Assembles reply lines into one reply; `None` while more lines are due.
@@ -310,6 +319,15 @@ mod tests {
             extensions.keywords()[..3],
             ["STARTTLS", "AUTH LOGIN PLAIN XOAUTH2", "SIZE 35882577"]
         );
+    }
+
+    #[test]
+    fn a_summary_quotes_at_most_200_characters() {
+        let long = format!("554 5.7.1 {}", "x".repeat(1000));
+        let summary = reply(&[&long]).unwrap().summary();
+        assert_eq!(summary.chars().count(), QUOTED + 1);
+        assert!(summary.starts_with("554 5.7.1 xxx") && summary.ends_with('…'));
+        assert_eq!(reply(&["250 OK"]).unwrap().summary(), "250 OK");
     }
 
     #[test]

@@ -254,7 +254,7 @@ async fn converse(plan: &Plan<'_>, ip: IpAddr, session: &mut Session) -> Result<
         conn.quit().await;
         return Err(Failure::new(
             Outcome::Rejected,
-            format!("the server greeted with {}", shortened(&greeting.summary())),
+            format!("the server greeted with {}", greeting.summary()),
         ));
     }
 
@@ -348,18 +348,6 @@ async fn connect(plan: &Plan<'_>, ip: IpAddr) -> Result<TcpStream, Failure> {
         }
     }
 }
-
-/// A server's text as a message quotes it: at most [`QUOTED`] characters.
-fn shortened(text: &str) -> String {
-    if text.chars().count() <= QUOTED {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(QUOTED).collect();
-    format!("{cut}…")
-}
-
-/// Characters of a server's reply a message quotes: a greeting may be kilobytes.
-const QUOTED: usize = 200;
 
 /// `5 s`, `0.3 s`.
 pub(super) fn seconds(duration: Duration) -> String {
@@ -467,17 +455,24 @@ async fn authenticate(
 
 /// What AUTH sends that reveals the password: a server that echoes a command back must not put
 /// it in the report.
+#[derive(Default)]
 struct Secrets(Vec<String>);
 
 impl Secrets {
     fn of(credentials: &Credentials) -> Secrets {
         let password = credentials.password.expose();
-        let secrets = [
+        let mut secrets: Vec<String> = [
             password.to_owned(),
             BASE64.encode(password.as_bytes()),
             BASE64.encode(format!("\0{}\0{password}", credentials.user).as_bytes()),
-        ];
-        Secrets(secrets.into_iter().filter(|s| !s.is_empty()).collect())
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+        // The longest first: the PLAIN token ends with the password's base64 when the user's
+        // part is a whole number of base64 groups, and is hidden whole, not cut in two.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Secrets(secrets)
     }
 
     /// `text` with every secret replaced by `<hidden>`.
@@ -575,10 +570,17 @@ impl Conn {
 
     /// One reply, all of it within one step time-out.
     async fn read_reply(&mut self) -> Result<Reply, ConnError> {
+        self.read_reply_hiding(&Secrets::default()).await
+    }
+
+    /// One reply, each line with every secret of `hidden` replaced before it is read: a line
+    /// that is no reply is quoted (cut) in the error, and a secret cut in two would not be
+    /// found any more.
+    async fn read_reply_hiding(&mut self, hidden: &Secrets) -> Result<Reply, ConnError> {
         let deadline = Instant::now() + self.step;
         let mut builder = ReplyBuilder::default();
         loop {
-            let line = self.read_line(deadline).await?;
+            let line = hidden.scrub(&self.read_line(deadline).await?);
             if builder.len() >= MAX_LINES {
                 return Err(ConnError::TooManyLines);
             }
@@ -648,19 +650,10 @@ impl Conn {
     /// A command of the AUTH exchange: what comes back, reply or failure, has every secret
     /// scrubbed, as a server may echo the line it got (in a reply, or in text that is no reply).
     async fn secret_command(&mut self, line: &str, secrets: &Secrets) -> Result<Reply, Failure> {
-        match self.command(line).await {
-            Ok(mut reply) => {
-                for text in &mut reply.lines {
-                    *text = secrets.scrub(text);
-                }
-                Ok(reply)
-            }
-            Err(error) => {
-                let mut failure = error.at("AUTH");
-                failure.text = secrets.scrub(&failure.text);
-                Err(failure)
-            }
-        }
+        self.write_line(line).await.map_err(|e| e.at("AUTH"))?;
+        self.read_reply_hiding(secrets)
+            .await
+            .map_err(|e| e.at("AUTH"))
     }
 
     /// EHLO, its reply read as extensions; a refusal stops the session.

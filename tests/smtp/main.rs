@@ -18,4 +18,5 @@ mod postfix;
 mod client;
 mod harness;
 mod postfix_probe;
+mod review;
 mod scripted;

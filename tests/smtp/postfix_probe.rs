@@ -295,7 +295,7 @@ fn audit_smtp_probes_the_mx_host_and_feeds_the_tls_requirement() {
 }
 
 /// Writes `NAME.zone` in `dir`: an SOA and NS, then `records`.
-fn write_zone(dir: &Path, name: &str, records: &str) {
+pub(crate) fn write_zone(dir: &Path, name: &str, records: &str) {
     let zone = format!(
         "$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n@ IN NS ns.test.\n{records}"
     );

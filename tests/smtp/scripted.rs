@@ -29,21 +29,21 @@ use crate::support::smtp_server::{
 use crate::support::{self, dns_server};
 
 /// The password of the AUTH tests: never to be seen in any output.
-const PASSWORD: &str = "Tr0ub4dor&3-horse";
-const USER: &str = "alice@scripted.test";
-const PASSWORD_VARIABLE: &str = "MAILAUDIT_SMTP_PASSWORD";
+pub(crate) const PASSWORD: &str = "Tr0ub4dor&3-horse";
+pub(crate) const USER: &str = "alice@scripted.test";
+pub(crate) const PASSWORD_VARIABLE: &str = "MAILAUDIT_SMTP_PASSWORD";
 
 /// What a run may take beyond the probe's own limit (8 × `--timeout` a session): starting the
 /// binary, checking the resolver, two cores shared with the other tests.
 const SLACK: Duration = Duration::from_secs(3);
 
 /// The longest a probe with `--timeout STEP` may take, by the documented limit.
-fn limit(step: f64) -> Duration {
+pub(crate) fn limit(step: f64) -> Duration {
     Duration::from_secs_f64(8.0 * step) + SLACK
 }
 
 /// `mailaudit smtp ARGS... --resolver <fixture DNS> --timeout STEP`, not started.
-fn mailaudit(args: &[&str], step: &str) -> Command {
+pub(crate) fn mailaudit(args: &[&str], step: &str) -> Command {
     let mut all = vec!["smtp"];
     all.extend_from_slice(args);
     let mut command =
@@ -53,15 +53,15 @@ fn mailaudit(args: &[&str], step: &str) -> Command {
 }
 
 /// A finished run: its output, how long it took, and its report.
-struct Probe {
-    report: SmtpTargetReport,
-    output: Output,
-    elapsed: Duration,
+pub(crate) struct Probe {
+    pub(crate) report: SmtpTargetReport,
+    pub(crate) output: Output,
+    pub(crate) elapsed: Duration,
 }
 
 /// Runs `command`, checks it ended as a finished audit does (0 or 1, never a panic's 101) and
 /// returns what it wrote and how long it took.
-fn finish(mut command: Command) -> (Output, Duration) {
+pub(crate) fn finish(mut command: Command) -> (Output, Duration) {
     let started = Instant::now();
     let output = command.output().expect("run mailaudit");
     let elapsed = started.elapsed();
@@ -76,11 +76,11 @@ fn finish(mut command: Command) -> (Output, Duration) {
 }
 
 /// `mailaudit smtp ARGS... --format json` with `--timeout STEP`, its report read.
-fn probe_json(args: &[&str], step: &str) -> Probe {
+pub(crate) fn probe_json(args: &[&str], step: &str) -> Probe {
     probe_with(mailaudit(&with_format(args, "json"), step))
 }
 
-fn probe_with(command: Command) -> Probe {
+pub(crate) fn probe_with(command: Command) -> Probe {
     let (output, elapsed) = finish(command);
     let report: SmtpTargetReport = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
@@ -116,21 +116,21 @@ fn probe_with(command: Command) -> Probe {
     }
 }
 
-fn with_format<'a>(args: &[&'a str], format: &'a str) -> Vec<&'a str> {
+pub(crate) fn with_format<'a>(args: &[&'a str], format: &'a str) -> Vec<&'a str> {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--format", format]);
     all
 }
 
 /// `mailaudit smtp ARGS... --format table` (no colour): what a user reads on the terminal.
-fn table(args: &[&str], step: &str) -> String {
+pub(crate) fn table(args: &[&str], step: &str) -> String {
     let (output, _) = finish(mailaudit(&with_format(args, "table"), step));
     String::from_utf8(output.stdout).expect("the table is UTF-8")
 }
 
 /// The text of the row `label` of a two-column facts table, its wrapped lines joined: the
 /// sentence as the user reads it.
-fn fact(table: &str, label: &str) -> String {
+pub(crate) fn fact(table: &str, label: &str) -> String {
     let mut text = Vec::new();
     let mut inside = false;
     for line in table.lines() {
@@ -161,18 +161,18 @@ fn fact(table: &str, label: &str) -> String {
     text.join(" ")
 }
 
-fn port(server: &Server) -> String {
+pub(crate) fn port(server: &Server) -> String {
     server.port().to_string()
 }
 
 /// A CA of its own for a test, its certificate written for `--ca-file`.
-struct Pki {
-    ca: Ca,
+pub(crate) struct Pki {
+    pub(crate) ca: Ca,
     dir: tempfile::TempDir,
 }
 
 impl Pki {
-    fn new() -> Pki {
+    pub(crate) fn new() -> Pki {
         Pki {
             ca: Ca::new("mailaudit scripted test CA"),
             dir: tempfile::tempdir().expect("temporary directory"),
@@ -180,7 +180,7 @@ impl Pki {
     }
 
     /// The `--ca-file` path.
-    fn ca_file(&self) -> String {
+    pub(crate) fn ca_file(&self) -> String {
         self.ca
             .write(self.dir.path(), "ca.pem")
             .to_str()
@@ -190,13 +190,20 @@ impl Pki {
 }
 
 /// A STARTTLS server presenting `config`, AUTH offered over TLS only.
-fn starttls_server(config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>) -> Server {
-    Server::start(
-        Smtp::new(NAME)
-            .starttls(config)
-            .ehlo_tls(&["PIPELINING", "AUTH PLAIN LOGIN", "ENHANCEDSTATUSCODES"])
-            .script(),
-    )
+pub(crate) fn starttls_server(
+    config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+) -> Server {
+    Server::start(starttls_script(config))
+}
+
+/// The script of [`starttls_server`].
+pub(crate) fn starttls_script(
+    config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+) -> Script {
+    Smtp::new(NAME)
+        .starttls(config)
+        .ehlo_tls(&["PIPELINING", "AUTH PLAIN LOGIN", "ENHANCEDSTATUSCODES"])
+        .script()
 }
 
 /// Starts `script` on a free port and on 127.0.0.1:`fixed` (the caller holds
@@ -318,29 +325,50 @@ fn a_silent_port_that_answers_a_tls_handshake_is_detected_as_implicit_tls() {
     );
 }
 
-/// A listener whose accept queue is full drops each new SYN, as a firewall does: the client
-/// hears nothing (Linux drops the SYN when the queue of a listener of backlog 0 holds one).
+/// A listening port that drops each new connection's SYN, as a firewall does: the client hears
+/// nothing. Linux drops the SYN when the accept queue of a listener of backlog 0 holds one, so
+/// the queue is filled first (and kept full while this lives).
+pub(crate) struct DroppingPort {
+    pub(crate) address: std::net::SocketAddr,
+    _fillers: Vec<std::net::TcpStream>,
+    _listener: tokio::net::TcpListener,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl DroppingPort {
+    /// On `ip`:`port` (`0`: a free port); an error when the address cannot be bound (a port
+    /// below 1024 without privileges, or one taken).
+    pub(crate) fn bind(ip: std::net::Ipv4Addr, port: u16) -> std::io::Result<DroppingPort> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let _entered = runtime.enter();
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind((ip, port).into())?;
+        let address = socket.local_addr()?;
+        let listener = socket.listen(0)?;
+        // Fill the accept queue: connections complete until it is full, then hang.
+        let mut fillers = Vec::new();
+        for _ in 0..4 {
+            match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(300)) {
+                Ok(stream) => fillers.push(stream),
+                Err(_) => break,
+            }
+        }
+        assert!(!fillers.is_empty() && fillers.len() < 4, "{fillers:?}");
+        Ok(DroppingPort {
+            address,
+            _fillers: fillers,
+            _listener: listener,
+            _runtime: runtime,
+        })
+    }
+}
+
 #[test]
 fn a_port_whose_packets_are_dropped_is_a_connect_timeout() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let _entered = runtime.enter();
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.bind((smtp_server::IP, 0).into()).expect("bind");
-    let address = socket.local_addr().expect("address");
-    let listener = socket.listen(0).expect("listen");
-    // Fill the accept queue: connections complete until it is full, then hang.
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(300)) {
-            Ok(stream) => fillers.push(stream),
-            Err(_) => break,
-        }
-    }
-    assert!(!fillers.is_empty() && fillers.len() < 4, "{fillers:?}");
-    let port = address.port().to_string();
+    let dropping = DroppingPort::bind(smtp_server::IP, 0).expect("a free port of 127.0.0.1");
+    let port = dropping.address.port().to_string();
     let probe = probe_json(&["127.0.0.1", "--port", &port], "0.5");
     let session = probe.report.session();
     assert_eq!(session.outcome, OutcomeOut::ConnectTimeout, "{session:#?}");
@@ -351,7 +379,6 @@ fn a_port_whose_packets_are_dropped_is_a_connect_timeout() {
         timeout.message
     );
     assert!(probe.elapsed < limit(0.5), "{:?}", probe.elapsed);
-    drop(listener);
 }
 
 // --- Bounded against slow and endless servers ----------------------------------------------
@@ -1023,7 +1050,7 @@ const M365_REJECTION: &str = "535 5.7.139 Authentication unsuccessful, basic aut
      [AM0PR02CA0001.eurprd02.prod.outlook.com 2024-01-01T00:00:00.000Z 08DC0000000000000]";
 
 /// Every form the password could leak in: itself, base64, and the AUTH PLAIN token.
-fn secret_forms() -> Vec<String> {
+pub(crate) fn secret_forms() -> Vec<String> {
     vec![
         PASSWORD.to_owned(),
         BASE64.encode(PASSWORD),
@@ -1032,7 +1059,7 @@ fn secret_forms() -> Vec<String> {
     ]
 }
 
-fn assert_no_secret(what: &str, text: &[u8]) {
+pub(crate) fn assert_no_secret(what: &str, text: &[u8]) {
     let text = String::from_utf8_lossy(text);
     for secret in secret_forms() {
         assert!(!text.contains(&secret), "{what} shows {secret:?}:\n{text}");
@@ -1041,7 +1068,7 @@ fn assert_no_secret(what: &str, text: &[u8]) {
 
 /// `mailaudit smtp` as `USER` with the password in the environment, in `format` (HTML through
 /// `--output`): stdout, stderr and the file all checked for the password.
-fn run_as_user(args: &[&str], format: &str) -> Output {
+pub(crate) fn run_as_user(args: &[&str], format: &str) -> Output {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join(format!("report.{format}"));
     let mut all = args.to_vec();
