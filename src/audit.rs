@@ -186,8 +186,10 @@ pub async fn audit_smtp(
             probes: reports,
         },
     }));
+    // An address literal asks the resolver nothing: what could not be seen is the server's.
+    let asked_dns = host.parse::<IpAddr>().is_err();
     let resolver_stopped =
-        failure_cause(dns, &areas, &findings).await == FailureCause::ResolverStopped;
+        asked_dns && failure_cause(dns, &areas, &findings).await == FailureCause::ResolverStopped;
     finish(
         dns,
         target,

@@ -715,6 +715,28 @@ fn an_address_literal_on_a_submission_port_needs_no_resolver() {
     assert!(stderr.contains(&dead), "{stderr}");
 }
 
+/// An address literal that cannot be reached on a submission port is unknown, the server's part: with
+/// no DNS question asked, a dead resolver is not blamed and does not stop the run.
+#[test]
+fn an_unreachable_address_literal_does_not_blame_an_unused_resolver() {
+    let dead = format!("127.0.0.1:{}", closed_port());
+    let args = with_format(&["smtp", "224.0.0.1", "--port", "587"], "json");
+    let probe = probe_with(support::command_with_resolvers(
+        &args,
+        std::slice::from_ref(&dead),
+        "0.5",
+    ));
+    let stderr = String::from_utf8_lossy(&probe.output.stderr);
+    assert_eq!(probe.output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains(&dead), "{stderr}");
+    assert!(probe.report.incomplete, "{:#?}", probe.report);
+    assert!(
+        probe.report.findings.is_empty(),
+        "{:#?}",
+        probe.report.findings
+    );
+}
+
 // --- 10. The old AUTH= line ---------------------------------------------------------------
 
 /// `AUTH=PLAIN LOGIN`, what servers wrote before RFC 4954 (and still write for old clients):
