@@ -37,7 +37,7 @@ pub fn rejection_finding(
     let found_at = areas.dmarc.found_at.as_deref().unwrap_or_default();
     let mut message = format!(
         "Receivers will {verb} all mail from {domain}: DMARC cannot pass, because {spf_fails} \
-         and no DKIM key was found at the {} selectors probed (p={} at {found_at})",
+         and no usable DKIM key was found at the {} selectors probed (p={} at {found_at})",
         areas.dkim.selectors.len(),
         applied.as_str()
     );

@@ -101,6 +101,7 @@ codes! {
     DmarcLookupFailed => "dmarc.lookup-failed", Error;
     DmarcMailRejected => "dmarc.mail-rejected", Critical;
     DmarcTooManyDestinations => "dmarc.too-many-destinations", Warning;
+    DmarcUnknownTag => "dmarc.unknown-tag", Warning;
 
     DkimNotFound => "dkim.not-found", Warning;
     DkimWeakKey => "dkim.weak-key", Warning;
@@ -108,13 +109,14 @@ codes! {
     DkimRevoked => "dkim.revoked", Info;
     DkimTesting => "dkim.testing", Warning;
     DkimSyntax => "dkim.syntax", Error;
-    DkimSha1 => "dkim.sha1", Warning;
+    DkimSha1 => "dkim.sha1", Error;
     DkimLookupFailed => "dkim.lookup-failed", Error;
     DkimOversizeKey => "dkim.oversize-key", Warning;
 
     MxMissing => "mx.missing", Warning;
     MxNull => "mx.null", Info;
     MxNullMixed => "mx.null-mixed", Error;
+    MxNullNonzero => "mx.null-nonzero", Error;
     MxCname => "mx.cname", Error;
     MxIpLiteral => "mx.ip-literal", Error;
     MxHostUnresolvable => "mx.host-unresolvable", Error;

@@ -262,7 +262,9 @@ impl Facts {
                 vec![Code::DkimInsecureKey],
                 "a DKIM key is shorter than 1024 bits",
             )
-        } else if dkim.status == RequirementStatus::Published {
+        } else if dkim.status == RequirementStatus::Published || measured_dkim_key(&areas.dkim) {
+            // Measured even when the key is unusable for another reason (h=sha1 only): the
+            // size is what this requirement asks.
             Standing::new(
                 RequirementStatus::Met,
                 Vec::new(),
@@ -296,7 +298,8 @@ impl Facts {
             Standing::new(
                 RequirementStatus::NotMet,
                 vec![Code::DmarcSyntax],
-                "the DMARC record requests no valid policy (p=)",
+                "no DMARC policy applies: the record is discarded (a tag repeated) or requests no \
+                 valid p= and has no valid rua",
             )
         } else {
             Standing::new(
@@ -369,8 +372,24 @@ fn spf_for_ips(areas: &DomainAreas) -> Option<Standing> {
     })
 }
 
-/// DKIM passing is seen only in a signed message: a usable key (parsed, not revoked) makes it
-/// *published*, never *met*.
+/// Whether a DKIM key was read at any selector, so that its size is known.
+fn measured_dkim_key(report: &DkimReport) -> bool {
+    report
+        .selectors
+        .iter()
+        .any(|s| s.keys.iter().any(|k| k.key.is_some()))
+}
+
+/// What makes a DKIM key found unusable ([`crate::dkim::is_usable`]).
+const DKIM_UNUSABLE: &[Code] = &[
+    Code::DkimSha1,
+    Code::DkimSyntax,
+    Code::DkimInsecureKey,
+    Code::DkimRevoked,
+];
+
+/// DKIM passing is seen only in a signed message: a usable key ([`crate::dkim::is_usable`])
+/// makes it *published*, never *met*; keys that no verifier uses make it *not met*.
 fn dkim_standing(report: &DkimReport, findings: &[Finding]) -> Standing {
     let usable = report.usable_selectors();
     if !usable.is_empty() {
@@ -386,10 +405,25 @@ fn dkim_standing(report: &DkimReport, findings: &[Finding]) -> Standing {
     if report.verdict == Verdict::Unknown {
         return unknown(findings, Code::DkimLookupFailed, "DKIM");
     }
+    if report.found.is_empty() {
+        return Standing::new(
+            RequirementStatus::NotMet,
+            vec![Code::DkimNotFound],
+            "no DKIM key at any selector tried",
+        );
+    }
+    let codes = DKIM_UNUSABLE
+        .iter()
+        .copied()
+        .filter(|&code| findings.iter().any(|f| f.code == code))
+        .collect();
     Standing::new(
         RequirementStatus::NotMet,
-        vec![Code::DkimNotFound],
-        "no usable DKIM key at any selector tried",
+        codes,
+        format!(
+            "no DKIM key found is usable by verifiers ({})",
+            report.found.join(", ")
+        ),
     )
 }
 

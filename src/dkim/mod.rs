@@ -55,15 +55,30 @@ pub enum SelectorStatus {
 }
 
 impl DkimReport {
-    /// The selectors that hold a key verifiers can use: parsed and not revoked.
+    /// The selectors that hold a key verifiers can use ([`is_usable`]).
     pub fn usable_selectors(&self) -> Vec<&str> {
         self.selectors
             .iter()
             .filter(|s| s.status == SelectorStatus::Key)
-            .filter(|s| s.keys.iter().any(|k| k.key.is_some() && !k.is_revoked()))
+            .filter(|s| s.keys.iter().any(is_usable))
             .map(|s| s.selector.as_str())
             .collect()
     }
+}
+
+/// Whether a verifier can verify a signature with this key at all:
+/// - the record parses: one that does not is ignored (RFC 6376 §6.1.2, "key syntax error");
+/// - it is not revoked (empty `p=`, RFC 6376 §3.6.1);
+/// - `h=` allows a hash other than sha1: rsa-sha1 MUST NOT be used to verify (RFC 8301 §3.1),
+///   as with an `h=` of unknown hashes only;
+/// - it is not an RSA key under 1024 bits, whose signatures verifiers MUST NOT consider valid
+///   (RFC 8301 §3.2).
+pub fn is_usable(key: &KeyRecord) -> bool {
+    key.problems.is_empty()
+        && !key.sha1_only()
+        && key.key.as_ref().is_some_and(|info| {
+            info.algorithm != KeyAlgorithm::Rsa || info.bits >= RSA_MINIMUM_BITS
+        })
 }
 
 /// One selector probed.
@@ -488,8 +503,9 @@ fn key_findings(selector: &SelectorReport, key: &KeyRecord, findings: &mut Vec<F
             with(Finding::new(
                 Code::DkimSha1,
                 format!(
-                    "DKIM key at selector {sel} allows only sha1 (h=sha1): RFC 8301 §3.1 forbids \
-                     rsa-sha1, so receivers do not verify signatures made with it"
+                    "DKIM key at selector {sel} is unusable: it allows only sha1 (h={}), and RFC \
+                     8301 §3.1 forbids verifying with rsa-sha1, so no signature made with it passes",
+                    key.hash_algorithms.as_deref().unwrap_or_default().join(":")
                 ),
             ))
             .fix(format!(
@@ -651,6 +667,43 @@ mod tests {
             .find(|f| f.code == Code::DkimSha1)
             .unwrap();
         assert!(sha1.fix.as_deref().unwrap().contains("h=sha256"));
+    }
+
+    /// RFC 6376 §6.1.2, RFC 8301 §3.1 and §3.2: what verifiers ignore is not a usable key.
+    #[test]
+    fn only_keys_verifiers_can_use_are_usable() {
+        const ED25519: &str = "PF13kaQYmRQQnTYdCKKRLGLEH6/Y34ILurxzKjcpOA4=";
+        const RSA512: &str = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAKKUdrWPHMb1Ac2aQK0IDcN0LZKeHLSDx4tTxJhKxd3bHdPsGdmCID6zY+DN+EuKLsx3nreqowAx6OP7h52hgrECAwEAAQ==";
+        let usable = |text: &str| is_usable(&record::parse_key_record(text));
+        assert!(usable(&format!("v=DKIM1; k=ed25519; p={ED25519}")));
+        assert!(usable(&format!(
+            "v=DKIM1; k=ed25519; h=sha256; p={ED25519}"
+        )));
+        assert!(usable(&format!(
+            "v=DKIM1; k=ed25519; h=sha1:sha256; p={ED25519}"
+        )));
+        assert!(!usable(&format!("v=DKIM1; k=ed25519; h=sha1; p={ED25519}")));
+        assert!(!usable(&format!("v=DKIM1; k=ed25519; h=md5; p={ED25519}")));
+        assert!(!usable(&format!(
+            "v=DKIM1; k=ed25519; p={ED25519}; p={ED25519}"
+        )));
+        assert!(!usable(&format!(
+            "v=DKIM1; k=ed25519; s=tlsrpt; p={ED25519}"
+        )));
+        assert!(!usable("v=DKIM1; k=ed25519; p="));
+        assert!(!usable(&format!("v=DKIM1; k=rsa; p={RSA512}")));
+
+        let checked = run(
+            &[(
+                "k1",
+                txt(&format!("v=DKIM1; k=ed25519; h=sha1; p={ED25519}")),
+            )],
+            &[],
+        );
+        assert_eq!(codes(&checked), ["dkim.sha1"]);
+        assert_eq!(checked.findings[0].severity, Severity::Error);
+        assert_eq!(checked.report.found, ["k1"]);
+        assert!(checked.report.usable_selectors().is_empty());
     }
 
     #[test]

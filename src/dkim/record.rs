@@ -42,7 +42,9 @@ fn is_valchar(c: char) -> bool {
     matches!(c, '\x21'..='\x3a' | '\x3c'..='\x7e')
 }
 
-fn is_tag_name(name: &str) -> bool {
+/// `tag-name = ALPHA *ALNUMPUNC` (RFC 6376 §3.2): also DMARC's, whose records use this tag-list
+/// syntax (RFC 9989 §4.7, RFC 7489 §6.3).
+pub fn is_tag_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -7,6 +7,7 @@
 
 use futures::future::join_all;
 
+use super::parse::{Candidate, classify};
 use super::record::{Psd, Record};
 use crate::dns::{Answer, Dns, Mx, Txt};
 
@@ -94,15 +95,73 @@ pub struct Walk {
     pub reached: usize,
 }
 
+/// What a DNS Tree Walk (§4.10 steps 1 to 8) saw before it stopped.
+struct Seen<'a> {
+    /// The steps with exactly one valid DMARC record, in walk order, and that record. Several
+    /// records at a name are all discarded (steps 2 and 7), and so is a record whose tag-list is
+    /// invalid (RFC 6376 §3.2): neither counts.
+    found: Vec<(usize, &'a Record)>,
+    /// How many steps the walk needed.
+    reached: usize,
+}
+
+/// The one valid DMARC record of a name, if it has exactly one.
+fn single<'a>(lookup: &Lookup<'a>) -> Option<&'a Record> {
+    match lookup {
+        Lookup::Records([record]) if !record.is_discarded() => Some(record),
+        _ => None,
+    }
+}
+
+/// Walks `lookups` from the first: it stops at a record with `psd=n`, or with `psd=y` above the
+/// starting name (steps 2 and 7). `Err(step)` when a DNS failure comes first: a record at that
+/// name could have stopped the walk or changed its outcome.
+fn walk<'a>(lookups: &[Lookup<'a>]) -> Result<Seen<'a>, usize> {
+    let mut found = Vec::new();
+    let mut reached = 0;
+    for (step, lookup) in lookups.iter().enumerate() {
+        reached = step + 1;
+        if matches!(lookup, Lookup::Failed) {
+            return Err(step);
+        }
+        if let Some(record) = single(lookup) {
+            found.push((step, record));
+            if record.psd == Psd::No || (record.psd == Psd::Yes && step > 0) {
+                break;
+            }
+        }
+    }
+    Ok(Seen { found, reached })
+}
+
+/// The Organizational Domain the walk determines (§4.10.2), choosing among the names with a
+/// valid record from the longest to the shortest: the one with `psd=n`; else, under a `psd=y`
+/// record above the starting name, the name one label below it; else the one with the fewest
+/// labels. Without any, the starting name itself. The walk stops at the first two, so the
+/// choice is always its last record.
+fn organizational(targets: &[String], seen: &Seen<'_>) -> String {
+    let start = &targets[0];
+    match seen.found.last() {
+        None => start.clone(),
+        Some(&(step, record)) if record.psd == Psd::Yes && step > 0 => {
+            suffix(start, label_count(&targets[step]) + 1)
+        }
+        Some(&(step, _)) => targets[step].clone(),
+    }
+}
+
+/// The last `labels` labels of `name`.
+fn suffix(name: &str, labels: usize) -> String {
+    let all: Vec<&str> = name.split('.').filter(|l| !l.is_empty()).collect();
+    all[all.len().saturating_sub(labels)..].join(".")
+}
+
 /// Chooses the record that applies, reading `lookups` (one per [`walk_targets`] entry) in walk
 /// order.
 ///
-/// - A single DMARC record at the domain itself applies (§4.10.1).
-/// - Otherwise the walk goes up, keeping names with exactly one DMARC record (several are all
-///   discarded, §4.10 step 6), and stops at a record with `psd=n` or `psd=y`.
-/// - The Organizational Domain (§4.10.2) is the `psd=n` name; or, under a `psd=y` record, the name
-///   one label below it; or else the name with the fewest labels that has a record. Its record
-///   applies; if it has none, the Public Suffix Domain's does (§4.10.1).
+/// - A single valid DMARC record at the domain itself applies (§4.10.1).
+/// - Otherwise the tree walk finds the Organizational Domain ([`organizational`]); its record
+///   applies, or if it has none, the Public Suffix Domain's (`psd=y`, §4.10.1).
 /// - A DNS failure before the walk stops makes the choice unknown: a record at the name that
 ///   failed could have changed it (the longest-to-shortest rules of §4.10.2).
 pub fn select(targets: &[String], lookups: &[Lookup<'_>]) -> Walk {
@@ -119,7 +178,7 @@ pub fn select(targets: &[String], lookups: &[Lookup<'_>]) -> Walk {
                 reached: 1,
             };
         }
-        Some(Lookup::Records(records)) if records.len() == 1 => {
+        Some(own) if single(own).is_some() => {
             return Walk {
                 outcome: Outcome::Own,
                 reached: 1,
@@ -127,58 +186,87 @@ pub fn select(targets: &[String], lookups: &[Lookup<'_>]) -> Walk {
         }
         Some(Lookup::Records(_)) => {}
     }
-    let mut found: Vec<usize> = Vec::new();
-    let mut reached = 1;
-    for (step, lookup) in lookups.iter().enumerate().skip(1) {
-        reached = step + 1;
-        match lookup {
-            Lookup::Failed => {
-                return Walk {
-                    outcome: Outcome::Failed { step },
-                    reached,
-                };
-            }
-            Lookup::Records([record]) => {
-                found.push(step);
-                if record.psd != Psd::Unknown {
-                    break;
-                }
-            }
-            Lookup::Records(_) => {}
+    let seen = match walk(lookups) {
+        Ok(seen) => seen,
+        Err(step) => {
+            return Walk {
+                outcome: Outcome::Failed { step },
+                reached: step + 1,
+            };
         }
-    }
-    let Some(&last) = found.last() else {
-        return Walk {
-            outcome: Outcome::Missing,
-            reached,
-        };
     };
-    let psd = match lookups[last] {
-        Lookup::Records([record]) => record.psd,
-        _ => Psd::Unknown,
-    };
-    let outcome = if psd == Psd::Yes {
-        let org_labels = label_count(&targets[last]) + 1;
-        match found
-            .iter()
-            .find(|&&step| label_count(&targets[step]) == org_labels)
-        {
-            Some(&step) => Outcome::Inherited {
-                step,
-                via: Via::OrganizationalDomain,
-            },
-            None => Outcome::Inherited {
-                step: last,
-                via: Via::PublicSuffixDomain,
-            },
-        }
-    } else {
+    let org = organizational(targets, &seen);
+    let outcome = if let Some(&(step, _)) = seen.found.iter().find(|(s, _)| targets[*s] == org) {
         Outcome::Inherited {
-            step: last,
+            step,
             via: Via::OrganizationalDomain,
         }
+    } else if let Some(&(step, record)) = seen.found.last()
+        && record.psd == Psd::Yes
+    {
+        Outcome::Inherited {
+            step,
+            via: Via::PublicSuffixDomain,
+        }
+    } else {
+        Outcome::Missing
     };
-    Walk { outcome, reached }
+    Walk {
+        outcome,
+        reached: seen.reached,
+    }
+}
+
+/// The Organizational Domain of `targets[0]` (§4.10.2), from the answers of its whole walk:
+/// `Err(step)` when a DNS failure at that step leaves it unknown.
+pub fn organizational_domain(targets: &[String], lookups: &[Lookup<'_>]) -> Result<String, usize> {
+    walk(lookups).map(|seen| organizational(targets, &seen))
+}
+
+/// A walk that failed: the name asked and the failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalkFailure {
+    pub name: String,
+    pub answer: String,
+}
+
+/// The Organizational Domain of `name` by its own DNS Tree Walk (RFC 9989 §4.10.2), every name of
+/// the walk asked at once. Names asked before in the run (the audited domain's own walk) are
+/// answered by the cache.
+pub async fn organizational_domain_of(dns: &Dns, name: &str) -> Result<String, WalkFailure> {
+    let targets = walk_targets(name);
+    let names: Vec<String> = targets.iter().map(|t| format!("_dmarc.{t}")).collect();
+    let answers = join_all(names.iter().map(|n| dns.txt(n))).await;
+    let records: Vec<Vec<Record>> = answers
+        .iter()
+        .map(|answer| {
+            answer
+                .records()
+                .iter()
+                .filter_map(|txt| match classify(&txt.joined()) {
+                    Candidate::Dmarc(record) => Some(record),
+                    _ => None,
+                })
+                // Two are as many as any number: all are discarded (§4.10 step 7).
+                .take(2)
+                .collect()
+        })
+        .collect();
+    let lookups: Vec<Lookup<'_>> = answers
+        .iter()
+        .zip(&records)
+        .map(|(answer, records)| {
+            if answer.failure().is_some() {
+                Lookup::Failed
+            } else {
+                Lookup::Records(records)
+            }
+        })
+        .collect();
+    organizational_domain(&targets, &lookups).map_err(|step| WalkFailure {
+        name: names[step].clone(),
+        answer: answers[step].status(),
+    })
 }
 
 fn label_count(name: &str) -> usize {
@@ -399,6 +487,103 @@ mod tests {
         let t = targets(&["example.com", "com"]);
         let walk = select(&t, &[Lookup::Records(&two), Lookup::Records(&[])]);
         assert_eq!(walk.outcome, Outcome::Missing);
+    }
+
+    /// A repeated tag makes the tag-list invalid (RFC 6376 §3.2): the record is passed over as if
+    /// the name had none, and the walk goes on.
+    #[test]
+    fn a_record_with_a_repeated_tag_counts_as_none() {
+        let own = [rec("v=DMARC1; p=none; p=none")];
+        let org = [rec("v=DMARC1; p=reject")];
+        let t = targets(&["a.example.com", "example.com", "com"]);
+        let walk = select(
+            &t,
+            &[
+                Lookup::Records(&own),
+                Lookup::Records(&org),
+                Lookup::Records(&[]),
+            ],
+        );
+        assert_eq!(
+            walk.outcome,
+            Outcome::Inherited {
+                step: 1,
+                via: Via::OrganizationalDomain
+            }
+        );
+        let walk = select(
+            &t,
+            &[
+                Lookup::Records(&own),
+                Lookup::Records(&[]),
+                Lookup::Records(&[]),
+            ],
+        );
+        assert_eq!(walk.outcome, Outcome::Missing);
+        let parent_discarded = [rec(
+            "v=DMARC1; p=reject; rua=mailto:a@example.com; rua=mailto:b@example.com",
+        )];
+        let walk = select(
+            &t,
+            &[
+                Lookup::Records(&[]),
+                Lookup::Records(&parent_discarded),
+                Lookup::Records(&[]),
+            ],
+        );
+        assert_eq!(walk.outcome, Outcome::Missing);
+    }
+
+    /// §4.10.2: the Organizational Domain of a name, as report destinations need it.
+    #[test]
+    fn organizational_domains_come_from_the_tree_walk() {
+        let t = targets(&["ops.split.example", "split.example", "example"]);
+        let none: [Record; 0] = [];
+        let own_n = [rec("v=DMARC1; p=reject; psd=n")];
+        let parent = [rec("v=DMARC1; p=reject")];
+        let org = |lookups: &[Lookup<'_>]| organizational_domain(&t, lookups);
+        // psd=n at the name itself stops the walk there.
+        assert_eq!(
+            org(&[Lookup::Records(&own_n), Lookup::Failed, Lookup::Failed]),
+            Ok("ops.split.example".to_owned())
+        );
+        // Otherwise the highest name with a record.
+        assert_eq!(
+            org(&[
+                Lookup::Records(&parent),
+                Lookup::Records(&parent),
+                Lookup::Records(&none)
+            ]),
+            Ok("split.example".to_owned())
+        );
+        // No record anywhere: the name itself.
+        assert_eq!(
+            org(&[
+                Lookup::Records(&none),
+                Lookup::Records(&none),
+                Lookup::Records(&none)
+            ]),
+            Ok("ops.split.example".to_owned())
+        );
+        // psd=y above: one label below it, record or not.
+        let psd = [rec("v=DMARC1; p=reject; psd=y")];
+        assert_eq!(
+            org(&[
+                Lookup::Records(&none),
+                Lookup::Records(&none),
+                Lookup::Records(&psd)
+            ]),
+            Ok("split.example".to_owned())
+        );
+        // A failure before the walk stops: unknown.
+        assert_eq!(
+            org(&[
+                Lookup::Records(&none),
+                Lookup::Failed,
+                Lookup::Records(&none)
+            ]),
+            Err(1)
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!    trip) and picks the record that applies (RFC 9989 §4.10).
 //! 2. [`parse`] reads that record strictly, tag by tag.
 //! 3. [`evaluate`] derives the policy that applies to the domain and the findings.
-//! 4. The external report destinations are checked for their authorisation records
+//! 4. The report destinations outside the policy domain's Organizational Domain (each found by
+//!    its own tree walk, RFC 9989 §4.10.2) are checked for their authorisation records
 //!    (RFC 7489 §7.1), all at once (a second round trip).
 
 pub mod discovery;
@@ -21,9 +22,9 @@ use serde::Serialize;
 
 use crate::dns::{Answer, Dns, Failure, MAX_TXT_SHOWN, Txt};
 use crate::finding::{Checked, Code, Finding, Verdict};
-use discovery::{Lookup, Outcome, Via};
+use discovery::{Lookup, Outcome, Via, WalkFailure};
 use parse::{Candidate, classify, quote};
-use record::{Alignment, Diagnostic, Policy, Record, ReportUri, Tag, TagStatus};
+use record::{Alignment, Diagnostic, Level, Policy, Record, ReportUri, Tag, TagStatus};
 
 /// Report destinations of each of `rua` and `ruf` whose authorisation is checked. RFC 7489 §6.2:
 /// receivers "MUST support the ability to send to at least two" and may stop there; a few more
@@ -144,9 +145,14 @@ pub struct Destination {
     pub tag: String,
     #[serde(flatten)]
     pub uri: ReportUri,
-    /// The destination host's organisational domain (public suffix list).
+    /// The destination host's Organizational Domain, found by its DNS Tree Walk (RFC 9989
+    /// §4.10.2); absent for the policy domain itself (no walk needed) or when the walk failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organizational_domain: Option<String>,
+    /// The name whose DNS failure left an Organizational Domain unknown (the destination's or
+    /// the policy domain's), with the failure: whether an authorisation is needed is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organizational_domain_unknown: Option<String>,
     pub authorization: Authorization,
     /// The authorisation name asked, for destinations in another organisational domain.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -256,20 +262,12 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
         .collect();
     let walk = discovery::select(&fetched.targets, &lookups);
 
-    let mut findings = Vec::new();
     let applicable = match walk.outcome {
         Outcome::Own => Some((0, None)),
         Outcome::Inherited { step, via } => Some((step, Some(via))),
         Outcome::Missing | Outcome::Failed { .. } => None,
     };
-    for (index, step) in steps.iter().enumerate().take(walk.reached) {
-        if index == 0 || applicable.is_some_and(|(a, _)| a == index) {
-            findings.extend(ignored_findings(step));
-        }
-        if step.dmarc_records > 1 {
-            findings.push(multiple_records(step));
-        }
-    }
+    let mut findings = walk_findings(domain, &steps, walk, applicable.map(|(a, _)| a));
     let mut report = DmarcReport {
         verdict: Verdict::Unknown,
         domain: domain.to_owned(),
@@ -298,7 +296,10 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
     match walk.outcome {
         Outcome::Failed { step } => findings.push(walk_failed(domain, &steps, step)),
         Outcome::Missing => {
-            let discarded = !steps[0].ignored.is_empty() || steps[0].dmarc_records > 1;
+            let own = &steps[0];
+            let discarded = !own.ignored.is_empty()
+                || own.dmarc_records > 1
+                || own.dmarc.first().is_some_and(Record::is_discarded);
             if !discarded {
                 findings.push(missing(domain, &steps[..walk.reached]));
             }
@@ -332,6 +333,35 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
     }
     report.verdict = verdict(&findings);
     Checked { report, findings }
+}
+
+/// The findings about the names the walk needed: records receivers ignore (at the domain and at
+/// the `applicable` step), several records at one name, a record discarded for a repeated tag.
+fn walk_findings(
+    domain: &str,
+    steps: &[Step],
+    walk: discovery::Walk,
+    applicable: Option<usize>,
+) -> Vec<Finding> {
+    let instead = match (walk.outcome, applicable) {
+        (Outcome::Own | Outcome::Inherited { .. }, Some(a)) => format!(
+            "the walk went on, and the record at {} applies",
+            steps[a].name
+        ),
+        (Outcome::Failed { .. }, _) => format!("which policy applies to {domain} is unknown"),
+        _ => format!("no DMARC policy applies to {domain}"),
+    };
+    let mut findings = Vec::new();
+    for (index, step) in steps.iter().enumerate().take(walk.reached) {
+        if index == 0 || applicable == Some(index) {
+            findings.extend(ignored_findings(step));
+        }
+        if step.dmarc_records > 1 {
+            findings.push(multiple_records(step));
+        }
+        findings.extend(discarded(step, &instead));
+    }
+    findings
 }
 
 /// The verdict: unknown when a DNS failure left something unchecked, unless what was checked
@@ -428,18 +458,29 @@ fn syntax_findings(found: &Found<'_>) -> Vec<Finding> {
         .errors()
         .map(|diagnostic| syntax_finding(found, diagnostic, &corrected))
         .collect();
+    findings.extend(
+        record
+            .diagnostics
+            .iter()
+            .filter(|d| d.level == Level::Warning)
+            .map(|diagnostic| unknown_tag(found, diagnostic)),
+    );
     if !record.has("p") {
         let consequence = if record.rua.is_empty() {
-            "and no valid rua either, so receivers apply no DMARC at all (RFC 9989 §4.10.1)"
+            "with no valid rua either, receivers apply no DMARC at all (RFC 9989 §4.10.1, \
+             RFC 7489 §6.6.3)"
         } else {
-            "RFC 9989 §4.10.1 reads it as p=none, and RFC 7489 receivers (p REQUIRED, §6.3) \
-             ignore the record"
+            "because its rua is valid, receivers act as if it said p=none (RFC 9989 §4.10.1: \
+             MUST; RFC 7489 §6.6.3: SHOULD), so spoofed mail is delivered"
         };
         findings.push(
             found
                 .finding(
                     Code::DmarcSyntax,
-                    format!("{name} has no p= tag: {consequence}"),
+                    format!(
+                        "{name} has no p= tag, which RFC 7489 §6.3 requires of a policy record: \
+                         {consequence}"
+                    ),
                 )
                 .evidence("tag", "p")
                 .fix(format!(
@@ -449,6 +490,31 @@ fn syntax_findings(found: &Found<'_>) -> Vec<Finding> {
         );
     }
     findings
+}
+
+/// `dmarc.unknown-tag`: a tag no RFC defines, which receivers ignore (RFC 9989 §4.7); the fix
+/// renames it when it is a typo of one known tag, else removes it.
+fn unknown_tag(found: &Found<'_>, diagnostic: &Diagnostic) -> Finding {
+    let key = diagnostic.tag.as_deref().unwrap_or_default();
+    let value = diagnostic.value.as_deref().unwrap_or_default();
+    let meant = parse::likely_meant(key);
+    let without = found.publish(&rewrite(found.record, &[], &[key]));
+    let fix = match meant.as_slice() {
+        [tag] if !found.record.has(tag) => format!(
+            "If {key}= was meant as {tag}=, publish {}; otherwise remove it: {without}",
+            found.publish(&rewrite(found.record, &[(tag, value)], &[key]))
+        ),
+        _ => format!("Remove it, or write the tag it was meant as: {without}"),
+    };
+    found
+        .finding(
+            Code::DmarcUnknownTag,
+            format!("{}: {}", found.name, diagnostic.message),
+        )
+        .evidence("tag", key)
+        .evidence("value", value)
+        .evidence("likely_meant", meant)
+        .fix(fix)
 }
 
 /// `dmarc.policy-none`: the policy that applies to the domain is `none`.
@@ -614,8 +680,8 @@ fn inherited(found: &Found<'_>, requested: Policy, tag: &str) -> Option<Finding>
             .finding(
                 Code::DmarcInherited,
                 format!(
-                    "no DMARC record at _dmarc.{domain}: the policy comes from {}, {parent}, whose \
-                     {tag}={requested} applies",
+                    "no valid DMARC record at _dmarc.{domain}: the policy comes from {}, {parent}, \
+                     whose {tag}={requested} applies",
                     found.name
                 ),
             )
@@ -638,7 +704,8 @@ fn policy_tags_valid(record: &Record) -> bool {
 /// RFC 9989 §4.10.1: the domain's own record gives `p`; a parent's gives `sp` if the domain
 /// exists and `np` if not, each falling back as §4.7 says (`np` to `sp` to `p`). A record without
 /// a valid `p`, or with an invalid `sp` or `np`, counts as `p=none` when it has a valid `rua`, and
-/// as no DMARC at all otherwise. (RFC 7489 §6.3 instead required `p`; see the syntax finding.)
+/// as no DMARC at all otherwise (RFC 9989 §4.10.1 MUST; RFC 7489 §6.6.3 step 6 SHOULD, though its
+/// §6.3 required `p`: see the syntax finding).
 fn effective_policy(found: &Found<'_>) -> EffectivePolicy {
     let record = found.record;
     let (requested, tag, why) = if !policy_tags_valid(record) {
@@ -668,7 +735,8 @@ fn effective_policy(found: &Found<'_>) -> EffectivePolicy {
                 Some(Policy::None),
                 Some("p".to_owned()),
                 format!(
-                    "{broken} at {}, read as p=none because rua is valid (RFC 9989 §4.10.1)",
+                    "{broken} at {}, read as p=none because rua is valid (RFC 9989 §4.10.1, \
+                     RFC 7489 §6.6.3)",
                     found.name
                 ),
             )
@@ -779,6 +847,40 @@ fn repair(text: &str) -> String {
         Candidate::Dmarc(record) => rewrite(&record, &[], &[]),
         _ => "v=DMARC1; p=quarantine".to_owned(),
     }
+}
+
+/// `dmarc.syntax` for the one DMARC record at a name when a tag is repeated in it: the tag-list is
+/// invalid (RFC 6376 §3.2, the syntax RFC 9989 §4.7 and RFC 7489 §6.3 adopt), so receivers
+/// discard it as if the name had none, and the tree walk goes on (RFC 9989 §4.10).
+fn discarded(step: &Step, instead: &str) -> Option<Finding> {
+    let record = step
+        .dmarc
+        .first()
+        .filter(|r| step.dmarc_records == 1 && r.is_discarded())?;
+    let repeated = record.repeated_tags();
+    let fixed = rewrite(record, &[], &[]);
+    Some(
+        Finding::new(
+            Code::DmarcSyntax,
+            format!(
+                "{}: {} appear{} more than once, and a tag-list with a repeated tag is invalid \
+                 (RFC 6376 §3.2, whose syntax RFC 9989 §4.7 and RFC 7489 §6.3 adopt): receivers \
+                 discard the record as if there were none, so {instead}",
+                step.name,
+                repeated.join(" and "),
+                if repeated.len() == 1 { "s" } else { "" }
+            ),
+        )
+        .evidence("name", &step.name)
+        .evidence("answer", step.answer.status())
+        .evidence("repeated_tags", &repeated)
+        .evidence("record", logged(step.dmarc_texts[0].clone()))
+        .fix(format!(
+            "Publish each tag once (the first value of each is kept here: check it is the one you \
+             meant): {} TXT \"{fixed}\"",
+            step.name
+        )),
+    )
 }
 
 fn multiple_records(step: &Step) -> Finding {
@@ -949,12 +1051,6 @@ fn guess(key: &str, value: &str) -> Option<String> {
         .map(|c| (*c).to_owned())
 }
 
-/// The organisational domain of `name` by the public suffix list; names under an unlisted TLD
-/// (`.test`) fall back to its default `*` rule, so `a.b.test` gives `b.test`.
-fn organizational_domain(name: &str) -> String {
-    psl::domain_str(name).unwrap_or(name).to_ascii_lowercase()
-}
-
 /// The report destinations checked and the findings about them: each one's authorisation, and
 /// those not checked.
 async fn destinations(dns: &Dns, found: &Found<'_>) -> (Vec<Destination>, Vec<Finding>) {
@@ -964,11 +1060,15 @@ async fn destinations(dns: &Dns, found: &Found<'_>) -> (Vec<Destination>, Vec<Fi
     (destinations, findings)
 }
 
-/// The first [`CHECKED_DESTINATIONS`] `rua` and `ruf` destinations with their authorisation,
-/// the external ones asked all at once.
+/// The first [`CHECKED_DESTINATIONS`] `rua` and `ruf` destinations with their authorisation.
+///
+/// A destination needs an authorisation record when its host's Organizational Domain differs
+/// from the policy domain's (RFC 7489 §7.1), both found by the DNS Tree Walk that finds DMARC
+/// policies (RFC 9989 §4.10.2), not by a public suffix list. The walks and the authorisation
+/// names are asked all at once (one round trip; the names of the audited domain's own walk come
+/// from the cache).
 async fn check_destinations(dns: &Dns, policy_domain: &str, record: &Record) -> Vec<Destination> {
-    let own = organizational_domain(policy_domain);
-    let listed = record
+    let listed: Vec<(&str, &ReportUri)> = record
         .rua
         .iter()
         .take(CHECKED_DESTINATIONS)
@@ -979,45 +1079,112 @@ async fn check_destinations(dns: &Dns, policy_domain: &str, record: &Record) -> 
                 .iter()
                 .take(CHECKED_DESTINATIONS)
                 .map(|u| ("ruf", u)),
-        );
-    let destinations: Vec<Destination> = listed
-        .map(|(tag, uri)| {
-            let org = uri.host.as_deref().map(organizational_domain);
-            let (authorization, query) = match (&uri.host, &org) {
-                (Some(host), Some(org)) if *org != own => (
-                    Authorization::Unknown,
-                    Some(format!("{policy_domain}._report._dmarc.{host}")),
-                ),
-                (Some(_), _) => (Authorization::SameOrganization, None),
-                (None, _) => (Authorization::NotChecked, None),
-            };
-            Destination {
+        )
+        .collect();
+    let mut hosts: Vec<&str> = listed
+        .iter()
+        .filter_map(|(_, uri)| external(uri, policy_domain))
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let own = async {
+        if hosts.is_empty() {
+            None
+        } else {
+            Some(discovery::organizational_domain_of(dns, policy_domain).await)
+        }
+    };
+    let walks = join_all(
+        hosts
+            .iter()
+            .map(|host| discovery::organizational_domain_of(dns, host)),
+    );
+    let answers = join_all(listed.iter().map(|(_, uri)| async move {
+        match external(uri, policy_domain) {
+            Some(host) => Some(dns.txt(&authorization_name(policy_domain, host)).await),
+            None => None,
+        }
+    }));
+    let (own, walks, answers) = tokio::join!(own, walks, answers);
+    listed
+        .into_iter()
+        .zip(answers)
+        .map(|((tag, uri), answer)| {
+            let destination = Destination {
                 tag: tag.to_owned(),
                 uri: uri.clone(),
-                organizational_domain: org,
-                authorization,
-                query,
+                organizational_domain: None,
+                organizational_domain_unknown: None,
+                authorization: if uri.host.is_some() {
+                    Authorization::SameOrganization
+                } else {
+                    Authorization::NotChecked
+                },
+                query: None,
                 status: None,
                 records: Vec::new(),
                 txt_records: None,
+            };
+            match (external(uri, policy_domain), own.as_ref(), answer) {
+                (Some(host), Some(own), Some(answer)) => {
+                    let walk = hosts
+                        .iter()
+                        .position(|h| *h == host)
+                        .map(|index| &walks[index]);
+                    match walk {
+                        Some(walk) => decide(destination, policy_domain, own, walk, &answer),
+                        None => destination,
+                    }
+                }
+                _ => destination,
             }
         })
-        .collect();
-    let answers = join_all(destinations.iter().map(|d| async move {
-        match &d.query {
-            Some(name) => Some(dns.txt(name).await),
-            None => None,
-        }
-    }))
-    .await;
-    destinations
-        .into_iter()
-        .zip(answers)
-        .map(|(destination, answer)| match answer {
-            Some(answer) => authorize(destination, &answer),
-            None => destination,
-        })
         .collect()
+}
+
+/// The destination's host when it is not the policy domain itself (which is in its own
+/// organisation without a walk); `None` for a URI without a host.
+fn external<'a>(uri: &'a ReportUri, policy_domain: &str) -> Option<&'a str> {
+    uri.host.as_deref().filter(|host| *host != policy_domain)
+}
+
+/// `<policy domain>._report._dmarc.<destination host>`: where the destination authorises the
+/// reports (RFC 7489 §7.1).
+fn authorization_name(policy_domain: &str, host: &str) -> String {
+    format!("{policy_domain}._report._dmarc.{host}")
+}
+
+/// Whether a destination in another host than the policy domain may receive its reports, from
+/// the two Organizational Domains and the authorisation answer: the same organisation needs no
+/// authorisation; another needs it; when a walk failed, only an authorisation record decides,
+/// and without one the answer is unknown.
+fn decide(
+    mut destination: Destination,
+    policy_domain: &str,
+    own: &Result<String, WalkFailure>,
+    walk: &Result<String, WalkFailure>,
+    answer: &Answer<Txt>,
+) -> Destination {
+    let host = destination.uri.host.clone().unwrap_or_default();
+    destination.organizational_domain = walk.as_ref().ok().cloned();
+    if let (Ok(own), Ok(theirs)) = (own, walk)
+        && own == theirs
+    {
+        destination.authorization = Authorization::SameOrganization;
+        destination.query = None;
+        return destination;
+    }
+    destination.query = Some(authorization_name(policy_domain, &host));
+    let mut destination = authorize(destination, answer);
+    let failed = own.as_ref().err().or(walk.as_ref().err());
+    if let Some(failure) = failed
+        && destination.authorization != Authorization::Authorized
+    {
+        destination.authorization = Authorization::Unknown;
+        destination.organizational_domain_unknown =
+            Some(format!("{} ({})", failure.name, failure.answer));
+    }
+    destination
 }
 
 /// RFC 7489 §7.1 steps 4 to 7: authorised when at least one TXT record at the name starts with
@@ -1120,26 +1287,46 @@ fn destination_findings(found: &Found<'_>, destinations: &[Destination]) -> Vec<
                     } else {
                         format!("no record starting with v=DMARC1 at {query}")
                     };
+                    let org = d
+                        .organizational_domain
+                        .as_deref()
+                        .map(|org| format!(" ({org}, by the DNS tree walk of RFC 9989 §4.10.2)"))
+                        .unwrap_or_default();
                     Some(
                         base(
                             Code::DmarcRuaUnauthorized,
                             format!(
-                                "{} destination {} is in another organisational domain that does not authorise \
-                                 reports for {}: {seen}, so receivers send no reports there (RFC 7489 §7.1)",
+                                "{} destination {} is in another organisational domain{org} that does not \
+                                 authorise reports for {}: {seen}, so receivers send no reports there \
+                                 (RFC 7489 §7.1)",
                                 d.tag,
                                 quote(address),
                                 found.policy_domain
                             ),
                         )
+                        .evidence("organizational_domain", &d.organizational_domain)
                         .fix(format!(
                             "Have the operator of {host} publish {query} TXT \"v=DMARC1;\" — or send the \
                              reports to an address in {}",
-                            organizational_domain(found.policy_domain)
+                            found.policy_domain
                         )),
                     )
                 }
-                Authorization::Unknown => Some(
-                    base(
+                Authorization::Unknown => Some(match &d.organizational_domain_unknown {
+                    Some(walk) => base(
+                        Code::DmarcLookupFailed,
+                        format!(
+                            "DNS failure asking {walk} during the tree walk that finds organisational \
+                             domains (RFC 9989 §4.10.2), and no authorisation at {query} ({status}): \
+                             whether {host} may receive {} reports for {} is unknown",
+                            d.tag, found.policy_domain
+                        ),
+                    )
+                    .evidence("organizational_domain_unknown", walk)
+                    .fix(format!(
+                        "Check that the name servers answering for {walk} respond, then audit again"
+                    )),
+                    None => base(
                         Code::DmarcLookupFailed,
                         format!(
                             "DNS failure ({status}) asking {query}: whether {host} accepts {} reports for {} is unknown",
@@ -1147,7 +1334,7 @@ fn destination_findings(found: &Found<'_>, destinations: &[Destination]) -> Vec<
                         ),
                     )
                     .fix(format!("Check that the name servers of {host} answer, then audit again")),
-                ),
+                }),
                 _ => None,
             }
         })
@@ -1415,6 +1602,7 @@ mod tests {
             tag: tag.to_owned(),
             uri: parse::parse_uri(uri).unwrap(),
             organizational_domain: Some("example.net".to_owned()),
+            organizational_domain_unknown: None,
             authorization: Authorization::Unknown,
             query: Some(query.to_owned()),
             status: None,
@@ -1494,11 +1682,74 @@ mod tests {
         );
     }
 
+    /// RFC 9989 §4.10.2 and RFC 7489 §7.1: the Organizational Domains found by the tree walk
+    /// decide whether an authorisation is needed; when a walk failed, only an authorisation
+    /// record decides.
     #[test]
-    fn organizational_domains_come_from_the_public_suffix_list() {
-        assert_eq!(organizational_domain("a.b.example.co.uk"), "example.co.uk");
-        assert_eq!(organizational_domain("mail.reports.test"), "reports.test");
-        assert_eq!(organizational_domain("ext-rua.dmarc.test"), "dmarc.test");
+    fn organizational_domains_from_the_tree_walk_decide_the_authorisation() {
+        let d = || Destination {
+            organizational_domain: None,
+            ..destination("rua", "mailto:r@ops.example.com", "")
+        };
+        let org = |name: &str| -> Result<String, WalkFailure> { Ok(name.to_owned()) };
+        let failed = || -> Result<String, WalkFailure> {
+            Err(WalkFailure {
+                name: "_dmarc.example.com".to_owned(),
+                answer: "timeout".to_owned(),
+            })
+        };
+        let authorizing = Answer::Records {
+            records: vec![txt("v=DMARC1;")],
+            aliases: vec![],
+        };
+        let same = decide(
+            d(),
+            "example.com",
+            &org("example.com"),
+            &org("example.com"),
+            &Answer::NxDomain,
+        );
+        assert_eq!(same.authorization, Authorization::SameOrganization);
+        assert_eq!(same.query, None);
+
+        let other = decide(
+            d(),
+            "example.com",
+            &org("example.com"),
+            &org("ops.example.com"),
+            &Answer::NxDomain,
+        );
+        assert_eq!(other.authorization, Authorization::Unauthorized);
+        assert_eq!(
+            other.query.as_deref(),
+            Some("example.com._report._dmarc.ops.example.com")
+        );
+        assert_eq!(
+            other.organizational_domain.as_deref(),
+            Some("ops.example.com")
+        );
+
+        let unknown = decide(
+            d(),
+            "example.com",
+            &failed(),
+            &org("ops.example.com"),
+            &Answer::NxDomain,
+        );
+        assert_eq!(unknown.authorization, Authorization::Unknown);
+        assert_eq!(
+            unknown.organizational_domain_unknown.as_deref(),
+            Some("_dmarc.example.com (timeout)")
+        );
+        let authorized = decide(
+            d(),
+            "example.com",
+            &org("example.com"),
+            &failed(),
+            &authorizing,
+        );
+        assert_eq!(authorized.authorization, Authorization::Authorized);
+        assert_eq!(authorized.organizational_domain_unknown, None);
     }
 
     /// RFC 7489 §6.2: the first four of each tag are checked; the rest are one finding.

@@ -8,10 +8,19 @@
 //! as written, and each invalid value, malformed URI or misplaced version gets a diagnostic that
 //! names the tag and the value.
 //!
+//! Tag names: RFC 9989 §4.7 (like RFC 7489 §6.3) says DMARC records use DKIM's tag-value syntax,
+//! whose `tag-name = ALPHA *ALNUMPUNC` (RFC 6376 §3.2) allows digits and `_`; the ABNF of
+//! RFC 9989 §4.8 writes `1*ALPHA`, which only the registered tags meet. Since receivers MUST
+//! ignore unknown tags (§4.7), a name such as `ignore_me` is an unknown tag (a warning), and only
+//! a name outside the tag-list grammar (`1x`, `p-x`) an error. A tag repeated makes the whole
+//! tag-list invalid (RFC 6376 §3.2): receivers discard the record ([`Record::is_discarded`]).
+//!
 //! Never panics: records come from strangers. Slicing happens only at ASCII positions found by
 //! searching for ASCII characters.
 
 use std::collections::HashSet;
+
+use crate::dkim::record::is_tag_name;
 
 use super::record::{
     Alignment, Diagnostic, DmarcFailure, FailureOptions, Level, MAX_DIAGNOSTICS, MAX_URIS_KEPT,
@@ -166,12 +175,14 @@ fn parse_tags(rest: &str) -> Record {
         };
         let name = name.trim_matches(WSP);
         let value = value.trim_matches(WSP);
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphabetic()) {
+        if !is_tag_name(name) {
             record.diagnostics.push(error(
                 None,
                 Some(part),
                 format!(
-                    "\"{}\" is not a tag name (letters only, RFC 9989 §4.8): receivers discard it",
+                    "\"{}\" is not a tag name (a letter, then letters, digits or '_': the \
+                     tag-list syntax of RFC 6376 §3.2 that RFC 9989 §4.7 adopts): receivers \
+                     discard it",
                     quote(name)
                 ),
             ));
@@ -222,43 +233,33 @@ fn apply_tag(record: &mut Record, seen: &mut HashSet<String>, name: &str, value:
             Some(&key),
             Some(value),
             format!(
-                "{key} appears more than once: receivers may use either value or discard the \
-                 record (the first {key}= is the one shown as understood)"
+                "{key} appears more than once: a tag-list with a repeated tag is invalid \
+                 (RFC 6376 §3.2, whose syntax RFC 9989 §4.7 and RFC 7489 §6.3 adopt), so \
+                 receivers discard the whole record"
             ),
         ));
+        record.tags.push(tag);
+        return;
+    }
+    if !is_known(&key) {
+        tag.status = TagStatus::Unknown;
+        record.diagnostics.push(unknown_tag(&key, name, value));
         record.tags.push(tag);
         return;
     }
     if value.is_empty() {
-        tag.status = if is_known(&key) {
-            TagStatus::Invalid
-        } else {
-            TagStatus::Unknown
-        };
-        let level = if is_known(&key) {
-            Level::Error
-        } else {
-            Level::Note
-        };
-        record.diagnostics.push(Diagnostic {
-            level,
-            tag: Some(key.clone()),
-            value: Some(String::new()),
-            message: format!("{key}= has no value (RFC 9989 §4.8 requires one)"),
-        });
+        tag.status = TagStatus::Invalid;
+        record.diagnostics.push(error(
+            Some(&key),
+            Some(""),
+            format!("{key}= has no value (RFC 9989 §4.8 requires one)"),
+        ));
         record.tags.push(tag);
         return;
     }
     let Some(outcome) = understand(record, &key, value) else {
+        // Every known tag is understood; kept as unknown should the two lists ever differ.
         tag.status = TagStatus::Unknown;
-        record.diagnostics.push(note(
-            Some(&key),
-            Some(value),
-            format!(
-                "unknown tag {} ignored (RFC 9989 §4.7: unknown tags MUST be ignored)",
-                quote(name)
-            ),
-        ));
         record.tags.push(tag);
         return;
     };
@@ -290,6 +291,76 @@ fn apply_tag(record: &mut Record, seen: &mut HashSet<String>, name: &str, value:
         }
     }
     record.tags.push(tag);
+}
+
+/// The warning for a tag no RFC defines: receivers ignore it (RFC 9989 §4.7), so what it was
+/// meant to say is lost; the known tag a typo probably meant is named.
+fn unknown_tag(key: &str, name: &str, value: &str) -> Diagnostic {
+    let meant = likely_meant(key);
+    let guess = if meant.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", meant.join(" or "))
+    };
+    Diagnostic {
+        level: Level::Warning,
+        tag: Some(key.to_owned()),
+        value: Some(value.to_owned()),
+        message: format!(
+            "unknown tag {}: receivers ignore it (RFC 9989 §4.7: unknown tags MUST be \
+             ignored){guess}",
+            quote(name)
+        ),
+    }
+}
+
+/// The known tags closest to an unknown one, if it looks like a typo of them: at most one edit
+/// away (two for names of five letters or more), a swap of neighbours counting as one.
+pub fn likely_meant(key: &str) -> Vec<&'static str> {
+    let key = key.to_ascii_lowercase();
+    if key.len() < 2 {
+        return Vec::new();
+    }
+    let limit = if key.len() >= 5 { 2 } else { 1 };
+    let scored: Vec<(usize, &'static str)> = KNOWN_TAGS
+        .iter()
+        .map(|&known| (edit_distance(&key, known), known))
+        .filter(|&(distance, _)| distance <= limit)
+        .collect();
+    let best = scored.iter().map(|&(distance, _)| distance).min();
+    scored
+        .into_iter()
+        .filter(|&(distance, _)| Some(distance) == best)
+        .map(|(_, known)| known)
+        .collect()
+}
+
+/// The optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
+/// adjacent characters, each costing one. Names are short; longer ones are cut at 64 bytes.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<u8> = a.bytes().take(64).collect();
+    let b: Vec<u8> = b.bytes().take(64).collect();
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for (i, row) in d.chunks_mut(width).enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d.iter_mut().take(width).enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[a.len() * width + b.len()]
 }
 
 /// Reads a known tag's value into `record`: what it is understood as, or why it is invalid.
@@ -371,22 +442,12 @@ fn understand(
 }
 
 /// The tags RFC 9989 and RFC 7489 define (other than `v`).
+const KNOWN_TAGS: &[&str] = &[
+    "p", "sp", "np", "t", "psd", "adkim", "aspf", "fo", "rua", "ruf", "pct", "ri", "rf",
+];
+
 fn is_known(key: &str) -> bool {
-    matches!(
-        key,
-        "p" | "sp"
-            | "np"
-            | "t"
-            | "psd"
-            | "adkim"
-            | "aspf"
-            | "fo"
-            | "rua"
-            | "ruf"
-            | "pct"
-            | "ri"
-            | "rf"
-    )
+    KNOWN_TAGS.contains(&key)
 }
 
 /// `dmarc-request = "none" / "quarantine" / "reject"` (ABNF literals: case-insensitive).
@@ -1077,12 +1138,67 @@ mod tests {
             "p",
             "more than once"
         ));
-        assert_eq!(record("v=DMARC1; p=reject; p=none").p, Some(Policy::Reject));
         assert!(has_error(
             "v=DMARC1; p=reject; v=DMARC1",
             "v",
             "more than once"
         ));
+    }
+
+    /// RFC 6376 §3.2 (DMARC's tag-list syntax, RFC 9989 §4.7): a repeated tag makes the whole
+    /// record invalid, not one of its values.
+    #[test]
+    fn a_repeated_tag_discards_the_record() {
+        let r = record(
+            "v=DMARC1; p=reject; p=none; rua=mailto:a@example.com; RUA=mailto:b@example.com",
+        );
+        assert!(r.is_discarded());
+        assert_eq!(r.repeated_tags(), ["p", "rua"]);
+        assert!(record("v=DMARC1; p=reject; v=DMARC1").is_discarded());
+        assert!(!record("v=DMARC1; p=reject; sp=none; np=none").is_discarded());
+        assert!(!record("v=DMARC1; p=reject; p-x=1; xyz=2").is_discarded());
+    }
+
+    /// RFC 9989 §4.7: unknown tags MUST be ignored, so they are warnings, never errors; a name
+    /// of letters, digits and '_' is a tag name (RFC 6376 §3.2), and a typo names its tag.
+    #[test]
+    fn unknown_tags_are_warnings_naming_the_tag_meant() {
+        let r = record("v=DMARC1; p=reject; ignore_me=true; adkm=s; x2=; aspf=r");
+        assert_eq!(r.errors().count(), 0, "{:?}", r.diagnostics);
+        let warnings: Vec<(&str, &str)> = r
+            .diagnostics
+            .iter()
+            .filter(|d| d.level == Level::Warning)
+            .map(|d| (d.tag.as_deref().unwrap(), d.message.as_str()))
+            .collect();
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert_eq!(warnings[0].0, "ignore_me");
+        assert!(!warnings[0].1.contains("did you mean"), "{}", warnings[0].1);
+        assert_eq!(warnings[1].0, "adkm");
+        assert!(
+            warnings[1].1.ends_with("did you mean adkim?"),
+            "{}",
+            warnings[1].1
+        );
+        assert_eq!(r.adkim, Alignment::Relaxed, "adkm=s is not adkim=s");
+        let status = |key: &str| r.tags.iter().find(|t| t.key() == key).map(|t| t.status);
+        assert_eq!(status("ignore_me"), Some(TagStatus::Unknown));
+        assert_eq!(status("x2"), Some(TagStatus::Unknown));
+    }
+
+    #[test]
+    fn typos_are_matched_to_the_closest_known_tags() {
+        assert_eq!(likely_meant("adkm"), ["adkim"]);
+        assert_eq!(likely_meant("adkmi"), ["adkim"]);
+        assert_eq!(likely_meant("apsf"), ["aspf"]);
+        assert_eq!(likely_meant("RUA2"), ["rua"]);
+        assert_eq!(likely_meant("rub"), ["rua", "ruf"]);
+        assert_eq!(likely_meant("policy"), Vec::<&str>::new());
+        assert_eq!(likely_meant("ignore_me"), Vec::<&str>::new());
+        assert_eq!(likely_meant("x"), Vec::<&str>::new());
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+        assert_eq!(edit_distance(&"x".repeat(1000), "p"), 64);
     }
 
     #[test]
@@ -1092,11 +1208,16 @@ mod tests {
                 .iter()
                 .any(|(_, m)| m.contains("not a tag=value pair"))
         );
-        assert!(
-            errors("v=DMARC1; p=reject; p_x=1")
-                .iter()
-                .any(|(_, m)| m.contains("not a tag name"))
-        );
+        for name in ["p-x", "1x", "_x", "p.x"] {
+            let text = format!("v=DMARC1; p=reject; {name}=1");
+            assert!(
+                errors(&text)
+                    .iter()
+                    .any(|(_, m)| m.contains("not a tag name")),
+                "{text}: {:?}",
+                errors(&text)
+            );
+        }
         assert_eq!(errors("v=DMARC1;; p=reject;"), vec![]);
         let r = record("v=DMARC1; sp=none; p=reject");
         assert!(

@@ -151,7 +151,8 @@ pub enum TagStatus {
     /// A known tag whose value does not match its grammar; receivers discard it
     /// (RFC 9989 §4.8) and use the default.
     Invalid,
-    /// A second occurrence of a tag; receivers disagree on which one wins.
+    /// A second occurrence of a tag: the tag-list is invalid (RFC 6376 §3.2), so receivers
+    /// discard the whole record.
     Duplicate,
     /// A tag no RFC defines; receivers ignore it (RFC 9989 §4.7).
     Unknown,
@@ -183,8 +184,11 @@ impl Tag {
 pub enum Level {
     /// The record violates the grammar: a `dmarc.syntax` finding.
     Error,
-    /// Worth knowing, no receiver is misled by it (unknown tag, legacy tag, obsolete size
-    /// suffix): shown in the report, no finding.
+    /// Receivers ignore it, and what it meant to say is lost (an unknown tag, probably a typo):
+    /// a `dmarc.unknown-tag` finding.
+    Warning,
+    /// Worth knowing, no receiver is misled by it (legacy tag, obsolete size suffix): shown in
+    /// the report, no finding.
     Note,
 }
 
@@ -254,6 +258,28 @@ impl Record {
     /// Whether the tag is present at all, valid or not.
     pub fn has(&self, key: &str) -> bool {
         self.tags.iter().any(|t| t.key() == key)
+    }
+
+    /// The tags that appear more than once (lowercase, each once), in order.
+    pub fn repeated_tags(&self) -> Vec<String> {
+        let mut repeated: Vec<String> = Vec::new();
+        for tag in self
+            .tags
+            .iter()
+            .filter(|t| t.status == TagStatus::Duplicate)
+        {
+            let key = tag.key();
+            if !repeated.contains(&key) {
+                repeated.push(key);
+            }
+        }
+        repeated
+    }
+
+    /// A tag appears twice: the tag-list is invalid (RFC 6376 §3.2, the syntax RFC 9989 §4.7
+    /// and RFC 7489 §6.3 adopt), so receivers discard the record as if there were none.
+    pub fn is_discarded(&self) -> bool {
+        self.tags.iter().any(|t| t.status == TagStatus::Duplicate)
     }
 
     /// The diagnostics of level [`Level::Error`].

@@ -126,15 +126,20 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// RFC 7505 §3: a null MX is one record with preference 0 and exchange ".".
+/// RFC 7505 §3: the null MX is preference 0 with exchange "." (the zero-length name).
 fn is_null(mx: &Mx) -> bool {
+    mx.preference == 0 && names_no_host(mx)
+}
+
+/// The exchange is ".", which names no host (RFC 7505 §3), whatever the preference.
+fn names_no_host(mx: &Mx) -> bool {
     mx.exchange == "."
 }
 
 /// The distinct exchanges other than ".", in preference order, with their preferences.
 fn distinct_hosts(records: &[Mx]) -> Vec<(String, Vec<u16>)> {
     let mut hosts: Vec<(String, Vec<u16>)> = Vec::new();
-    for mx in records.iter().filter(|mx| !is_null(mx)) {
+    for mx in records.iter().filter(|mx| !names_no_host(mx)) {
         match hosts.iter_mut().find(|(name, _)| *name == mx.exchange) {
             Some((_, preferences)) => preferences.push(mx.preference),
             None => hosts.push((mx.exchange.clone(), vec![mx.preference])),
@@ -301,6 +306,7 @@ fn evaluate(report: &MxReport) -> (Vec<Finding>, bool) {
     if report.null_mx {
         findings.push(null_mx(report));
     }
+    findings.extend(null_nonzero(report));
 
     for host in &report.hosts {
         host_findings(domain, host, &mut findings, &mut answered);
@@ -378,6 +384,47 @@ fn null_mx(report: &MxReport) -> Finding {
     finding
         .evidence("name", domain)
         .evidence("records", records)
+}
+
+/// `mx.null-nonzero` for "." records whose preference is not 0: RFC 7505 §3 defines the null
+/// MX as preference 0 only, so senders that follow it need not take `10 .` for "no mail" and
+/// may look "." up as a host instead, deferring the mail rather than bouncing it at once.
+fn null_nonzero(report: &MxReport) -> Option<Finding> {
+    let domain = &report.name;
+    let nonzero: Vec<String> = report
+        .records
+        .iter()
+        .filter(|mx| names_no_host(mx) && !is_null(mx))
+        .map(|mx| format!("{domain}. MX {} .", mx.preference))
+        .collect();
+    let first = nonzero.first()?;
+    let others = report.records.iter().any(|mx| !names_no_host(mx));
+    let fix = if others {
+        format!(
+            "Remove {}: a null MX cannot stand beside mail servers (RFC 7505 §3); if {domain} \
+             receives no mail, publish only {domain}. MX 0 . instead",
+            nonzero.join(" and ")
+        )
+    } else {
+        format!(
+            "If {domain} receives no mail, publish the null MX in its place: {domain}. MX 0 . \
+             (@ IN MX 0 . in its zone); otherwise publish its mail servers: {domain}. MX 10 \
+             <mail server name>."
+        )
+    };
+    Some(
+        Finding::new(
+            Code::MxNullNonzero,
+            format!(
+                "{first} is not a null MX: RFC 7505 §3 defines the null MX as preference 0 with \
+                 exchange \".\", so senders need not read it as \"no mail\" and may try to \
+                 deliver to \".\", deferring instead of bouncing at once"
+            ),
+        )
+        .evidence("name", domain)
+        .evidence("records", &nonzero)
+        .fix(fix),
+    )
 }
 
 /// `mx.private-address` for the host's addresses that no one on the internet can reach.
@@ -631,6 +678,42 @@ mod tests {
         assert_eq!(
             codes(&report(&mixed, hosts, None)),
             (vec!["mx.null-mixed"], true)
+        );
+    }
+
+    /// RFC 7505 §3: only preference 0 makes "." the null MX.
+    #[test]
+    fn a_dot_at_another_preference_is_not_a_null_mx() {
+        let nonzero = records(vec![mx(10, ".")]);
+        let rep = report(&nonzero, vec![], None);
+        assert!(!rep.null_mx);
+        assert_eq!(codes(&rep), (vec!["mx.null-nonzero"], true));
+        let (findings, _) = evaluate(&rep);
+        assert_eq!(findings[0].evidence["records"][0], "example.com. MX 10 .");
+        assert!(
+            findings[0]
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("example.com. MX 0 .")
+        );
+        assert!(distinct_hosts(&[mx(10, "."), mx(20, "mx.example.com")]).len() == 1);
+
+        let beside = records(vec![mx(5, "."), mx(10, "mx.example.com")]);
+        let hosts = vec![host(
+            "mx.example.com",
+            records(vec![Ipv4Addr::new(192, 0, 2, 25)]),
+            Answer::NoData,
+        )];
+        let (findings, _) = evaluate(&report(&beside, hosts, None));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].code, Code::MxNullNonzero);
+        assert!(
+            findings[0]
+                .fix
+                .as_deref()
+                .unwrap()
+                .starts_with("Remove example.com. MX 5 .")
         );
     }
 

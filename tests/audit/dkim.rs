@@ -135,12 +135,51 @@ fn a_key_that_is_not_base64_is_a_syntax_error() {
     );
 }
 
+/// RFC 8301 §3.1: rsa-sha1 MUST NOT be used to verify, so a key that allows only sha1 is
+/// unusable, like one of unknown hashes: an error, "DKIM passing" not met, no grade A, although
+/// everything else of the domain is in place.
 #[test]
-fn h_sha1_only_is_flagged() {
+fn h_sha1_only_is_an_unusable_key() {
     let report = audit("sha1.dkim.test");
     assert_eq!(dkim_codes(&report), ["dkim.sha1"]);
-    let fix = report.with_code("dkim.sha1")[0].fix.clone().unwrap();
+    let finding = &report.with_code("dkim.sha1")[0];
+    assert_eq!(finding.severity, "error");
+    assert!(finding.message.contains("unusable"), "{}", finding.message);
+    let fix = finding.fix.clone().unwrap();
     assert!(fix.contains("h=sha256"), "{fix}");
+    assert_eq!(report.dkim["verdict"], "fail");
+    assert_ne!(
+        report.grade,
+        "A",
+        "score {}: {:?}",
+        report.score,
+        report.codes()
+    );
+
+    let requirement = |provider: &str, text: &str| {
+        report
+            .requirements
+            .iter()
+            .find(|r| r.provider == provider && r.requirement.starts_with(text))
+            .unwrap_or_else(|| panic!("no requirement {text}"))
+    };
+    let dkim_passing = requirement("Outlook.com", "DKIM passing");
+    assert_eq!(dkim_passing.status, "not-met", "{dkim_passing:?}");
+    assert_eq!(dkim_passing.codes, ["dkim.sha1"]);
+    // Its size (2048 bits) still meets the size requirement.
+    assert_eq!(
+        requirement("Gmail and Yahoo", "DKIM keys of at least 1024").status,
+        "met"
+    );
+    // SPF alone still authenticates: either of them is enough.
+    assert_eq!(
+        requirement("Gmail and Yahoo", "SPF or DKIM").status,
+        "published"
+    );
+    assert_eq!(
+        requirement("Gmail and Yahoo", "both SPF and DKIM").status,
+        "not-met"
+    );
 }
 
 #[test]

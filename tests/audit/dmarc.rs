@@ -338,3 +338,164 @@ fn a_failure_up_the_tree_walk_is_unknown_not_missing() {
     assert!(!report.has("dmarc.missing"));
     assert_eq!(report.dmarc["verdict"], "unknown");
 }
+
+/// The status and codes of the Gmail and Yahoo requirement of a DMARC record.
+fn dmarc_requirement(report: &Report) -> (String, Vec<String>) {
+    let requirement = report
+        .requirements
+        .iter()
+        .find(|r| r.requirement.starts_with("a DMARC record"))
+        .expect("the DMARC record requirement");
+    (requirement.status.clone(), requirement.codes.clone())
+}
+
+/// RFC 6376 §3.2 (the tag-list syntax RFC 9989 §4.7 and RFC 7489 §6.3 adopt): a repeated tag
+/// makes the record invalid, so no policy applies, as for a missing record.
+#[test]
+fn a_record_with_a_repeated_tag_is_discarded_and_no_policy_applies() {
+    let report = audit("repeated.dmarc.test");
+    let finding = only(&report, "dmarc.syntax");
+    assert_eq!(finding.severity, "error");
+    assert_eq!(
+        finding.evidence["repeated_tags"],
+        serde_json::json!(["p", "rua"])
+    );
+    assert!(
+        finding.message.contains("discard the record")
+            && finding
+                .message
+                .contains("no DMARC policy applies to repeated.dmarc.test"),
+        "{}",
+        finding.message
+    );
+    let fix = finding.fix.as_deref().unwrap();
+    assert!(
+        fix.contains(
+            "_dmarc.repeated.dmarc.test TXT \"v=DMARC1; p=reject; \
+             rua=mailto:dmarc-reports@repeated.dmarc.test\""
+        ),
+        "{fix}"
+    );
+    assert!(!report.has("dmarc.missing"), "the syntax finding says why");
+    let dmarc = &report.dmarc;
+    assert_eq!(dmarc["effective_policy"], serde_json::Value::Null);
+    assert_eq!(dmarc["found_at"], serde_json::Value::Null);
+    assert_eq!(dmarc["verdict"], "fail");
+    assert_eq!(
+        dmarc_requirement(&report),
+        ("not-met".to_owned(), vec!["dmarc.syntax".to_owned()])
+    );
+}
+
+/// A discarded record is passed over like a missing one: the tree walk goes on to the parent.
+#[test]
+fn the_tree_walk_goes_on_past_a_discarded_record() {
+    let report = audit("dup.parent.dmarc.test");
+    let finding = only(&report, "dmarc.syntax");
+    assert_eq!(finding.evidence["name"], "_dmarc.dup.parent.dmarc.test");
+    assert!(
+        finding
+            .message
+            .contains("the record at _dmarc.parent.dmarc.test applies"),
+        "{}",
+        finding.message
+    );
+    only(&report, "dmarc.inherited");
+    let dmarc = &report.dmarc;
+    assert_eq!(dmarc["found_at"], "_dmarc.parent.dmarc.test");
+    assert_eq!(dmarc["effective_policy"]["tag"], "sp");
+    assert_eq!(dmarc["effective_policy"]["requested"], "reject");
+}
+
+/// RFC 9989 §4.7: unknown tags MUST be ignored, so they are warnings, not errors; `ignore_me`
+/// is a tag name (RFC 6376 §3.2: ALPHA *ALNUMPUNC), and a typo names the tag it meant.
+#[test]
+fn unknown_tags_are_warnings_and_a_typo_names_its_tag() {
+    let report = audit("unknown-tag.dmarc.test");
+    assert!(!report.has("dmarc.syntax"), "{:?}", dmarc_codes(&report));
+    let unknown = report.with_code("dmarc.unknown-tag");
+    assert_eq!(unknown.len(), 2, "{:?}", dmarc_codes(&report));
+    assert!(unknown.iter().all(|f| f.severity == "warning"));
+    let ignore_me = unknown
+        .iter()
+        .find(|f| f.evidence["tag"] == "ignore_me")
+        .expect("ignore_me");
+    assert_eq!(ignore_me.evidence["likely_meant"], serde_json::json!([]));
+    assert!(
+        ignore_me.fix.as_deref().unwrap().contains(
+            "_dmarc.unknown-tag.dmarc.test TXT \"v=DMARC1; p=reject; \
+             rua=mailto:dmarc-reports@unknown-tag.dmarc.test; adkm=s\""
+        ),
+        "{:?}",
+        ignore_me.fix
+    );
+    let adkm = unknown
+        .iter()
+        .find(|f| f.evidence["tag"] == "adkm")
+        .expect("adkm");
+    assert!(
+        adkm.message.contains("did you mean adkim?"),
+        "{}",
+        adkm.message
+    );
+    assert_eq!(adkm.evidence["likely_meant"], serde_json::json!(["adkim"]));
+    assert!(
+        adkm.fix
+            .as_deref()
+            .unwrap()
+            .contains("ignore_me=true; adkim=s\""),
+        "{:?}",
+        adkm.fix
+    );
+    // Ignored, so adkm=s does not make DKIM alignment strict.
+    assert_eq!(report.dmarc["effective_policy"]["adkim"], "relaxed");
+    assert_eq!(report.dmarc["effective_policy"]["requested"], "reject");
+    assert_eq!(report.dmarc["verdict"], "weak");
+}
+
+/// RFC 7489 §6.6.3 (SHOULD) and RFC 9989 §4.10.1 (MUST): a record without p but with a valid
+/// rua is read as p=none, not ignored.
+#[test]
+fn a_record_without_p_but_with_rua_applies_p_none() {
+    let report = audit("no-p.dmarc.test");
+    let finding = only(&report, "dmarc.syntax");
+    assert!(
+        finding.message.contains("RFC 7489 §6.6.3")
+            && finding.message.contains("as if it said p=none")
+            && !finding.message.contains("ignore the record"),
+        "{}",
+        finding.message
+    );
+    let policy = &report.dmarc["effective_policy"];
+    assert_eq!(policy["requested"], "none");
+    assert_eq!(policy["tag"], "p");
+    only(&report, "dmarc.policy-none");
+    assert_eq!(dmarc_requirement(&report).0, "met");
+}
+
+/// RFC 9989 §4.10.2: a destination's organisational domain comes from the DNS tree walk, not
+/// the public suffix list: ops.split.dmarc.test declares itself one (psd=n), so it must
+/// authorise split.dmarc.test's reports (with the list, both are dmarc.test and nothing is
+/// asked).
+#[test]
+fn report_destinations_are_judged_by_the_tree_walks_organisational_domains() {
+    let report = audit("split.dmarc.test");
+    let finding = only(&report, "dmarc.rua-unauthorized");
+    assert_eq!(
+        finding.evidence["authorization_name"],
+        "split.dmarc.test._report._dmarc.ops.split.dmarc.test"
+    );
+    assert_eq!(
+        finding.evidence["organizational_domain"],
+        "ops.split.dmarc.test"
+    );
+    let destination = &report.dmarc["report_destinations"][0];
+    assert_eq!(destination["authorization"], "unauthorized");
+    assert_eq!(destination["organizational_domain"], "ops.split.dmarc.test");
+    // The other way round, ops.split's own reports go to its own host: no question.
+    let ops = audit("ops.split.dmarc.test");
+    assert_eq!(
+        ops.dmarc["report_destinations"][0]["authorization"],
+        "same-organization"
+    );
+}

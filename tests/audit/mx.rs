@@ -78,6 +78,33 @@ fn the_null_mx_is_reported_as_a_fact() {
     assert_eq!(report.mx["verdict"], "ok");
 }
 
+/// RFC 7505 §3: the null MX is preference 0; `10 .` is not one, and the fix is the record that is.
+#[test]
+fn a_dot_at_a_preference_other_than_0_is_not_a_null_mx() {
+    let report = audit("null-nonzero.mx.test");
+    assert_eq!(mx_codes(&report), ["mx.null-nonzero"]);
+    let finding = &report.with_code("mx.null-nonzero")[0];
+    assert_eq!(finding.severity, "error");
+    assert!(
+        finding
+            .message
+            .contains("null-nonzero.mx.test. MX 10 . is not a null MX")
+            && finding.message.contains("RFC 7505 §3"),
+        "{}",
+        finding.message
+    );
+    let fix = finding.fix.as_deref().unwrap();
+    assert!(fix.contains("null-nonzero.mx.test. MX 0 ."), "{fix}");
+    assert!(fix.contains("@ IN MX 0 ."), "{fix}");
+    assert_eq!(report.mx["null_mx"], false);
+    assert_eq!(
+        report.mx["hosts"],
+        serde_json::json!([]),
+        "\".\" is no host to resolve"
+    );
+    assert_eq!(report.mx["verdict"], "fail");
+}
+
 #[test]
 fn a_null_mx_beside_another_is_an_error() {
     let report = audit("null-mixed.mx.test");
