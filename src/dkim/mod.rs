@@ -119,42 +119,13 @@ pub async fn check(dns: &Dns, domain: &str, extra_selectors: &[String]) -> Check
         }
     }))
     .await;
-    let mut selectors: Vec<SelectorReport> = candidates
+    let selectors: Vec<SelectorReport> = candidates
         .into_iter()
         .zip(answers)
         .map(|(candidate, answer)| selector_report(candidate, domain, answer.as_ref()))
         .collect();
-    find_dangling_aliases(dns, &mut selectors).await;
     evaluate(domain, selectors)
 }
-
-/// Microsoft 365 has its customers publish `selector1`/`selector2` as CNAMEs to keys that exist
-/// only once DKIM signing is turned on for the domain. Until then the TXT question gets a
-/// negative answer that does not show the alias, so for those selectors the CNAME is asked
-/// too: a half-done migration then reads "alias to a key that does not exist", not "no record".
-async fn find_dangling_aliases(dns: &Dns, selectors: &mut [SelectorReport]) {
-    let negative = |s: &SelectorReport| {
-        s.status == SelectorStatus::NoRecord && s.provider.as_deref() == Some(DELEGATING_PROVIDER)
-    };
-    let answers = join_all(
-        selectors
-            .iter()
-            .filter(|s| negative(s))
-            .map(|s| dns.cname(&s.name)),
-    )
-    .await;
-    let mut answers = answers.into_iter();
-    for selector in selectors.iter_mut().filter(|s| negative(s)) {
-        if let Some(Answer::Records { records, .. }) = answers.next() {
-            selector.aliases = std::iter::once(selector.name.clone())
-                .chain(records)
-                .collect();
-        }
-    }
-}
-
-/// The provider whose selectors are published as CNAMEs to keys that may not exist yet.
-const DELEGATING_PROVIDER: &str = "Microsoft 365";
 
 fn key_name(selector: &str, domain: &str) -> String {
     format!("{selector}._domainkey.{domain}")
@@ -205,7 +176,7 @@ fn selector_report(
         // it past 255 bytes) was never asked: not a DNS failure.
         Answer::Failed(Failure::InvalidName(_)) => SelectorStatus::InvalidName,
         Answer::Failed(_) => SelectorStatus::LookupFailed,
-        Answer::NoData | Answer::NxDomain => SelectorStatus::NoRecord,
+        Answer::NoData { .. } | Answer::NxDomain { .. } => SelectorStatus::NoRecord,
         Answer::Records { .. } if report.keys.is_empty() => SelectorStatus::NotKeyRecord,
         Answer::Records { .. } => SelectorStatus::Key,
     };
@@ -542,7 +513,7 @@ mod tests {
                 let answer = answers
                     .iter()
                     .find(|(name, _)| *name == candidate.selector)
-                    .map_or(Answer::NxDomain, |(_, answer)| answer.clone());
+                    .map_or(Answer::nx_domain(), |(_, answer)| answer.clone());
                 let asked = selectors::is_valid_selector(&candidate.selector).then_some(answer);
                 selector_report(candidate, "example.com", asked.as_ref())
             })

@@ -279,14 +279,14 @@ fn label_count(name: &str) -> usize {
 pub fn existence(at_domain: &Answer<Mx>, at_dmarc_name: &Answer<Txt>) -> Option<bool> {
     let answered = |nxdomain: bool, failed: bool| !nxdomain && !failed;
     if answered(
-        matches!(at_domain, Answer::NxDomain),
+        matches!(at_domain, Answer::NxDomain { .. }),
         at_domain.failure().is_some(),
     ) || answered(
-        matches!(at_dmarc_name, Answer::NxDomain),
+        matches!(at_dmarc_name, Answer::NxDomain { .. }),
         at_dmarc_name.failure().is_some(),
     ) {
         Some(true)
-    } else if matches!(at_domain, Answer::NxDomain) {
+    } else if matches!(at_domain, Answer::NxDomain { .. }) {
         Some(false)
     } else {
         None
@@ -617,20 +617,26 @@ mod tests {
             records: vec![],
             aliases: vec![],
         };
-        assert_eq!(existence(&Answer::NoData, &Answer::NxDomain), Some(true));
-        assert_eq!(existence(&mx_records, &Answer::NxDomain), Some(true));
-        assert_eq!(existence(&Answer::NxDomain, &Answer::NxDomain), Some(false));
+        assert_eq!(
+            existence(&Answer::no_data(), &Answer::nx_domain()),
+            Some(true)
+        );
+        assert_eq!(existence(&mx_records, &Answer::nx_domain()), Some(true));
+        assert_eq!(
+            existence(&Answer::nx_domain(), &Answer::nx_domain()),
+            Some(false)
+        );
         assert_eq!(
             existence(
                 &Answer::Failed(crate::dns::Failure::Timeout),
-                &Answer::NxDomain
+                &Answer::nx_domain()
             ),
             None
         );
         assert_eq!(
             existence(
                 &Answer::Failed(crate::dns::Failure::Timeout),
-                &Answer::NoData
+                &Answer::no_data()
             ),
             Some(true)
         );

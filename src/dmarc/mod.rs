@@ -192,7 +192,7 @@ impl Step {
     fn new(target: &str, answer: Answer<Txt>) -> Step {
         let mut step = Step {
             name: format!("_dmarc.{target}"),
-            answer: Answer::NoData,
+            answer: Answer::no_data(),
             texts: Vec::new(),
             txt_records: answer.records().len(),
             dmarc: Vec::new(),
@@ -1644,11 +1644,11 @@ mod tests {
             Authorization::Unauthorized
         );
         assert_eq!(
-            authorize(d(), &Answer::NxDomain).authorization,
+            authorize(d(), &Answer::nx_domain()).authorization,
             Authorization::Unauthorized
         );
         assert_eq!(
-            authorize(d(), &Answer::NoData).authorization,
+            authorize(d(), &Answer::no_data()).authorization,
             Authorization::Unauthorized
         );
         assert_eq!(
@@ -1665,7 +1665,7 @@ mod tests {
             via: None,
             exists: Some(true),
         };
-        let unauthorized = authorize(d(), &Answer::NxDomain);
+        let unauthorized = authorize(d(), &Answer::nx_domain());
         let findings = destination_findings(&found, &[unauthorized]);
         assert_eq!(codes(&findings), vec![Code::DmarcRuaUnauthorized]);
         assert!(
@@ -1707,7 +1707,7 @@ mod tests {
             "example.com",
             &org("example.com"),
             &org("example.com"),
-            &Answer::NxDomain,
+            &Answer::nx_domain(),
         );
         assert_eq!(same.authorization, Authorization::SameOrganization);
         assert_eq!(same.query, None);
@@ -1717,7 +1717,7 @@ mod tests {
             "example.com",
             &org("example.com"),
             &org("ops.example.com"),
-            &Answer::NxDomain,
+            &Answer::nx_domain(),
         );
         assert_eq!(other.authorization, Authorization::Unauthorized);
         assert_eq!(
@@ -1734,7 +1734,7 @@ mod tests {
             "example.com",
             &failed(),
             &org("ops.example.com"),
-            &Answer::NxDomain,
+            &Answer::nx_domain(),
         );
         assert_eq!(unknown.authorization, Authorization::Unknown);
         assert_eq!(

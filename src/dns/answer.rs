@@ -50,10 +50,13 @@ pub enum Answer<T> {
         records: Vec<T>,
         aliases: Vec<String>,
     },
-    /// The name exists but has no record of this type (NOERROR, empty answer).
-    NoData,
-    /// The name does not exist (NXDOMAIN).
-    NxDomain,
+    /// The name exists but has no record of this type (NOERROR, empty answer). `aliases`: when
+    /// the name asked is an alias, its CNAME chain, starting with the name asked, and the answer
+    /// is about the chain's last name (RFC 6604 §2); empty otherwise.
+    NoData { aliases: Vec<String> },
+    /// The name does not exist (NXDOMAIN); `aliases` as for [`Answer::NoData`]: an alias whose
+    /// target does not exist (a DKIM selector delegated to a provider that holds no key yet).
+    NxDomain { aliases: Vec<String> },
     /// No answer could be had: the result is unknown.
     Failed(Failure),
 }
@@ -67,11 +70,28 @@ impl<T> Answer<T> {
         }
     }
 
-    /// The CNAME chain followed to reach the records (empty when none or no records).
+    /// The CNAME chain the name asked led through, to its records or to the name a negative
+    /// answer is about (empty when the name is no alias, or on a failure).
     pub fn aliases(&self) -> &[String] {
         match self {
-            Answer::Records { aliases, .. } => aliases,
-            _ => &[],
+            Answer::Records { aliases, .. }
+            | Answer::NoData { aliases }
+            | Answer::NxDomain { aliases } => aliases,
+            Answer::Failed(_) => &[],
+        }
+    }
+
+    /// NODATA for a name that is no alias.
+    pub fn no_data() -> Answer<T> {
+        Answer::NoData {
+            aliases: Vec::new(),
+        }
+    }
+
+    /// NXDOMAIN for a name that is no alias.
+    pub fn nx_domain() -> Answer<T> {
+        Answer::NxDomain {
+            aliases: Vec::new(),
         }
     }
 
@@ -85,7 +105,7 @@ impl<T> Answer<T> {
 
     /// NXDOMAIN or NODATA: a "void lookup" in RFC 7208 §4.6.4 terms.
     pub fn is_void(&self) -> bool {
-        matches!(self, Answer::NoData | Answer::NxDomain)
+        matches!(self, Answer::NoData { .. } | Answer::NxDomain { .. })
             || matches!(self, Answer::Records { records, .. } if records.is_empty())
     }
 
@@ -93,8 +113,8 @@ impl<T> Answer<T> {
     pub fn status(&self) -> String {
         match self {
             Answer::Records { .. } => "records".to_owned(),
-            Answer::NoData => "nodata".to_owned(),
-            Answer::NxDomain => "nxdomain".to_owned(),
+            Answer::NoData { .. } => "nodata".to_owned(),
+            Answer::NxDomain { .. } => "nxdomain".to_owned(),
             Answer::Failed(failure) => failure.label().to_owned(),
         }
     }
@@ -106,8 +126,8 @@ impl<T> Answer<T> {
                 records: records.into_iter().map(f).collect(),
                 aliases,
             },
-            Answer::NoData => Answer::NoData,
-            Answer::NxDomain => Answer::NxDomain,
+            Answer::NoData { aliases } => Answer::NoData { aliases },
+            Answer::NxDomain { aliases } => Answer::NxDomain { aliases },
             Answer::Failed(failure) => Answer::Failed(failure),
         }
     }

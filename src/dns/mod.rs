@@ -294,16 +294,27 @@ impl Dns {
         self.sent.fetch_add(1, Ordering::Relaxed);
         match self.resolver.lookup(fqdn.clone(), record_type).await {
             Ok(lookup) => from_answer_section(name, record_type, lookup.answers()),
-            // No record and no SOA saying there is none (RFC 2308 §2.2): what a server answering
-            // a CNAME loop as it is (the aliases only) leaves once the resolver gives up
-            // following it. Told from a name without records by following the chain.
+            // A negative answer that may be about another name than the one asked: the name is
+            // then an alias, and the answer is about its chain's last name (RFC 6604 §2), which
+            // the resolver library does not pass on. Either the answer carries no SOA saying
+            // there is nothing (RFC 2308 §2.2; a server answering with the aliases only, a
+            // CNAME loop among them), or its SOA is that of a zone the name asked is not in
+            // (an alias into another zone: a DKIM selector delegated to a provider). The chain
+            // is then followed, one CNAME question a link.
             Err(NetError::Dns(DnsError::NoRecordsFound(no_records)))
-                if no_records.response_code == ResponseCode::NoError
-                    && no_records.soa.is_none()
-                    && record_type != RecordType::CNAME =>
+                if record_type != RecordType::CNAME
+                    && matches!(
+                        no_records.response_code,
+                        ResponseCode::NoError | ResponseCode::NXDomain
+                    )
+                    && no_records
+                        .soa
+                        .as_ref()
+                        .is_none_or(|soa| !soa.name.zone_of(&fqdn)) =>
             {
                 drop(permit);
-                self.follow_aliases(name).await
+                let answered = classify(&NetError::Dns(DnsError::NoRecordsFound(no_records)));
+                self.follow_aliases(name, answered).await
             }
             Err(NetError::Proto(error)) if lenient::is_empty_record(&error) => {
                 self.sent.fetch_add(1, Ordering::Relaxed);
@@ -312,7 +323,7 @@ impl Dns {
                         from_answer_section(name, record_type, &reply.answers)
                     }
                     Some(reply) if reply.response_code == ResponseCode::NXDomain => {
-                        Answer::NxDomain
+                        Answer::nx_domain()
                     }
                     Some(reply) => Answer::Failed(from_response_code(reply.response_code)),
                     None => classify(&NetError::Proto(error)),
@@ -322,25 +333,26 @@ impl Dns {
         }
     }
 
-    /// Follows the CNAME chain from `name`, one alias a question (each asked once per run):
-    /// `NoData` when `name` is no alias or its chain ends at a name (which the resolver found
-    /// without the records asked), a failure when the chain loops or has more than
+    /// Follows the CNAME chain from `name`, one alias a question (each asked once per run), for
+    /// the negative answer `answered`: with the chain when `name` is an alias, as it is when
+    /// `name` is no alias, a failure when the chain loops or has more than
     /// [`MAX_CNAME_CHAIN`] aliases. Never called for CNAME questions, so it never recurses.
-    async fn follow_aliases(&self, name: &str) -> Answer<RData> {
+    async fn follow_aliases(&self, name: &str, answered: Answer<RData>) -> Answer<RData> {
         let mut chain = vec![name.trim_end_matches('.').to_ascii_lowercase()];
-        loop {
+        let last = loop {
             let current = chain.last().cloned().unwrap_or_default();
             // Boxed: `lookup` may call this function (for other record types).
-            let target = match Box::pin(self.lookup(&current, RecordType::CNAME)).await {
+            let answer = Box::pin(self.lookup(&current, RecordType::CNAME)).await;
+            let target = match &answer {
                 Answer::Records { records, .. } => records.iter().find_map(|rdata| match rdata {
                     RData::CNAME(target) => Some(display_name(&target.0)),
                     _ => None,
                 }),
-                Answer::NoData | Answer::NxDomain => None,
-                Answer::Failed(failure) => return Answer::Failed(failure),
+                Answer::NoData { .. } | Answer::NxDomain { .. } => None,
+                Answer::Failed(failure) => return Answer::Failed(failure.clone()),
             };
             let Some(target) = target else {
-                return Answer::NoData;
+                break answer;
             };
             let looped = chain.contains(&target);
             chain.push(target);
@@ -356,6 +368,18 @@ impl Dns {
                     chain.join(" → ")
                 )));
             }
+        };
+        if chain.len() == 1 {
+            return answered;
+        }
+        // The answer's code, or without an SOA (the aliases only) the last name's own answer,
+        // says whether the chain ends at a name that does not exist.
+        let nx_domain =
+            matches!(answered, Answer::NxDomain { .. }) || matches!(last, Answer::NxDomain { .. });
+        if nx_domain {
+            Answer::NxDomain { aliases: chain }
+        } else {
+            Answer::NoData { aliases: chain }
         }
     }
 }
@@ -380,7 +404,7 @@ fn from_answer_section(name: &str, record_type: RecordType, answers: &[Record]) 
     if !records.is_empty() {
         Answer::Records { records, aliases }
     } else if links.is_empty() {
-        Answer::NoData
+        Answer::no_data()
     } else {
         // Aliases and nothing they lead to: the records cannot be read.
         Answer::Failed(Failure::CnameChain(dead_end(name, &links, record_type)))
@@ -436,7 +460,9 @@ fn weight(answer: &Answer<RData>) -> usize {
                     + aliases.iter().map(|a| a.len() + ALLOCATION).sum::<usize>()
             }
             Answer::Failed(failure) => failure.label().len(),
-            Answer::NoData | Answer::NxDomain => 0,
+            Answer::NoData { aliases } | Answer::NxDomain { aliases } => {
+                aliases.iter().map(|a| a.len() + ALLOCATION).sum::<usize>()
+            }
         }
 }
 
@@ -497,8 +523,8 @@ fn build_resolver(
 pub(crate) fn classify(error: &NetError) -> Answer<RData> {
     match error {
         NetError::Dns(DnsError::NoRecordsFound(no_records)) => match no_records.response_code {
-            ResponseCode::NXDomain => Answer::NxDomain,
-            ResponseCode::NoError => Answer::NoData,
+            ResponseCode::NXDomain => Answer::nx_domain(),
+            ResponseCode::NoError => Answer::no_data(),
             code => Answer::Failed(from_response_code(code)),
         },
         NetError::Dns(DnsError::ResponseCode(code)) => Answer::Failed(from_response_code(*code)),
@@ -585,6 +611,6 @@ mod tests {
         let one = weight(&txt(1));
         let many = weight(&txt(1500));
         assert!(many > 1000 * (one - 160), "{one} {many}");
-        assert!(weight(&Answer::NxDomain) < one);
+        assert!(weight(&Answer::nx_domain()) < one);
     }
 }

@@ -41,15 +41,17 @@ pub(super) async fn check(resolver: &TokioResolver) -> Result<(), String> {
             if has_soa {
                 return Ok(());
             }
-            Answer::NoData
+            Answer::no_data()
         }
         Err(error) => classify(&error),
     };
     Err(match answer {
-        Answer::Records { .. } | Answer::NoData => {
+        Answer::Records { .. } | Answer::NoData { .. } => {
             "answered without the root zone's SOA record".to_owned()
         }
-        Answer::NxDomain => "answered that the root zone does not exist (NXDOMAIN)".to_owned(),
+        Answer::NxDomain { .. } => {
+            "answered that the root zone does not exist (NXDOMAIN)".to_owned()
+        }
         Answer::Failed(failure) => describe(&failure),
     })
 }

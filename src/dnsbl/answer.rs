@@ -190,7 +190,7 @@ pub fn read_answer(list: &List, answer: &Answer<Ipv4Addr>) -> Reading {
                 failure: None,
             }
         }
-        Answer::NoData | Answer::NxDomain => Reading {
+        Answer::NoData { .. } | Answer::NxDomain { .. } => Reading {
             status: ListStatus::NotListed,
             codes: Vec::new(),
             failure: None,
@@ -349,11 +349,11 @@ mod tests {
         assert_eq!(reading.status, ListStatus::Listed);
         assert!(reading.codes[0].meaning.contains("undocumented"));
         assert_eq!(
-            read_answer(&spamcop, &Answer::NxDomain).status,
+            read_answer(&spamcop, &Answer::nx_domain()).status,
             ListStatus::NotListed
         );
         assert_eq!(
-            read_answer(&spamcop, &Answer::NoData).status,
+            read_answer(&spamcop, &Answer::no_data()).status,
             ListStatus::NotListed
         );
         let failed = read_answer(&spamcop, &Answer::Failed(Failure::Timeout));

@@ -99,7 +99,7 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<MxReport> {
     };
     match &answer {
         Answer::Failed(_) => {}
-        Answer::NoData | Answer::NxDomain => {
+        Answer::NoData { .. } | Answer::NxDomain { .. } => {
             report.fallback = resolve_hosts(dns, vec![(domain.to_owned(), Vec::new())])
                 .await
                 .pop();
@@ -633,7 +633,7 @@ mod tests {
         let hosts = vec![host(
             "mx1.example.com",
             records(vec![Ipv4Addr::new(192, 0, 2, 25)]),
-            Answer::NoData,
+            Answer::no_data(),
         )];
         assert_eq!(codes(&report(&answer, hosts, None)), (vec![], true));
     }
@@ -652,9 +652,9 @@ mod tests {
         let fallback = host(
             "example.com",
             records(vec![Ipv4Addr::new(192, 0, 2, 80)]),
-            Answer::NoData,
+            Answer::no_data(),
         );
-        let rep = report(&Answer::NoData, vec![], Some(fallback));
+        let rep = report(&Answer::no_data(), vec![], Some(fallback));
         let (findings, answered) = evaluate(&rep);
         assert!(answered);
         assert_eq!(findings[0].code, Code::MxMissing);
@@ -673,7 +673,7 @@ mod tests {
         let hosts = vec![host(
             "mx.example.com",
             records(vec![Ipv4Addr::new(192, 0, 2, 25)]),
-            Answer::NoData,
+            Answer::no_data(),
         )];
         assert_eq!(
             codes(&report(&mixed, hosts, None)),
@@ -703,7 +703,7 @@ mod tests {
         let hosts = vec![host(
             "mx.example.com",
             records(vec![Ipv4Addr::new(192, 0, 2, 25)]),
-            Answer::NoData,
+            Answer::no_data(),
         )];
         let (findings, _) = evaluate(&report(&beside, hosts, None));
         assert_eq!(findings.len(), 1);
@@ -720,7 +720,7 @@ mod tests {
     #[test]
     fn an_ip_literal_target_is_flagged_and_not_looked_up() {
         let answer = records(vec![mx(10, "192.0.2.25")]);
-        let hosts = vec![host("192.0.2.25", Answer::NxDomain, Answer::NxDomain)];
+        let hosts = vec![host("192.0.2.25", Answer::nx_domain(), Answer::nx_domain())];
         assert_eq!(hosts[0].status, HostStatus::IpLiteral);
         let (findings, _) = evaluate(&report(&answer, hosts, None));
         assert_eq!(findings.len(), 1);
@@ -756,7 +756,11 @@ mod tests {
     #[test]
     fn a_host_without_addresses_is_unresolvable_but_a_failed_one_is_unknown() {
         let answer = records(vec![mx(10, "a.example.com")]);
-        let gone = vec![host("a.example.com", Answer::NxDomain, Answer::NxDomain)];
+        let gone = vec![host(
+            "a.example.com",
+            Answer::nx_domain(),
+            Answer::nx_domain(),
+        )];
         assert_eq!(
             codes(&report(&answer, gone, None)),
             (vec!["mx.host-unresolvable"], true)
@@ -764,7 +768,7 @@ mod tests {
         let failed = vec![host(
             "a.example.com",
             Answer::Failed(Failure::Timeout),
-            Answer::NoData,
+            Answer::no_data(),
         )];
         assert_eq!(failed[0].status, HostStatus::LookupFailed);
         assert_eq!(
@@ -780,7 +784,7 @@ mod tests {
             records: vec![Ipv4Addr::new(192, 0, 2, 27)],
             aliases: vec!["mail.example.com".to_owned(), "real.example.com".to_owned()],
         };
-        let hosts = vec![host("mail.example.com", a, Answer::NoData)];
+        let hosts = vec![host("mail.example.com", a, Answer::no_data())];
         let (findings, _) = evaluate(&report(&answer, hosts, None));
         assert_eq!(findings[0].code, Code::MxCname);
         assert!(

@@ -93,7 +93,9 @@ fn node_findings(visit: &Visit<'_>, out: &mut Vec<Finding>) {
 fn missing(domain: &str, root: &Node, txt: &Answer<Txt>) -> Finding {
     let others: Vec<String> = txt.records().iter().map(Txt::joined).collect();
     let message = match txt {
-        Answer::NxDomain => format!("{domain} does not exist (NXDOMAIN), so it has no SPF record"),
+        Answer::NxDomain { .. } => {
+            format!("{domain} does not exist (NXDOMAIN), so it has no SPF record")
+        }
         _ if others.is_empty() => format!("No SPF record at {domain}: it has no TXT records"),
         _ => format!(
             "No SPF record at {domain}: none of its {} TXT record(s) starts with v=spf1",

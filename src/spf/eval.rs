@@ -763,7 +763,7 @@ impl Evaluator<'_> {
                     .name(domain),
                 ));
             }
-            Answer::NoData | Answer::NxDomain => {
+            Answer::NoData { .. } | Answer::NxDomain { .. } => {
                 if trace.via != Via::Root
                     && let Some(reason) = self.void(domain, None, domain)
                 {
@@ -1374,7 +1374,7 @@ fn select_and_parse(
     let text = match records {
         [] => {
             let found = match answer {
-                Answer::NxDomain => "the name does not exist (NXDOMAIN)",
+                Answer::NxDomain { .. } => "the name does not exist (NXDOMAIN)",
                 Answer::Records { .. } => "it has TXT records, none of them `v=spf1`",
                 _ => "it has no TXT record (NODATA)",
             };

@@ -670,7 +670,7 @@ fn addresses_status(
         "records".to_owned()
     } else if matches!(a, Answer::Failed(Failure::InvalidName(_))) {
         "invalid-name".to_owned()
-    } else if matches!(a, Answer::NxDomain) || matches!(aaaa, Answer::NxDomain) {
+    } else if matches!(a, Answer::NxDomain { .. }) || matches!(aaaa, Answer::NxDomain { .. }) {
         "nxdomain".to_owned()
     } else {
         "nodata".to_owned()
@@ -687,9 +687,9 @@ enum Selected {
 /// The `v=spf1` records among a TXT answer, each joined from its strings (§3.3, §4.5).
 fn select(answer: &Answer<Txt>) -> Selected {
     match answer {
-        Answer::Failed(Failure::InvalidName(_)) | Answer::NoData | Answer::NxDomain => {
-            Selected::Void
-        }
+        Answer::Failed(Failure::InvalidName(_))
+        | Answer::NoData { .. }
+        | Answer::NxDomain { .. } => Selected::Void,
         Answer::Failed(_) => Selected::Failed,
         Answer::Records { records, .. } => Selected::Records(
             records
@@ -823,7 +823,10 @@ mod tests {
             panic!("not records")
         };
         assert_eq!(records, vec!["v=spf1 ip4:192.0.2.5 -all".to_owned()]);
-        assert!(matches!(select(&Answer::<Txt>::NxDomain), Selected::Void));
+        assert!(matches!(
+            select(&Answer::<Txt>::nx_domain()),
+            Selected::Void
+        ));
         assert!(matches!(
             select(&Answer::<Txt>::Failed(Failure::Timeout)),
             Selected::Failed

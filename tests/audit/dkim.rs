@@ -216,6 +216,30 @@ fn a_selector_delegated_by_cname_shows_the_chain() {
     assert_eq!(key(&report, "selector1")["key"]["bits"], 2048);
 }
 
+/// A selector delegated to any provider (not only Microsoft 365) whose key does not exist:
+/// the negative answer carries the alias, and the finding says DKIM is published but not
+/// turned on at the provider.
+#[test]
+fn a_selector_delegated_to_a_key_that_does_not_exist_shows_the_chain() {
+    let report = audit("delegated.dkim.test");
+    assert_eq!(
+        selector(&report, "s1")["aliases"],
+        serde_json::json!([
+            "s1._domainkey.delegated.dkim.test",
+            "s1.domainkey.u1234.wl.dns.test"
+        ])
+    );
+    assert_eq!(selector(&report, "s1")["answer"], "nxdomain");
+    let finding = &report.with_code("dkim.not-found")[0];
+    assert!(
+        finding
+            .message
+            .contains("s1._domainkey.delegated.dkim.test is an alias (CNAME) of s1.domainkey.u1234.wl.dns.test"),
+        "{}",
+        finding.message
+    );
+}
+
 #[test]
 fn no_key_at_any_selector_is_not_found_naming_those_tried() {
     let report = audit("none.dkim.test");

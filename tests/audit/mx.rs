@@ -128,6 +128,20 @@ fn an_alias_target_is_flagged_with_its_chain() {
     );
 }
 
+/// An MX target that is an alias of a name that does not exist: both facts, the chain shown
+/// (the negative answer carries it).
+#[test]
+fn an_alias_target_to_nothing_is_flagged_with_its_chain() {
+    let report = audit("cname-gone.mx.test");
+    assert_eq!(mx_codes(&report), ["mx.cname", "mx.host-unresolvable"]);
+    let target = host(&report, "mail.cname-gone.mx.test");
+    assert_eq!(
+        target["aliases"],
+        serde_json::json!(["mail.cname-gone.mx.test", "retired-host.dns.test"])
+    );
+    assert_eq!(target["a"], "nxdomain");
+}
+
 #[test]
 fn an_address_written_as_a_name_is_an_ip_literal() {
     let report = audit("ip-literal.mx.test");

@@ -35,8 +35,25 @@ async fn records_are_typed_and_txt_strings_kept_apart() {
 #[tokio::test]
 async fn nxdomain_and_nodata_are_told_apart() {
     let dns = client(2000);
-    assert_eq!(dns.txt("nope.dns.test").await, Answer::NxDomain);
-    assert_eq!(dns.txt("nodata.dns.test").await, Answer::NoData);
+    assert_eq!(dns.txt("nope.dns.test").await, Answer::nx_domain());
+    assert_eq!(dns.txt("nodata.dns.test").await, Answer::no_data());
+}
+
+/// An alias into another zone, of a name that does not exist: NXDOMAIN is about the chain's
+/// last name (RFC 6604 §2), and the answer says which chain led there.
+#[tokio::test]
+async fn a_negative_answer_carries_the_alias_chain() {
+    let dns = client(2000);
+    assert_eq!(
+        dns.txt("gone.dns.test").await,
+        Answer::NxDomain {
+            aliases: vec!["gone.dns.test".to_owned(), "nothing.mx.test".to_owned()]
+        }
+    );
+    assert_eq!(
+        dns.a("gone.dns.test").await.aliases(),
+        ["gone.dns.test", "nothing.mx.test"]
+    );
 }
 
 #[tokio::test]
