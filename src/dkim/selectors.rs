@@ -8,6 +8,8 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dns::{MAX_NAME, QueryName, Syntax};
+
 /// Where a probed selector came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -80,31 +82,24 @@ pub fn candidates(extra: &[String]) -> Vec<Candidate> {
 /// The longest selector that leaves room in a name (253 bytes, RFC 1035 §2.3.4 less the root's
 /// dot) for `._domainkey.` and a one-label domain; whether `<selector>._domainkey.<domain>` fits
 /// is checked again per domain.
-const MAX_SELECTOR_BYTES: usize = 253 - "._domainkey.".len() - 1;
+const MAX_SELECTOR_BYTES: usize = MAX_NAME - "._domainkey.".len() - 1;
 
 /// Whether `selector` can be asked as DNS labels (RFC 6376 §3.1: `selector = sub-domain *( "."
 /// sub-domain )`; '_' is tolerated as in practice): each label 1 to 63 bytes of letters, digits,
 /// '-' (not first or last) and '_', and the whole short enough to leave room for
 /// `._domainkey.<domain>`. A name that fails is reported, not asked; the command line refuses it.
 pub fn is_valid_selector(selector: &str) -> bool {
-    !selector.is_empty()
+    // No trailing dot: a selector is the start of a name, never an absolute one.
+    !selector.ends_with('.')
         && selector.len() <= MAX_SELECTOR_BYTES
-        && selector.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+        && QueryName::parse(selector, Syntax::Service).is_ok()
 }
 
 /// Whether `<selector>._domainkey.<domain>` fits in a DNS name (253 bytes without the root's
 /// dot, RFC 1035 §2.3.4): a valid selector that does not fit is reported for that domain, not
 /// asked.
 pub fn fits_domain(selector: &str, domain: &str) -> bool {
-    selector.len() + "._domainkey.".len() + domain.trim_end_matches('.').len() <= 253
+    selector.len() + "._domainkey.".len() + domain.trim_end_matches('.').len() <= MAX_NAME
 }
 
 #[cfg(test)]
