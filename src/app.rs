@@ -95,6 +95,7 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     if total == Some(0) {
         return Err(InputError::NoDomain.into());
     }
+    let sender = audit_sender(args, &listed)?;
     // A line that fails now (standard input, or a file changed since it was checked) stops
     // the run, and the run still exits 2 once what was written is closed.
     let read_error: Cell<Option<InputError>> = Cell::new(None);
@@ -105,6 +106,7 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .map_while(|domain| domain.map_err(|e| read_error.set(Some(e))).ok()),
     );
     let options = AuditOptions {
+        sender,
         selectors: args
             .selectors
             .iter()
@@ -142,6 +144,32 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `audit --mail-from/--helo`: checked before anything is asked. A MAIL FROM address names the
+/// domain SPF checks (RFC 7208 §2.4), so it must be at the one domain audited.
+fn audit_sender(args: &AuditArgs, listed: &[String]) -> Result<audit::Sender, InputError> {
+    let helo = args.helo.as_deref().map(input::parse_helo).transpose()?;
+    let Some(raw) = &args.mail_from else {
+        return Ok(audit::Sender {
+            mail_from: None,
+            helo,
+        });
+    };
+    let mail_from = input::parse_mail_from(raw)?;
+    match listed {
+        [domain] if *domain == mail_from.domain => Ok(audit::Sender {
+            mail_from: Some(mail_from.address),
+            helo,
+        }),
+        [domain] => Err(InputError::MailFromDomain {
+            address: mail_from.address,
+            domain: domain.clone(),
+        }),
+        _ => Err(InputError::MailFromSeveral {
+            address: mail_from.address,
+        }),
+    }
+}
+
 /// Runs an audit as a task of its own, so that the audits of a bulk run spread over every core
 /// (parsing, scoring and rendering are CPU work); the returned future is its report.
 fn on_worker(
@@ -159,11 +187,7 @@ fn on_worker(
 fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
     check_paths(&args.common, &[])?;
     let ips = parse_ips(&args.ips)?;
-    let domain = args
-        .domain
-        .as_deref()
-        .map(input::normalize_domain)
-        .transpose()?;
+    let (domain, sender) = ip_sender(args)?;
     if args.check_lists && args.common.format == Format::Html {
         anyhow::bail!("ip --check-lists has no HTML report: use --format table or json");
     }
@@ -173,12 +197,12 @@ fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
         if args.check_lists {
             return write_health(&blocklists, &args.common, &mut output);
         }
-        let shared = Arc::new((dns, blocklists, domain));
+        let shared = Arc::new((dns, blocklists, domain, sender));
         let audits = ips.iter().map(|&address| {
             let shared = Arc::clone(&shared);
             on_worker(async move {
-                let (dns, blocklists, domain) = &*shared;
-                audit::audit_ip(dns, address, domain.as_deref(), blocklists).await
+                let (dns, blocklists, domain, sender) = &*shared;
+                audit::audit_ip(dns, address, domain.as_deref(), sender, blocklists).await
             })
         });
         emit(
@@ -190,6 +214,40 @@ fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
         )
         .await
     })
+}
+
+/// `ip --domain/--mail-from/--helo`: the domain whose SPF is evaluated (the `--mail-from`
+/// domain, which `--domain` must then be, RFC 7208 §2.4) and who sends.
+fn ip_sender(args: &IpArgs) -> Result<(Option<String>, audit::Sender), InputError> {
+    let domain = args
+        .domain
+        .as_deref()
+        .map(input::normalize_domain)
+        .transpose()?;
+    let helo = args.helo.as_deref().map(input::parse_helo).transpose()?;
+    let Some(raw) = &args.mail_from else {
+        return Ok((
+            domain,
+            audit::Sender {
+                mail_from: None,
+                helo,
+            },
+        ));
+    };
+    let mail_from = input::parse_mail_from(raw)?;
+    if let Some(domain) = domain.filter(|d| *d != mail_from.domain) {
+        return Err(InputError::MailFromDomain {
+            address: mail_from.address,
+            domain,
+        });
+    }
+    Ok((
+        Some(mail_from.domain),
+        audit::Sender {
+            mail_from: Some(mail_from.address),
+            helo,
+        },
+    ))
 }
 
 /// `mailaudit smtp HOST`: one port, or every port of [`smtp::ALL_PORTS`], probed at once.

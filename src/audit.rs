@@ -14,6 +14,7 @@ use crate::finding::{Checked, Code, Finding};
 use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
 use crate::report::{Areas, DomainAreas, IpAreas, SmtpAreas, TargetKind, TargetReport};
+use crate::spf::eval::HELO;
 use crate::{delivery, dkim, dmarc, ip, mx, nameservers, smtp, spf};
 
 /// The blocklists of a run: the catalog and what its health check found (RFC 5782 §5), asked
@@ -31,6 +32,17 @@ impl Blocklists {
     }
 }
 
+/// Who sends from the IPs (`--mail-from`, `--helo`): the identities SPF checks for each of
+/// them (RFC 7208 §2.3, §2.4).
+#[derive(Clone, Debug, Default)]
+pub struct Sender {
+    /// The MAIL FROM address, at the domain checked; `postmaster@<domain>` when not given
+    /// (§4.3).
+    pub mail_from: Option<String>,
+    /// The HELO/EHLO name: `%{h}` of the MAIL FROM check, and checked on its own (§2.3).
+    pub helo: Option<String>,
+}
+
 /// What an audit checks besides the defaults.
 #[derive(Clone, Debug, Default)]
 pub struct AuditOptions {
@@ -38,6 +50,8 @@ pub struct AuditOptions {
     pub selectors: Vec<String>,
     /// The domain's sending IPs (`--ip`).
     pub ips: Vec<IpAddr>,
+    /// Who sends from them.
+    pub sender: Sender,
     /// `--smtp`: probe each MX host on port 25. Without it an audit opens no TCP connection.
     pub smtp: Option<smtp::ProbeOptions>,
 }
@@ -67,7 +81,7 @@ pub async fn audit_domain(
         options
             .ips
             .iter()
-            .map(|&address| sending_ip(dns, address, Some(domain), blocklists)),
+            .map(|&address| sending_ip(dns, address, Some(domain), &options.sender, blocklists)),
     );
     let (spf, dmarc, dkim, (mx, listings, smtp), ips) = tokio::join!(
         spf::check(dns, domain),
@@ -94,9 +108,10 @@ pub async fn audit_domain(
     let mut ip_reports = Vec::new();
     for checked in ips {
         for finding in checked.findings {
-            // A DNS failure while evaluating SPF for an IP is the SPF area's failure too:
-            // said once.
+            // A DNS failure while evaluating the domain's SPF for an IP is the SPF area's
+            // failure too: said once. The HELO name's policy is another domain's.
             let repeated = finding.code == Code::SpfLookupFailed
+                && finding.evidence.get("identity") != Some(&HELO.into())
                 && findings.iter().any(|f| f.code == Code::SpfLookupFailed);
             if !repeated {
                 findings.push(finding);
@@ -132,14 +147,16 @@ pub async fn audit_domain(
     )
 }
 
-/// Checks one sending IP, and with `domain` (`ip --domain`) that domain's SPF policy for it.
+/// Checks one sending IP, with `domain` (`ip --domain`, or the `--mail-from` domain) that
+/// domain's SPF policy for it, and with a HELO name that name's.
 pub async fn audit_ip(
     dns: &Dns,
     address: IpAddr,
     domain: Option<&str>,
+    sender: &Sender,
     blocklists: &Blocklists,
 ) -> TargetReport {
-    let checked = sending_ip(dns, address, domain, blocklists).await;
+    let checked = sending_ip(dns, address, domain, sender, blocklists).await;
     let target = checked.report.ip.to_string();
     let areas = Areas::Ip(Box::new(IpAreas { ip: checked.report }));
     let resolver_stopped =
@@ -240,33 +257,53 @@ fn finish(
     report
 }
 
-/// A sending IP's reputation and, for a domain, SPF `check_host()` (RFC 7208 §4) for it with the
-/// domain's postmaster as the sender (§4.3), both at once.
+/// A sending IP's reputation and, for a domain, SPF `check_host()` (RFC 7208 §4) for it with
+/// the MAIL FROM address (the domain's postmaster when none was given, §4.3) and, with a HELO
+/// name, `check_host()` of that name too (§2.3), all at once.
 async fn sending_ip(
     dns: &Dns,
     address: IpAddr,
     domain: Option<&str>,
+    sender: &Sender,
     blocklists: &Blocklists,
 ) -> Checked<IpReport> {
-    let spf = async {
+    let helo = sender.helo.as_deref();
+    let mail_from = async {
         match domain {
             Some(domain) => {
-                let sender = format!("postmaster@{domain}");
-                Some(spf::check_host(dns, address, domain, &sender, None).await)
+                let postmaster = format!("postmaster@{domain}");
+                let address_from = sender.mail_from.as_deref().unwrap_or(&postmaster);
+                Some(spf::check_host(dns, address, domain, address_from, helo).await)
             }
             None => None,
         }
     };
-    let (mut checked, evaluation) = tokio::join!(
+    let helo_check = async {
+        match helo {
+            Some(helo) => {
+                let postmaster = format!("postmaster@{helo}");
+                Some(spf::check_host(dns, address, helo, &postmaster, Some(helo)).await)
+            }
+            None => None,
+        }
+    };
+    let (mut checked, evaluation, helo_evaluation) = tokio::join!(
         ip::check(dns, address, &blocklists.catalog, &blocklists.health),
-        spf
+        mail_from,
+        helo_check,
     );
     if let (Some(domain), Some(evaluation)) = (domain, &evaluation) {
         checked
             .findings
             .extend(spf::not_authorized_finding(domain, address, evaluation));
     }
+    if let Some(evaluation) = &helo_evaluation {
+        checked
+            .findings
+            .extend(spf::helo_not_authorized_finding(address, evaluation));
+    }
     checked.report.spf = evaluation;
+    checked.report.spf_helo = helo_evaluation;
     checked
 }
 

@@ -66,6 +66,16 @@ pub struct AuditArgs {
     #[arg(long = "ip", value_name = "IP")]
     pub ips: Vec<String>,
 
+    /// With --ip: the envelope sender (MAIL FROM) SPF evaluates for each IP, for the macros
+    /// %{s}, %{l} and %{o}; an address at the one domain audited (default: postmaster@DOMAIN).
+    #[arg(long, value_name = "ADDR", requires = "ips", conflicts_with = "file")]
+    pub mail_from: Option<String>,
+
+    /// With --ip: the HELO/EHLO name the IPs send, for the macro %{h}; SPF also checks this
+    /// name's own policy for each IP (RFC 7208 §2.3).
+    #[arg(long, value_name = "NAME", requires = "ips")]
+    pub helo: Option<String>,
+
     /// A DKIM selector to check in addition to the built-in ones (repeatable).
     #[arg(long = "selector", value_name = "NAME")]
     pub selectors: Vec<String>,
@@ -90,13 +100,25 @@ pub struct IpArgs {
     #[arg(value_name = "IP", required_unless_present = "check_lists")]
     pub ips: Vec<String>,
 
-    /// Also evaluate this domain's SPF policy for each IP (RFC 7208 §4).
+    /// Also evaluate this domain's SPF policy for each IP (RFC 7208 §4), with
+    /// postmaster@DOMAIN as the sender unless --mail-from is given.
     #[arg(long, value_name = "DOMAIN")]
     pub domain: Option<String>,
 
+    /// The envelope sender (MAIL FROM): SPF evaluates the policy of its domain for each IP,
+    /// with it for the macros %{s}, %{l} and %{o} (RFC 7208 §2.4, §7.2). With --domain, an
+    /// address at that domain.
+    #[arg(long, value_name = "ADDR")]
+    pub mail_from: Option<String>,
+
+    /// The HELO/EHLO name the IPs send: SPF checks this name's own policy for each IP (RFC 7208
+    /// §2.3), and the MAIL FROM check expands %{h} to it.
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+
     /// RFC 5782 health check of every configured blocklist instead: which lists work, which
     /// refuse this resolver, which list everything. Exit status 1 when one does not work.
-    #[arg(long, conflicts_with_all = ["ips", "domain"])]
+    #[arg(long, conflicts_with_all = ["ips", "domain", "mail_from", "helo"])]
     pub check_lists: bool,
 
     #[command(flatten)]

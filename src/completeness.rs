@@ -184,6 +184,19 @@ fn ip_parts(ip: &IpReport, parts: &mut Vec<Unknown>) {
             ),
         ));
     }
+    if let Some(evaluation) = &ip.spf_helo
+        && evaluation.result == SpfResult::TempError
+    {
+        parts.push(Unknown::new(
+            "spf-evaluation",
+            subject(),
+            format!(
+                "a DNS failure while evaluating the SPF policy of its HELO name {} for it \
+                 (temperror)",
+                evaluation.domain
+            ),
+        ));
+    }
 }
 
 fn evidence_text<'a>(finding: &'a Finding, key: &str) -> &'a str {

@@ -86,6 +86,7 @@ codes! {
     SpfPtr => "spf.ptr", Warning;
     SpfTooLong => "spf.too-long", Warning;
     SpfIpNotAuthorized => "spf.ip-not-authorized", Error;
+    SpfHeloNotAuthorized => "spf.helo-not-authorized", Warning;
     SpfLookupFailed => "spf.lookup-failed", Error;
 
     DmarcMissing => "dmarc.missing", Error;

@@ -36,6 +36,18 @@ pub enum InputError {
         "invalid DKIM selector '{input}': expected DNS labels (letters, digits, '-' and '_'; each label 1-63 characters)"
     )]
     Selector { input: String },
+    #[error("invalid --mail-from address '{input}': {reason}")]
+    MailFrom { input: String, reason: String },
+    #[error(
+        "--mail-from '{address}' is not an address at {domain}: SPF checks the domain of the MAIL FROM address (RFC 7208 §2.4)"
+    )]
+    MailFromDomain { address: String, domain: String },
+    #[error(
+        "--mail-from '{address}' names one domain's sender: audit that one domain with it, not several"
+    )]
+    MailFromSeveral { address: String },
+    #[error("invalid --helo name '{input}': {reason}")]
+    Helo { input: String, reason: String },
     #[error("a line longer than {MAX_LINE} bytes: not a list of domains")]
     LineTooLong,
     #[error("not UTF-8 text")]
@@ -76,6 +88,74 @@ pub fn parse_resolver(input: &str) -> Result<SocketAddr, InputError> {
         .filter(|addr| addr.port() != 0);
     addr.ok_or_else(|| InputError::Resolver {
         input: printable(input),
+    })
+}
+
+/// The longest local-part of an address (RFC 5321 §4.5.3.1.1).
+const MAX_LOCAL_PART: usize = 64;
+
+/// A `--mail-from` address: `local-part@domain`, angle brackets allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailFrom {
+    /// The address as SPF's `<sender>` uses it (§4.1), its domain normalised.
+    pub address: String,
+    /// Its domain: the MAIL FROM identity SPF checks (RFC 7208 §2.4).
+    pub domain: String,
+}
+
+/// Parses `--mail-from ADDR`: a local-part of visible ASCII (RFC 5321 §4.1.2: an SPF macro
+/// expands it, `%{l}`), `@`, and a domain normalised as [`normalize_domain`] does. The null
+/// sender `<>` is refused: SPF then checks the HELO name (RFC 7208 §2.4), which `--helo` gives.
+pub fn parse_mail_from(input: &str) -> Result<MailFrom, InputError> {
+    let fail = |reason: &str| InputError::MailFrom {
+        input: printable(input),
+        reason: reason.to_owned(),
+    };
+    let trimmed = input.trim();
+    let bare = trimmed
+        .strip_prefix('<')
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or(trimmed);
+    if bare.is_empty() {
+        return Err(fail(
+            "the null sender has no domain: SPF then checks the HELO name (RFC 7208 §2.4), \
+             give it with --helo alone",
+        ));
+    }
+    let Some((local, domain)) = bare.rsplit_once('@') else {
+        return Err(fail("expected local-part@domain"));
+    };
+    if local.is_empty() {
+        return Err(fail("the local-part before '@' is empty"));
+    }
+    if local.len() > MAX_LOCAL_PART {
+        return Err(fail("the local-part is longer than 64 characters"));
+    }
+    if !local.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(fail(
+            "the local-part holds a space, a control character or a non-ASCII character",
+        ));
+    }
+    let domain = normalize_domain(domain).map_err(|e| match e {
+        InputError::Domain { reason, .. } => fail(&format!("its domain: {reason}")),
+        other => other,
+    })?;
+    Ok(MailFrom {
+        address: format!("{local}@{domain}"),
+        domain,
+    })
+}
+
+/// Parses `--helo NAME`: a host name, normalised as [`normalize_domain`] does. SPF checks the
+/// HELO identity only when it is a fully qualified domain name (RFC 7208 §2.3), so an address
+/// literal is refused.
+pub fn parse_helo(input: &str) -> Result<String, InputError> {
+    normalize_domain(input).map_err(|e| match e {
+        InputError::Domain { reason, .. } => InputError::Helo {
+            input: printable(input),
+            reason,
+        },
+        other => other,
     })
 }
 
@@ -331,6 +411,54 @@ mod tests {
         let crlf = dir.path().join("crlf.txt");
         std::fs::write(&crlf, b"example.com\r\nexample.org").unwrap();
         assert_eq!(count_domain_lines(&crlf).unwrap(), 2);
+    }
+
+    #[test]
+    fn mail_from_addresses_keep_the_local_part_and_normalise_the_domain() {
+        let parsed = parse_mail_from("<Bounce+X=y@Mail.Example.COM.>").unwrap();
+        assert_eq!(parsed.address, "Bounce+X=y@mail.example.com");
+        assert_eq!(parsed.domain, "mail.example.com");
+        assert_eq!(
+            parse_mail_from("jo@bücher.example").unwrap().address,
+            "jo@xn--bcher-kva.example"
+        );
+        for bad in [
+            "",
+            "<>",
+            "example.com",
+            "@example.com",
+            "a b@example.com",
+            "jo@localhost",
+            "jo@192.0.2.1",
+            "jo@exa mple.com",
+        ] {
+            let err = parse_mail_from(bad).expect_err(bad).to_string();
+            assert!(
+                err.starts_with(&format!("invalid --mail-from address '{bad}': ")),
+                "{err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+        let long = format!("{}@example.com", "a".repeat(65));
+        assert!(parse_mail_from(&long).is_err());
+    }
+
+    #[test]
+    fn helo_names_are_host_names() {
+        assert_eq!(parse_helo("Mail.Example.com.").unwrap(), "mail.example.com");
+        for bad in [
+            "",
+            "[192.0.2.1]",
+            "192.0.2.1",
+            "localhost",
+            "mail_1.example.com",
+        ] {
+            let err = parse_helo(bad).expect_err(bad).to_string();
+            assert!(
+                err.starts_with(&format!("invalid --helo name '{bad}': ")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

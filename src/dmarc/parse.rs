@@ -21,6 +21,7 @@
 use std::collections::HashSet;
 
 use crate::dkim::record::is_tag_name;
+use crate::dns::QueryName;
 
 use super::record::{
     Alignment, Diagnostic, DmarcFailure, FailureOptions, Level, MAX_DIAGNOSTICS, MAX_URIS_KEPT,
@@ -737,36 +738,14 @@ pub fn normalize_host(domain: &str) -> Result<String, String> {
     if domain.starts_with('[') {
         return Err("an address literal cannot be authorised; use a domain name".to_owned());
     }
-    let domain = domain.strip_suffix('.').unwrap_or(domain);
-    let ascii = if domain.is_ascii() {
-        domain.to_ascii_lowercase()
-    } else {
-        idna::domain_to_ascii(domain).map_err(|_| {
+    QueryName::host(domain)
+        .map(|name| name.as_str().to_owned())
+        .map_err(|problem| {
             format!(
-                "\"{}\" is not a valid internationalised domain",
+                "\"{}\" is not a valid domain name: {problem}",
                 quote(domain)
             )
-        })?
-    };
-    let labels: Vec<&str> = ascii.split('.').collect();
-    let valid_label = |label: &&str| {
-        (1..=63).contains(&label.len())
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    if ascii.len() > 253 || !labels.iter().all(valid_label) {
-        return Err(format!("\"{}\" is not a valid domain name", quote(domain)));
-    }
-    if labels.len() < 2 {
-        return Err(format!(
-            "\"{}\" is not a fully qualified domain",
-            quote(domain)
-        ));
-    }
-    Ok(ascii)
+        })
 }
 
 /// At most [`QUOTE_MAX`] characters of `text`, cut at a character boundary.

@@ -23,9 +23,9 @@ pub const MAX_LABEL: usize = 63;
 pub enum Syntax {
     /// Any octet but the dot (RFC 2181 §11): names that records and macro expansions produce.
     Any,
-    /// Visible ASCII (`!` to `~`): names shown in a report, where a control character or a
-    /// space would hide what is asked.
-    Visible,
+    /// Printable ASCII (space to `~`): names SPF terms produce (RFC 7208 §7.1 macro-literal),
+    /// where a control character would hide what is asked.
+    Printable,
     /// Letters, digits and `-` (not first or last in a label), and `_` (RFC 8552 service
     /// labels): DKIM selectors and blocklist zones.
     Service,
@@ -78,9 +78,24 @@ impl QueryName {
         Ok(QueryName(text.to_owned()))
     }
 
-    /// A domain as a user typed it, normalised the way mail systems compare domains: IDNA
-    /// A-labels (UTS #46, RFC 5891), lowercase, no trailing dot; a host name of at least two
-    /// labels whose top-level label is not all digits (RFC 1123 §2.1), never an IP address.
+    /// A fully qualified domain checked against `syntax`: at least two labels, the last not all
+    /// digits (an IP address is no domain; RFC 1123 §2.1, RFC 7208 §4.3).
+    pub fn domain(name: &str, syntax: Syntax) -> Result<QueryName, NameError> {
+        let name = QueryName::parse(name, syntax)?;
+        let mut labels = name.0.rsplit('.');
+        let top = labels.next().unwrap_or_default();
+        if labels.next().is_none() {
+            return Err(NameError::SingleLabel);
+        }
+        if top.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NameError::NumericTopLabel);
+        }
+        Ok(name)
+    }
+
+    /// A domain as a user typed it (or a report address names it), normalised the way mail
+    /// systems compare domains: IDNA A-labels (UTS #46, RFC 5891), lowercase, no trailing dot;
+    /// a fully qualified host name (RFC 1123 §2.1), never an IP address.
     pub fn host(input: &str) -> Result<QueryName, NameError> {
         let trimmed = input.trim();
         if trimmed.is_empty() {
@@ -94,16 +109,7 @@ impl QueryName {
             return Err(NameError::EmptyLabel);
         }
         let ascii = idna::domain_to_ascii(text).map_err(|_| NameError::Idna)?;
-        let name = QueryName::parse(&ascii.to_ascii_lowercase(), Syntax::Host)?;
-        let mut labels = name.0.rsplit('.');
-        let top = labels.next().unwrap_or_default();
-        if labels.next().is_none() {
-            return Err(NameError::SingleLabel);
-        }
-        if top.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(NameError::NumericTopLabel);
-        }
-        Ok(name)
+        QueryName::domain(&ascii.to_ascii_lowercase(), Syntax::Host)
     }
 
     /// The text, without the root's dot.
@@ -136,9 +142,9 @@ fn check_label(label: &str, syntax: Syntax) -> Result<(), NameError> {
     }
     let (allowed, complaint): (fn(u8) -> bool, _) = match syntax {
         Syntax::Any => return Ok(()),
-        Syntax::Visible => (
-            |b: u8| b.is_ascii_graphic(),
-            "only visible ASCII characters are allowed",
+        Syntax::Printable => (
+            |b: u8| b == b' ' || b.is_ascii_graphic(),
+            "only printable ASCII characters are allowed",
         ),
         Syntax::Service => (
             |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_',
@@ -152,7 +158,9 @@ fn check_label(label: &str, syntax: Syntax) -> Result<(), NameError> {
     if !label.bytes().all(allowed) {
         return Err(NameError::BadLabel(complaint));
     }
-    if syntax != Syntax::Visible && (label.starts_with('-') || label.ends_with('-')) {
+    if matches!(syntax, Syntax::Service | Syntax::Host)
+        && (label.starts_with('-') || label.ends_with('-'))
+    {
         return Err(NameError::BadLabel("a label starts or ends with a hyphen"));
     }
     Ok(())
@@ -168,10 +176,12 @@ mod tests {
         assert_eq!(name.as_str(), "foo:bar/baz.example.com");
         assert_eq!(name.to_fqdn().num_labels(), 3);
         assert!(QueryName::parse("a b.example", Syntax::Any).is_ok());
+        assert!(QueryName::parse("a b.example", Syntax::Printable).is_ok());
+        assert!(QueryName::parse("-a.example", Syntax::Printable).is_ok());
         assert_eq!(
-            QueryName::parse("a b.example", Syntax::Visible),
+            QueryName::parse("a\tb.example", Syntax::Printable),
             Err(NameError::BadLabel(
-                "only visible ASCII characters are allowed"
+                "only printable ASCII characters are allowed"
             ))
         );
     }

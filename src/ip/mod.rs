@@ -65,6 +65,10 @@ pub struct IpReport {
     /// was given (`audit --ip`, `ip --domain`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spf: Option<Evaluation>,
+    /// The HELO name's SPF policy evaluated for this address (RFC 7208 §2.3), when a HELO name
+    /// was given (`--helo`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spf_helo: Option<Evaluation>,
 }
 
 /// Checks one sending IP: PTR, forward-confirmed reverse DNS, generic PTR, and every enabled IP list that takes its
@@ -115,6 +119,7 @@ pub async fn check(
             lists,
             listed_on,
             spf: None,
+            spf_helo: None,
         },
         findings,
     }

@@ -464,11 +464,9 @@ impl Monitor<'_> {
         let domains = self.config.domains.iter().map(|domain| {
             audit::audit_domain(dns, domain, &self.options, blocklists).boxed_local()
         });
-        let ips = self
-            .config
-            .ips
-            .iter()
-            .map(|&ip| audit::audit_ip(dns, ip, None, blocklists).boxed_local());
+        let ips = self.config.ips.iter().map(|&ip| {
+            audit::audit_ip(dns, ip, None, &self.options.sender, blocklists).boxed_local()
+        });
         let servers = self
             .config
             .smtp

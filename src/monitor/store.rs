@@ -703,6 +703,7 @@ mod tests {
                 Vec::new()
             },
             spf: None,
+            spf_helo: None,
         }
     }
 

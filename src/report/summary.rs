@@ -11,7 +11,7 @@ use crate::finding::Verdict;
 use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
 use crate::smtp::{self, Outcome, PortProbe, Session};
-use crate::spf::{Node, NodeStatus, SpfReport};
+use crate::spf::{Evaluation, Node, NodeStatus, SpfReport, SpfResult};
 
 use super::{Areas, DomainAreas};
 
@@ -32,20 +32,12 @@ pub fn areas(areas: &Areas) -> Vec<AreaLine> {
         Areas::Smtp(smtp) => smtp.smtp.probes.iter().map(smtp_line).collect(),
         Areas::Ip(ip) => {
             let mut lines = vec![reverse_dns(&ip.ip), ip_lists(&ip.ip)];
-            if let Some(found) = spf_line(&ip.ip) {
+            let found = spf_lines(&ip.ip);
+            if !found.is_empty() {
                 lines.push(AreaLine {
                     area: "SPF",
-                    verdict: if ip
-                        .ip
-                        .spf
-                        .as_ref()
-                        .is_some_and(|e| e.result.as_str() == "pass")
-                    {
-                        Verdict::Ok
-                    } else {
-                        Verdict::Fail
-                    },
-                    found: vec![found],
+                    verdict: spf_verdict(&ip.ip),
+                    found,
                 });
             }
             lines
@@ -292,9 +284,11 @@ fn sending_ips(reports: &[IpReport]) -> AreaLine {
     for report in reports {
         found.push(format!("{}: {}", report.ip, ptr_summary(report)));
         found.push(format!("  {}", lists_outcome(&report.lists)));
-        if let Some(line) = spf_line(report) {
-            found.push(format!("  {line}"));
-        }
+        found.extend(
+            spf_lines(report)
+                .into_iter()
+                .map(|line| format!("  {line}")),
+        );
     }
     AreaLine {
         area: "Sending IPs",
@@ -303,18 +297,55 @@ fn sending_ips(reports: &[IpReport]) -> AreaLine {
     }
 }
 
-/// The SPF result of the domain's policy for the IP, and the term that decided it.
-fn spf_line(report: &IpReport) -> Option<String> {
-    let evaluation = report.spf.as_ref()?;
+/// The SPF results for the IP, each with the term that decided it: the MAIL FROM identity
+/// (the domain's policy, with the sender used), then the HELO identity (RFC 7208 §2.3, §2.4).
+fn spf_lines(report: &IpReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(evaluation) = &report.spf {
+        lines.push(format!(
+            "SPF of {} (MAIL FROM {}): {}",
+            evaluation.domain,
+            evaluation.sender,
+            spf_outcome(evaluation)
+        ));
+    }
+    if let Some(evaluation) = &report.spf_helo {
+        lines.push(format!(
+            "SPF of HELO {}: {}",
+            evaluation.domain,
+            spf_outcome(evaluation)
+        ));
+    }
+    lines
+}
+
+/// "fail (-all in example.com)".
+fn spf_outcome(evaluation: &Evaluation) -> String {
     let decided_by = evaluation.matched.as_ref().map_or_else(
         || "no term matched".to_owned(),
         |m| format!("{} in {}", m.term, m.domain),
     );
-    Some(format!(
-        "SPF of {}: {} ({decided_by})",
-        evaluation.domain,
-        evaluation.result.as_str()
-    ))
+    format!("{} ({decided_by})", evaluation.result.as_str())
+}
+
+/// The verdict of the SPF results for an IP: a DNS failure is unknown; for the MAIL FROM
+/// identity anything but pass fails, for the HELO identity only fail does (the others are
+/// warnings).
+fn spf_verdict(report: &IpReport) -> Verdict {
+    let of = |evaluation: &Evaluation, helo: bool| match evaluation.result {
+        SpfResult::Pass => Verdict::Ok,
+        SpfResult::TempError => Verdict::Unknown,
+        SpfResult::Fail => Verdict::Fail,
+        _ if helo => Verdict::Weak,
+        _ => Verdict::Fail,
+    };
+    worst_verdict(
+        report
+            .spf
+            .iter()
+            .map(|e| of(e, false))
+            .chain(report.spf_helo.iter().map(|e| of(e, true))),
+    )
 }
 
 fn reverse_dns(report: &IpReport) -> AreaLine {

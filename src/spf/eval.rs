@@ -8,38 +8,35 @@
 //! term matched, which limit or syntax error caused a permerror, and never report a DNS failure
 //! as an absence.
 //!
-//! Evaluation is sequential, as §4.6 demands: terms left to right, stop at the first match, the
-//! limits counted in that order. So that it still takes about as many round trips as the depth
-//! of the include chain, the questions the records will ask are sent together as soon as each
-//! record is known ([`prefetch`]); the run's DNS cache then answers the evaluation, and the
-//! prefetch is dropped the moment the evaluation is done. It only warms the cache: the result
+//! The evaluation is the walk of [`super::walk`] with a client, one term at a time as §4.6
+//! demands; this module is its view: the result, the trace, the explanation (§6.2) and the
+//! findings. So that it still takes about as many round trips as the depth of the include
+//! chain, the same walk runs ahead without stopping, every term at once, to warm the run's DNS
+//! cache; it is dropped the moment the evaluation is done. It only warms the cache: the result
 //! and the counts come from the evaluation alone.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::future::{BoxFuture, Either, join_all, select};
+use futures::future::{Either, select};
 use serde::{Deserialize, Serialize};
 
-use super::macros::{
-    MacroContext, MacroLetter, MacroString, MacroUse, parse_macro_string, truncate_domain,
-};
-use super::record::{Directive, DualCidr, Mechanism, Qualifier, Record, SyntaxError, Term};
-use super::record::{is_spf_record, parse};
-use super::tree::{LOOKUP_LIMIT, MX_LIMIT, VOID_LIMIT, Via};
-use crate::dns::{Answer, Dns, Failure, Txt};
-use crate::finding::{Code, Finding};
+use super::macros::{MacroContext, MacroLetter, MacroString, MacroUse, parse_macro_string};
+use super::record::{Qualifier, SyntaxError, Term};
+use super::walk::{Bounds, Client, Mode, UNKNOWN, Walked, Walker};
+use crate::dns::Dns;
+use crate::finding::{Code, Finding, Severity};
 
-/// PTR names looked at for `ptr` and `%{p}` (§4.6.4: the rest MUST be ignored).
-pub const PTR_LIMIT: usize = 10;
-/// What `%{h}` expands to when no HELO name was given, and `%{r}` always: the word §7.3 asks
-/// for when the name is not known.
-const UNKNOWN: &str = "unknown";
-/// Questions the prefetch may send per evaluation, and how deep it follows includes.
-const PREFETCH_BUDGET: usize = 64;
-const PREFETCH_DEPTH: usize = 10;
+pub use super::walk::{LOOKUP_LIMIT, PTR_LIMIT, VOID_LIMIT, Via};
+
+/// How far the walk that sends the questions ahead goes: about what one evaluation can ask
+/// (11 records, 10 lookups), so that it never costs much more than the evaluation.
+const PREFETCH: Bounds = Bounds {
+    depth: 10,
+    records: 16,
+    resolved: 16,
+};
 
 /// The result of `check_host()` (§2.6), serialized lowercase as RFC 7208 spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,7 +136,12 @@ pub struct Reason {
 }
 
 impl Reason {
-    fn new(kind: ReasonKind, domain: &str, term: Option<&Term>, message: String) -> Reason {
+    pub(super) fn new(
+        kind: ReasonKind,
+        domain: &str,
+        term: Option<&Term>,
+        message: String,
+    ) -> Reason {
         Reason {
             kind,
             domain: domain.to_owned(),
@@ -150,7 +152,7 @@ impl Reason {
         }
     }
 
-    fn name(mut self, name: &str) -> Reason {
+    pub(super) fn name(mut self, name: &str) -> Reason {
         self.name = Some(name.to_owned());
         self
     }
@@ -212,23 +214,6 @@ pub struct TermStep {
     /// The evaluation of the record an `include` or `redirect` leads to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<Box<RecordTrace>>,
-}
-
-impl TermStep {
-    fn new(term: &Term, lookups: usize) -> TermStep {
-        TermStep {
-            term: term.text.clone(),
-            outcome: Outcome::NoMatch,
-            lookups,
-            target: None,
-            dns: None,
-            void: false,
-            addresses: Vec::new(),
-            hosts: Vec::new(),
-            note: None,
-            record: None,
-        }
-    }
 }
 
 /// One record evaluated: where it was fetched, what it says, each term tried, its result.
@@ -369,29 +354,25 @@ pub async fn check_host(
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let ctx = Context {
-        dns,
+    let client = Client {
         ip,
         sender: &sender,
         helo: helo.unwrap_or(UNKNOWN),
         timestamp,
     };
-    let mut evaluator = Evaluator {
-        ctx: &ctx,
-        lookups: 0,
-        void_lookups: 0,
-        ptr: None,
-    };
-    let budget = AtomicUsize::new(0);
-    let evaluation = evaluator.evaluate(domain.clone(), Via::Root);
-    let warm = prefetch(&ctx, domain.clone(), 0, &budget);
-    let (trace, decision) = match select(evaluation, warm).await {
+    let checker = Walker::new(dns, Some(&client), Mode::CheckHost);
+    let ahead = Walker::new(dns, Some(&client), Mode::Every(PREFETCH));
+    let walked = match select(checker.walk(&domain), ahead.walk(&domain)).await {
         Either::Left((done, _)) => done,
-        Either::Right(((), evaluation)) => evaluation.await,
+        Either::Right((_, evaluation)) => evaluation.await,
     };
+    let decision = walked
+        .decision
+        .clone()
+        .expect("check_host decides every record it walks");
     let (explanation, exp) = match (&decision.result, &decision.exp) {
         (SpfResult::Fail, Some((exp_domain, term, spec))) => {
-            let (text, trace) = evaluator.explanation(exp_domain, term, spec).await;
+            let (text, trace) = explanation(&checker, &client, exp_domain, term, spec).await;
             (text, Some(trace))
         }
         _ => (None, None),
@@ -405,11 +386,57 @@ pub async fn check_host(
         matched: decision.matched,
         explanation,
         exp,
-        lookups: evaluator.lookups,
-        void_lookups: evaluator.void_lookups,
+        lookups: checker.lookups(),
+        void_lookups: checker.void_lookups(),
         reason: decision.reason,
-        trace,
+        trace: record_trace(&walked),
     }
+}
+
+/// The trace of a walked record, and of every record below it.
+fn record_trace(walked: &Walked) -> RecordTrace {
+    let mut trace = RecordTrace::new(&walked.domain, walked.via);
+    trace.dns = walked.dns.clone().unwrap_or_default();
+    trace.records.clone_from(&walked.records);
+    trace.record.clone_from(&walked.record);
+    trace.diagnostics.clone_from(&walked.diagnostics);
+    trace.result = walked
+        .decision
+        .as_ref()
+        .map_or(SpfResult::None, |d| d.result);
+    trace.terms = walked
+        .steps
+        .iter()
+        .map(|step| {
+            let record = step.child.as_deref().map(record_trace);
+            TermStep {
+                term: step.term.text.clone(),
+                outcome: step.outcome.unwrap_or(Outcome::NoMatch),
+                lookups: step.lookups,
+                target: step.target.clone(),
+                dns: record
+                    .as_ref()
+                    .map(|r| r.dns.clone())
+                    .or_else(|| step.dns.clone()),
+                void: step.void,
+                addresses: step.addresses.clone(),
+                hosts: step
+                    .hosts
+                    .iter()
+                    .map(|host| HostStep {
+                        name: host.name.clone(),
+                        preference: host.preference,
+                        dns: host.dns.clone(),
+                        addresses: host.addresses.clone(),
+                        matched: host.matched,
+                    })
+                    .collect(),
+                note: step.note.clone(),
+                record: record.map(Box::new),
+            }
+        })
+        .collect();
+    trace
 }
 
 /// The identity `check_host` checks for a message (§2.3, §2.4): the MAIL FROM domain, or the
@@ -441,145 +468,6 @@ fn normalize_sender(sender: &str, domain: &str) -> String {
     }
 }
 
-/// Why `domain` cannot be checked (§4.3): `None` when it is a usable multi-label name.
-///
-/// Malformed means: empty, an empty label other than the trailing one, a label over 63 octets,
-/// over 253 octets in all, a single label, a domain literal (`[192.0.2.1]`), or an all-numeric
-/// last label (an IP address is not a domain).
-pub fn domain_problem(domain: &str) -> Option<String> {
-    let name = domain.strip_suffix('.').unwrap_or(domain);
-    if name.is_empty() {
-        return Some("the domain is empty".to_owned());
-    }
-    if name.starts_with('[') {
-        return Some("it is an address literal, not a domain name".to_owned());
-    }
-    if let Some(problem) = name_problem(name) {
-        return Some(problem);
-    }
-    let labels: Vec<&str> = name.split('.').collect();
-    if labels.len() < 2 {
-        return Some("it is a single label, not a fully qualified domain".to_owned());
-    }
-    if labels
-        .last()
-        .is_some_and(|top| top.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Some("its last label is all digits: it is not a domain name".to_owned());
-    }
-    None
-}
-
-/// Why `name` cannot be sent in a DNS query (RFC 1035 §2.3.4): empty labels, labels over 63
-/// octets, over 253 octets in all, or bytes that are not visible ASCII.
-fn name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("the name is empty".to_owned());
-    }
-    if name.len() > 253 {
-        return Some(format!("it is {} octets long, over 253", name.len()));
-    }
-    for label in name.split('.') {
-        if label.is_empty() {
-            return Some("it has an empty label".to_owned());
-        }
-        if label.len() > 63 {
-            return Some(format!("a label is {} octets long, over 63", label.len()));
-        }
-    }
-    if name.bytes().any(|b| !(b.is_ascii_graphic() || b == b' ')) {
-        return Some("it holds bytes that are not visible ASCII".to_owned());
-    }
-    None
-}
-
-/// Whether `ip` is inside `network/prefix` (§5.6). Addresses of different families never match;
-/// a prefix longer than the address is taken as the full length.
-pub fn in_network(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
-    match (ip, network) {
-        (IpAddr::V4(ip), IpAddr::V4(network)) => in_network_v4(ip, network, prefix),
-        (IpAddr::V6(ip), IpAddr::V6(network)) => in_network_v6(ip, network, prefix),
-        _ => false,
-    }
-}
-
-fn in_network_v4(ip: Ipv4Addr, network: Ipv4Addr, prefix: u8) -> bool {
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(prefix.min(32)))
-        .unwrap_or(0);
-    (u32::from(ip) ^ u32::from(network)) & mask == 0
-}
-
-fn in_network_v6(ip: Ipv6Addr, network: Ipv6Addr, prefix: u8) -> bool {
-    let mask = u128::MAX
-        .checked_shl(128 - u32::from(prefix.min(128)))
-        .unwrap_or(0);
-    (u128::from(ip) ^ u128::from(network)) & mask == 0
-}
-
-/// The prefix length a dual-cidr gives for the client's family (§5.6).
-fn prefix_for(ip: IpAddr, cidr: DualCidr) -> u8 {
-    match ip {
-        IpAddr::V4(_) => cidr.ip4_len(),
-        IpAddr::V6(_) => cidr.ip6_len(),
-    }
-}
-
-/// What an `include` does with the result of the included record (§5.2):
-///
-/// ```text
-/// | A recursive check_host() result of: | Causes the "include" mechanism to: |
-/// | pass                                | match                              |
-/// | fail                                | not match                          |
-/// | softfail                            | not match                          |
-/// | neutral                             | not match                          |
-/// | temperror                           | return temperror                   |
-/// | permerror                           | return permerror                   |
-/// | none                                | return permerror                   |
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum IncludeMapping {
-    Match,
-    NoMatch,
-    /// `check_host` stops with this result.
-    Stop(SpfResult),
-}
-
-fn include_mapping(result: SpfResult) -> IncludeMapping {
-    match result {
-        SpfResult::Pass => IncludeMapping::Match,
-        SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => IncludeMapping::NoMatch,
-        SpfResult::TempError => IncludeMapping::Stop(SpfResult::TempError),
-        // "none" becomes permerror: the include target publishes nothing to match against.
-        SpfResult::PermError | SpfResult::None => IncludeMapping::Stop(SpfResult::PermError),
-    }
-}
-
-/// The name §5.5 prefers for `%{p}`: `<domain>` itself, else a subdomain of it, else any
-/// validated name, else `unknown`.
-fn choose_validated<'n>(validated: &'n [String], domain: &str) -> &'n str {
-    let domain = domain.strip_suffix('.').unwrap_or(domain);
-    validated
-        .iter()
-        .find(|name| name.eq_ignore_ascii_case(domain))
-        .or_else(|| validated.iter().find(|name| is_subdomain(name, domain)))
-        .or_else(|| validated.first())
-        .map_or(UNKNOWN, String::as_str)
-}
-
-/// `name` is `domain` or below it, ignoring case and trailing dots.
-fn is_within(name: &str, domain: &str) -> bool {
-    let name = name.strip_suffix('.').unwrap_or(name);
-    let domain = domain.strip_suffix('.').unwrap_or(domain);
-    name.eq_ignore_ascii_case(domain) || is_subdomain(name, domain)
-}
-
-fn is_subdomain(name: &str, domain: &str) -> bool {
-    name.len() > domain.len() + 1
-        && name.as_bytes()[name.len() - domain.len() - 1] == b'.'
-        && name.as_bytes()[name.len() - domain.len()..].eq_ignore_ascii_case(domain.as_bytes())
-}
-
 /// Expands an explanation string (§6.2, §7.1): `explain-string = *( macro-string / SP )`.
 /// Spaces are kept as written; a macro error, or a byte that is not visible ASCII, makes the
 /// whole explanation unusable.
@@ -600,857 +488,56 @@ pub fn expand_explanation(text: &str, ctx: &MacroContext<'_>) -> Result<String, 
     Ok(out.join(" "))
 }
 
-/// What a term gave the evaluation.
-enum TermResult {
-    Match(Vec<TermAt>),
-    NoMatch,
-    Stop(SpfResult, Reason),
-}
-
-/// What a record's evaluation decided, with what the topmost `check_host` needs.
-struct Decision {
-    result: SpfResult,
-    matched: Option<Matched>,
-    /// The `exp=` of the record whose directive gave a fail (§6.2): its domain, its term.
-    exp: Option<(String, String, MacroString)>,
-    reason: Option<Reason>,
-}
-
-impl Decision {
-    fn stop(result: SpfResult, reason: Reason) -> Decision {
-        Decision {
-            result,
-            matched: None,
-            exp: None,
-            reason: Some(reason),
-        }
-    }
-}
-
-/// What `check_host` knows about the message: fixed for the whole evaluation.
-struct Context<'a> {
-    dns: &'a Dns,
-    ip: IpAddr,
-    sender: &'a str,
-    helo: &'a str,
-    timestamp: u64,
-}
-
-impl Context<'_> {
-    fn macros<'m>(&'m self, domain: &'m str, validated: Option<&'m str>) -> MacroContext<'m> {
-        MacroContext {
-            sender: Some(self.sender),
-            ip: Some(self.ip),
-            helo: Some(self.helo),
-            domain,
-            validated_domain: validated,
-            receiver: Some(UNKNOWN),
-            timestamp: Some(self.timestamp),
-        }
-    }
-
-    /// A or AAAA of `name`, whichever the client's family asks for (§5.3, §5.4).
-    async fn addresses(&self, name: &str) -> Answer<IpAddr> {
-        match self.ip {
-            IpAddr::V4(_) => self.dns.a(name).await.map(IpAddr::V4),
-            IpAddr::V6(_) => self.dns.aaaa(name).await.map(IpAddr::V6),
-        }
-    }
-
-    fn address_type(&self) -> &'static str {
-        match self.ip {
-            IpAddr::V4(_) => "A",
-            IpAddr::V6(_) => "AAAA",
-        }
-    }
-
-    /// The target of a term expanded without `%{p}` (which needs PTR lookups): for the
-    /// prefetch, which must not guess.
-    fn prefetch_target(&self, spec: Option<&MacroString>, domain: &str) -> Option<String> {
-        let Some(spec) = spec else {
-            return Some(domain.to_owned());
-        };
-        let expanded = spec.expand(&self.macros(domain, None)).ok()?;
-        let name = truncate_domain(&expanded);
-        name_problem(name).is_none().then(|| name.to_owned())
-    }
-}
-
-/// The PTR names of the client, each validated (§5.5): asked once per evaluation.
-struct PtrNames {
-    dns: String,
-    failed: bool,
-    void: bool,
-    hosts: Vec<HostStep>,
-}
-
-struct Evaluator<'a> {
-    ctx: &'a Context<'a>,
-    lookups: usize,
-    void_lookups: usize,
-    ptr: Option<PtrNames>,
-}
-
-impl Evaluator<'_> {
-    /// Evaluates the record of `domain` (§4.3-§4.7): `check_host` itself, and each include and
-    /// redirect of it.
-    fn evaluate(&mut self, domain: String, via: Via) -> BoxFuture<'_, (RecordTrace, Decision)> {
-        Box::pin(async move {
-            let mut trace = RecordTrace::new(&domain, via);
-            let decision = match self.fetch(&domain, &mut trace).await {
-                Err(decision) => decision,
-                Ok((text, record)) => {
-                    self.evaluate_record(&domain, &text, &record, &mut trace)
-                        .await
-                }
-            };
-            trace.result = decision.result;
-            (trace, decision)
-        })
-    }
-
-    /// §4.3-§4.6: checks the name, fetches the TXT records, selects the one `v=spf1` record and
-    /// parses it strictly.
-    async fn fetch(
-        &mut self,
-        domain: &str,
-        trace: &mut RecordTrace,
-    ) -> Result<(String, Record), Decision> {
-        if let Some(problem) = domain_problem(domain) {
-            "invalid-name".clone_into(&mut trace.dns);
-            return Err(Decision::stop(
-                SpfResult::None,
-                Reason::new(
-                    ReasonKind::InvalidDomain,
-                    domain,
-                    None,
-                    format!(
-                        "`{domain}` is not a valid domain name ({problem}): check_host returns none (§4.3)"
-                    ),
-                ),
-            ));
-        }
-        let answer = self.ctx.dns.txt(domain).await;
-        trace.dns = answer.status();
-        let records: Vec<String> = match &answer {
-            Answer::Failed(Failure::InvalidName(why)) => {
-                "invalid-name".clone_into(&mut trace.dns);
-                return Err(Decision::stop(
-                    SpfResult::None,
-                    Reason::new(
-                        ReasonKind::InvalidDomain,
-                        domain,
-                        None,
-                        format!(
-                            "`{domain}` cannot be asked about ({why}): check_host returns none (§4.3)"
-                        ),
-                    ),
-                ));
-            }
-            Answer::Failed(failure) => {
-                return Err(Decision::stop(
-                    SpfResult::TempError,
-                    Reason::new(
-                        ReasonKind::DnsFailure,
-                        domain,
-                        None,
-                        format!(
-                            "the TXT query for {domain} failed ({}): the result is unknown, \
-                             receivers return temperror (§4.4)",
-                            failure.label()
-                        ),
-                    )
-                    .name(domain),
-                ));
-            }
-            Answer::NoData { .. } | Answer::NxDomain { .. } => {
-                if trace.via != Via::Root
-                    && let Some(reason) = self.void(domain, None, domain)
-                {
-                    return Err(Decision::stop(SpfResult::PermError, reason));
-                }
-                Vec::new()
-            }
-            Answer::Records { records, .. } => records
-                .iter()
-                .map(Txt::joined)
-                .filter(|text| is_spf_record(text))
-                .collect(),
-        };
-        trace.records.clone_from(&records);
-        select_and_parse(domain, &answer, &records, trace).map_err(|decision| *decision)
-    }
-
-    /// §4.6.2, §4.7, §6.1: the directives in order, then `redirect=`, then neutral.
-    async fn evaluate_record(
-        &mut self,
-        domain: &str,
-        text: &str,
-        record: &Record,
-        trace: &mut RecordTrace,
-    ) -> Decision {
-        for (term, directive) in record.directives() {
-            let (step, result) = self.directive(domain, term, directive).await;
-            trace.terms.push(step);
-            match result {
-                TermResult::NoMatch => {}
-                TermResult::Stop(result, reason) => return Decision::stop(result, reason),
-                TermResult::Match(inner) => {
-                    let result = SpfResult::of(directive.qualifier);
-                    let exp = (result == SpfResult::Fail)
-                        .then(|| record.exp())
-                        .flatten()
-                        .map(|(term, spec)| (domain.to_owned(), term.text.clone(), spec.clone()));
-                    return Decision {
-                        result,
-                        matched: Some(Matched {
-                            term: term.text.clone(),
-                            domain: domain.to_owned(),
-                            record: text.to_owned(),
-                            inner,
-                        }),
-                        exp,
-                        reason: None,
-                    };
-                }
-            }
-        }
-        // No mechanism matched, and there is no `all` (it always matches).
-        if let Some((term, spec)) = record.redirect() {
-            let (step, decision) = self.redirect(domain, term, spec).await;
-            trace.terms.push(step);
-            return decision;
-        }
-        Decision {
-            result: SpfResult::Neutral,
-            matched: None,
-            exp: None,
-            reason: None,
-        }
-    }
-
-    /// Counts a DNS-querying term; the eleventh is a permerror (§4.6.4).
-    fn count_lookup(&mut self, domain: &str, term: &Term) -> Option<Reason> {
-        self.lookups += 1;
-        if self.lookups > LOOKUP_LIMIT {
-            return Some(Reason::new(
-                ReasonKind::LookupLimit,
-                domain,
-                Some(term),
-                format!(
-                    "`{}` in the record of {domain} is DNS-querying term number {}: check_host \
-                     allows {LOOKUP_LIMIT} (include, a, mx, ptr, exists, redirect) and returns \
-                     permerror (§4.6.4)",
-                    term.text, self.lookups
-                ),
-            ));
-        }
-        None
-    }
-
-    /// Counts a void lookup; the third is a permerror (§4.6.4).
-    fn void(&mut self, domain: &str, term: Option<&Term>, name: &str) -> Option<Reason> {
-        self.void_lookups += 1;
-        if self.void_lookups > VOID_LIMIT {
-            let what = term.map_or_else(
-                || format!("the SPF record of {domain}"),
-                |t| format!("`{}` in the record of {domain}", t.text),
-            );
-            return Some(
-                Reason::new(
-                    ReasonKind::VoidLookupLimit,
-                    domain,
-                    term,
-                    format!(
-                        "{what} asked for {name}, which does not exist or has no such record: void \
-                     lookup number {}, check_host allows {VOID_LIMIT} and returns permerror \
-                     (§4.6.4)",
-                        self.void_lookups
-                    ),
-                )
-                .name(name),
-            );
-        }
-        None
-    }
-
-    /// The target-name of a term (§4.8): its domain-spec expanded (§7.3) and cut to 253
-    /// octets, or `<domain>`. `Err` says why no DNS query can be made for it.
-    async fn target(&mut self, spec: Option<&MacroString>, domain: &str) -> Result<String, String> {
-        let Some(spec) = spec else {
-            return Ok(domain.to_owned());
-        };
-        let validated = if spec.letters().any(|l| l == MacroLetter::ValidatedDomain) {
-            Some(self.validated_domain(domain).await)
-        } else {
-            None
-        };
-        let ctx = self.ctx.macros(domain, validated.as_deref());
-        let expanded = spec
-            .expand(&ctx)
-            .map_err(|unresolved| format!("{unresolved} has no value"))?;
-        let name = truncate_domain(&expanded);
-        match name_problem(name) {
-            Some(problem) => Err(format!(
-                "`{expanded}` is not a name DNS can be asked about: {problem}"
-            )),
-            None => Ok(name.to_owned()),
-        }
-    }
-
-    async fn directive(
-        &mut self,
-        domain: &str,
-        term: &Term,
-        directive: &Directive,
-    ) -> (TermStep, TermResult) {
-        let ip = self.ctx.ip;
-        let mut step = TermStep::new(term, self.lookups);
-        let result = match &directive.mechanism {
-            Mechanism::All => TermResult::Match(Vec::new()),
-            Mechanism::Ip4 { network, prefix } => {
-                matches(in_network(ip, IpAddr::V4(*network), *prefix))
-            }
-            Mechanism::Ip6 { network, prefix } => {
-                matches(in_network(ip, IpAddr::V6(*network), *prefix))
-            }
-            mechanism => {
-                if let Some(reason) = self.count_lookup(domain, term) {
-                    step.lookups = self.lookups;
-                    step.outcome = Outcome::Error;
-                    return (step, TermResult::Stop(SpfResult::PermError, reason));
-                }
-                step.lookups = self.lookups;
-                match mechanism {
-                    Mechanism::Include { domain: spec } => {
-                        self.include(domain, term, spec, &mut step).await
-                    }
-                    Mechanism::A { domain: spec, cidr } => {
-                        self.a(domain, term, spec.as_ref(), *cidr, &mut step).await
-                    }
-                    Mechanism::Mx { domain: spec, cidr } => {
-                        self.mx(domain, term, spec.as_ref(), *cidr, &mut step).await
-                    }
-                    Mechanism::Ptr { domain: spec } => {
-                        self.ptr_mechanism(domain, term, spec.as_ref(), &mut step)
-                            .await
-                    }
-                    Mechanism::Exists { domain: spec } => {
-                        self.exists(domain, term, spec, &mut step).await
-                    }
-                    Mechanism::All | Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. } => {
-                        TermResult::NoMatch
-                    }
-                }
-            }
-        };
-        step.outcome = match &result {
-            TermResult::Match(_) => Outcome::Match,
-            TermResult::NoMatch => Outcome::NoMatch,
-            TermResult::Stop(..) => Outcome::Error,
-        };
-        (step, result)
-    }
-
-    /// Records a void answer of a term: no match, or permerror past the limit.
-    fn void_term(
-        &mut self,
-        domain: &str,
-        term: &Term,
-        name: &str,
-        step: &mut TermStep,
-    ) -> TermResult {
-        step.void = true;
-        match self.void(domain, Some(term), name) {
-            None => TermResult::NoMatch,
-            Some(reason) => TermResult::Stop(SpfResult::PermError, reason),
-        }
-    }
-
-    /// §5.3: `a` matches when an address of the target is within the CIDR of the client.
-    async fn a(
-        &mut self,
-        domain: &str,
-        term: &Term,
-        spec: Option<&MacroString>,
-        cidr: DualCidr,
-        step: &mut TermStep,
-    ) -> TermResult {
-        let target = match self.target(spec, domain).await {
-            Ok(target) => target,
-            Err(why) => return no_match(step, &why),
-        };
-        step.target = Some(target.clone());
-        let answer = self.ctx.addresses(&target).await;
-        step.dns = Some(answer.status());
-        match &answer {
-            Answer::Failed(Failure::InvalidName(why)) => no_match(step, &not_asked(why)),
-            Answer::Failed(failure) => {
-                dns_failure(domain, term, self.ctx.address_type(), &target, failure)
-            }
-            _ if answer.is_void() => self.void_term(domain, term, &target, step),
-            _ => {
-                step.addresses = answer.records().to_vec();
-                let prefix = prefix_for(self.ctx.ip, cidr);
-                matches(
-                    step.addresses
-                        .iter()
-                        .any(|address| in_network(self.ctx.ip, *address, prefix)),
-                )
-            }
-        }
-    }
-
-    /// §5.4: `mx` matches when an address of one of the target's MX hosts is within the CIDR.
-    async fn mx(
-        &mut self,
-        domain: &str,
-        term: &Term,
-        spec: Option<&MacroString>,
-        cidr: DualCidr,
-        step: &mut TermStep,
-    ) -> TermResult {
-        let target = match self.target(spec, domain).await {
-            Ok(target) => target,
-            Err(why) => return no_match(step, &why),
-        };
-        step.target = Some(target.clone());
-        let answer = self.ctx.dns.mx(&target).await;
-        step.dns = Some(answer.status());
-        match &answer {
-            Answer::Failed(Failure::InvalidName(why)) => return no_match(step, &not_asked(why)),
-            Answer::Failed(failure) => {
-                return dns_failure(domain, term, "MX", &target, failure);
-            }
-            _ if answer.is_void() => return self.void_term(domain, term, &target, step),
-            _ => {}
-        }
-        let records = answer.records();
-        if records.len() > MX_LIMIT {
-            step.note = Some(format!("{} MX records", records.len()));
-            return TermResult::Stop(
-                SpfResult::PermError,
-                Reason::new(
-                    ReasonKind::MxLimit,
-                    domain,
-                    Some(term),
-                    format!(
-                        "{target} has {} MX records: `{}` may look at {MX_LIMIT} at most, and \
-                         check_host returns permerror (§4.6.4)",
-                        records.len(),
-                        term.text
-                    ),
-                )
-                .name(&target),
-            );
-        }
-        // A null MX (RFC 7505) names no host.
-        let hosts: Vec<_> = records
-            .iter()
-            .filter(|mx| mx.exchange != "." && !mx.exchange.is_empty())
-            .collect();
-        let ctx = self.ctx;
-        let answers = join_all(hosts.iter().map(|mx| ctx.addresses(&mx.exchange))).await;
-        let prefix = prefix_for(ctx.ip, cidr);
-        let mut result = TermResult::NoMatch;
-        // In preference order, as a sequential evaluation would meet them.
-        for (mx, answer) in hosts.iter().zip(answers) {
-            let addresses = answer.records().to_vec();
-            let matched = addresses.iter().any(|a| in_network(ctx.ip, *a, prefix));
-            step.hosts.push(HostStep {
-                name: mx.exchange.clone(),
-                preference: Some(mx.preference),
-                dns: answer.status(),
-                addresses,
-                matched,
-            });
-            if !matches!(result, TermResult::NoMatch) {
-                continue;
-            }
-            match &answer {
-                Answer::Failed(Failure::InvalidName(_)) => {}
-                Answer::Failed(failure) => {
-                    result = dns_failure(domain, term, ctx.address_type(), &mx.exchange, failure);
-                }
-                _ if matched => result = TermResult::Match(Vec::new()),
-                _ => {}
-            }
-        }
-        result
-    }
-
-    /// The client's PTR names (at most [`PTR_LIMIT`]), each validated by a forward lookup
-    /// (§5.5): asked once, shared by `ptr` terms and `%{p}`.
-    async fn ptr_names(&mut self) -> &PtrNames {
-        if self.ptr.is_none() {
-            let ctx = self.ctx;
-            let answer = ctx.dns.ptr(ctx.ip).await;
-            let names: Vec<String> = answer.records().iter().take(PTR_LIMIT).cloned().collect();
-            let forward = join_all(names.iter().map(|name| ctx.addresses(name))).await;
-            let hosts = names
-                .into_iter()
-                .zip(forward)
-                .map(|(name, answer)| HostStep {
-                    // A name whose forward lookup fails is skipped (§5.5), not an error.
-                    matched: answer.records().contains(&ctx.ip),
-                    dns: answer.status(),
-                    addresses: answer.records().to_vec(),
-                    name,
-                    preference: None,
-                })
-                .collect();
-            self.ptr = Some(PtrNames {
-                dns: answer.status(),
-                failed: answer.failure().is_some(),
-                void: answer.is_void(),
-                hosts,
-            });
-        }
-        self.ptr.as_ref().expect("set above")
-    }
-
-    /// `%{p}` (§7.3): the validated name of the client preferred for `domain`.
-    async fn validated_domain(&mut self, domain: &str) -> String {
-        let names = self.ptr_names().await;
-        let validated: Vec<String> = names
-            .hosts
-            .iter()
-            .filter(|h| h.matched)
-            .map(|h| h.name.clone())
-            .collect();
-        choose_validated(&validated, domain).to_owned()
-    }
-
-    /// §5.5: `ptr` matches when a validated PTR name of the client is the target or below it.
-    /// A failed PTR query is no match, not an error.
-    async fn ptr_mechanism(
-        &mut self,
-        domain: &str,
-        term: &Term,
-        spec: Option<&MacroString>,
-        step: &mut TermStep,
-    ) -> TermResult {
-        let target = match self.target(spec, domain).await {
-            Ok(target) => target,
-            Err(why) => return no_match(step, &why),
-        };
-        step.target = Some(target.clone());
-        let (dns, failed, void, hosts) = {
-            let names = self.ptr_names().await;
-            (
-                names.dns.clone(),
-                names.failed,
-                names.void,
-                names.hosts.clone(),
-            )
-        };
-        step.dns = Some(dns);
-        if failed {
-            return no_match(step, "the PTR query failed: `ptr` does not match (§5.5)");
-        }
-        if void {
-            let reverse = reverse_name(self.ctx.ip);
-            return self.void_term(domain, term, &reverse, step);
-        }
-        step.hosts = hosts
-            .into_iter()
-            .map(|mut host| {
-                host.matched = host.matched && is_within(&host.name, &target);
-                host
-            })
-            .collect();
-        matches(step.hosts.iter().any(|h| h.matched))
-    }
-
-    /// §5.7: `exists` matches when the target has an A record, whatever the client's family.
-    async fn exists(
-        &mut self,
-        domain: &str,
-        term: &Term,
-        spec: &MacroString,
-        step: &mut TermStep,
-    ) -> TermResult {
-        let target = match self.target(Some(spec), domain).await {
-            Ok(target) => target,
-            Err(why) => return no_match(step, &why),
-        };
-        step.target = Some(target.clone());
-        let answer = self.ctx.dns.a(&target).await;
-        step.dns = Some(answer.status());
-        match &answer {
-            Answer::Failed(Failure::InvalidName(why)) => no_match(step, &not_asked(why)),
-            Answer::Failed(failure) => dns_failure(domain, term, "A", &target, failure),
-            _ if answer.is_void() => self.void_term(domain, term, &target, step),
-            _ => {
-                step.addresses = answer.records().iter().copied().map(IpAddr::V4).collect();
-                TermResult::Match(Vec::new())
-            }
-        }
-    }
-
-    /// §5.2: `include` evaluates the target's record and maps its result by the table.
-    async fn include(
-        &mut self,
-        domain: &str,
-        term: &Term,
-        spec: &MacroString,
-        step: &mut TermStep,
-    ) -> TermResult {
-        let target = match self.target(Some(spec), domain).await {
-            Ok(target) => target,
-            Err(why) => {
-                step.note = Some(why.clone());
-                return TermResult::Stop(
-                    SpfResult::PermError,
-                    Reason::new(
-                        ReasonKind::IncludeNone,
-                        domain,
-                        Some(term),
-                        format!(
-                            "`{}` in the record of {domain}: {why}; check_host returns permerror (§5.2)",
-                            term.text
-                        ),
-                    ),
-                );
-            }
-        };
-        step.target = Some(target.clone());
-        let (child, decision) = self.evaluate(target.clone(), Via::Include).await;
-        step.dns = Some(child.dns.clone());
-        step.record = Some(Box::new(child));
-        match include_mapping(decision.result) {
-            IncludeMapping::Match => TermResult::Match(inner_terms(decision.matched)),
-            IncludeMapping::NoMatch => TermResult::NoMatch,
-            IncludeMapping::Stop(result) => match (decision.result, decision.reason) {
-                (SpfResult::None, reason) => {
-                    let why = reason.map_or_else(|| "no SPF record".to_owned(), |r| r.message);
-                    TermResult::Stop(
-                        result,
-                        Reason::new(
-                            ReasonKind::IncludeNone,
-                            domain,
-                            Some(term),
-                            format!(
-                                "`{}` in the record of {domain} includes a domain without an SPF \
-                                 record ({why}): check_host returns permerror (§5.2)",
-                                term.text
-                            ),
-                        )
-                        .name(&target),
-                    )
-                }
-                (_, Some(reason)) => TermResult::Stop(result, reason),
-                (_, None) => TermResult::Stop(
-                    result,
-                    Reason::new(
-                        ReasonKind::IncludeNone,
-                        domain,
-                        Some(term),
-                        format!("`{}` failed", term.text),
-                    ),
-                ),
-            },
-        }
-    }
-
-    /// §6.1: `redirect=` replaces the result with that of the target's record; a target
-    /// without one is a permerror.
-    async fn redirect(
-        &mut self,
-        domain: &str,
-        term: &Term,
-        spec: &MacroString,
-    ) -> (TermStep, Decision) {
-        let mut step = TermStep::new(term, self.lookups);
-        let error = |mut step: TermStep, reason: Reason| {
-            step.outcome = Outcome::Error;
-            (step, Decision::stop(SpfResult::PermError, reason))
-        };
-        if let Some(reason) = self.count_lookup(domain, term) {
-            step.lookups = self.lookups;
-            return error(step, reason);
-        }
-        step.lookups = self.lookups;
-        let target = match self.target(Some(spec), domain).await {
-            Ok(target) => target,
-            Err(why) => {
-                let message = format!(
-                    "`{}` in the record of {domain}: {why}; check_host returns permerror (§6.1)",
-                    term.text
-                );
-                step.note = Some(why);
-                let reason = Reason::new(ReasonKind::RedirectNone, domain, Some(term), message);
-                return error(step, reason);
-            }
-        };
-        step.target = Some(target.clone());
-        let (child, decision) = self.evaluate(target.clone(), Via::Redirect).await;
-        step.dns = Some(child.dns.clone());
-        step.record = Some(Box::new(child));
-        if decision.result == SpfResult::None {
-            let why = decision
-                .reason
-                .map_or_else(|| "no SPF record".to_owned(), |r| r.message);
-            let reason = Reason::new(
-                ReasonKind::RedirectNone,
-                domain,
-                Some(term),
-                format!(
-                    "`{}` in the record of {domain} leads to a domain without an SPF record \
-                     ({why}): check_host returns permerror (§6.1)",
-                    term.text
-                ),
-            )
-            .name(&target);
-            return error(step, reason);
-        }
-        step.outcome = if decision.reason.is_some() {
-            Outcome::Error
-        } else {
-            Outcome::Redirected
-        };
-        (step, decision)
-    }
-
-    /// §6.2: the explanation of a fail, from the TXT record `exp=` names. Any problem (DNS,
-    /// not exactly one record, a macro error, bytes that are not ASCII) means no explanation.
-    async fn explanation(
-        &mut self,
-        domain: &str,
-        modifier: &str,
-        spec: &MacroString,
-    ) -> (Option<String>, ExpTrace) {
-        let mut trace = ExpTrace {
-            modifier: modifier.to_owned(),
-            domain: domain.to_owned(),
-            ..ExpTrace::default()
-        };
-        let target = match self.target(Some(spec), domain).await {
-            Ok(target) => target,
-            Err(why) => {
-                trace.note = Some(why);
-                return (None, trace);
-            }
-        };
-        trace.target = Some(target.clone());
-        let answer = self.ctx.dns.txt(&target).await;
-        trace.dns = Some(answer.status());
-        let [txt] = answer.records() else {
-            trace.note = Some(match answer.records().len() {
-                0 => "no TXT record there: no explanation (§6.2)".to_owned(),
-                n => format!("{n} TXT records there, not one: no explanation (§6.2)"),
-            });
-            return (None, trace);
-        };
-        let bytes = txt.joined_bytes();
-        trace.text = Some(String::from_utf8_lossy(&bytes).into_owned());
-        let Ok(fetched) = std::str::from_utf8(&bytes) else {
-            trace.note = Some("the text is not ASCII: no explanation (§6.2)".to_owned());
-            return (None, trace);
-        };
-        let validated = if needs_validated(fetched) {
-            Some(self.validated_domain(domain).await)
-        } else {
-            None
-        };
-        let ctx = self.ctx.macros(domain, validated.as_deref());
-        match expand_explanation(fetched, &ctx) {
-            Ok(explanation) => (Some(explanation), trace),
-            Err(why) => {
-                trace.note = Some(format!("{why}: no explanation (§6.2)"));
-                (None, trace)
-            }
-        }
-    }
-}
-
-/// §4.5, §4.6: the one `v=spf1` record among `records`, parsed strictly.
-fn select_and_parse(
+/// §6.2: the explanation of a fail, from the TXT record `exp=` names. Any problem (DNS, not
+/// exactly one record, a macro error, bytes that are not ASCII) means no explanation.
+async fn explanation(
+    walker: &Walker<'_>,
+    client: &Client<'_>,
     domain: &str,
-    answer: &Answer<Txt>,
-    records: &[String],
-    trace: &mut RecordTrace,
-) -> Result<(String, Record), Box<Decision>> {
-    let text = match records {
-        [] => {
-            let found = match answer {
-                Answer::NxDomain { .. } => "the name does not exist (NXDOMAIN)",
-                Answer::Records { .. } => "it has TXT records, none of them `v=spf1`",
-                _ => "it has no TXT record (NODATA)",
-            };
-            return Err(Box::new(Decision::stop(
-                SpfResult::None,
-                Reason::new(
-                    ReasonKind::NoRecord,
-                    domain,
-                    None,
-                    format!("no SPF record at {domain}: {found} (§4.4, §4.5)"),
-                )
-                .name(domain),
-            )));
-        }
-        [one] => one.clone(),
-        many => {
-            return Err(Box::new(Decision::stop(
-                SpfResult::PermError,
-                Reason::new(
-                    ReasonKind::MultipleRecords,
-                    domain,
-                    None,
-                    format!(
-                        "{domain} has {} `v=spf1` records: there must be exactly one (§4.5)",
-                        many.len()
-                    ),
-                )
-                .name(domain),
-            )));
+    modifier: &str,
+    spec: &MacroString,
+) -> (Option<String>, ExpTrace) {
+    let mut trace = ExpTrace {
+        modifier: modifier.to_owned(),
+        domain: domain.to_owned(),
+        ..ExpTrace::default()
+    };
+    let target = match walker.target(Some(spec), domain).await {
+        Ok(target) => target,
+        Err(unusable) => {
+            trace.note = Some(unusable.why());
+            return (None, trace);
         }
     };
-    trace.record = Some(text.clone());
-    match parse(&text) {
-        Ok(record) => Ok((text, record)),
-        Err(errors) => {
-            trace.diagnostics.clone_from(&errors);
-            let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            let mut reason = Reason::new(
-                ReasonKind::Syntax,
-                domain,
-                None,
-                format!(
-                    "the SPF record of {domain} does not parse: {} (§4.6)",
-                    listed.join("; ")
-                ),
-            );
-            reason.term = errors.first().map(|e| e.term.clone());
-            reason.errors = errors;
-            Err(Box::new(Decision::stop(SpfResult::PermError, reason)))
+    trace.target = Some(target.clone());
+    let answer = walker.dns().txt(&target).await;
+    trace.dns = Some(answer.status());
+    let [txt] = answer.records() else {
+        trace.note = Some(match answer.records().len() {
+            0 => "no TXT record there: no explanation (§6.2)".to_owned(),
+            n => format!("{n} TXT records there, not one: no explanation (§6.2)"),
+        });
+        return (None, trace);
+    };
+    let bytes = txt.joined_bytes();
+    trace.text = Some(String::from_utf8_lossy(&bytes).into_owned());
+    let Ok(fetched) = std::str::from_utf8(&bytes) else {
+        trace.note = Some("the text is not ASCII: no explanation (§6.2)".to_owned());
+        return (None, trace);
+    };
+    let validated = if needs_validated(fetched) {
+        Some(walker.validated_domain(domain).await)
+    } else {
+        None
+    };
+    let ctx = client.macros(domain, validated.as_deref());
+    match expand_explanation(fetched, &ctx) {
+        Ok(explanation) => (Some(explanation), trace),
+        Err(why) => {
+            trace.note = Some(format!("{why}: no explanation (§6.2)"));
+            (None, trace)
         }
     }
-}
-
-/// A failed query of a term: temperror (§5).
-fn dns_failure(
-    domain: &str,
-    term: &Term,
-    record_type: &str,
-    name: &str,
-    failure: &Failure,
-) -> TermResult {
-    TermResult::Stop(
-        SpfResult::TempError,
-        Reason::new(
-            ReasonKind::DnsFailure,
-            domain,
-            Some(term),
-            format!(
-                "the {record_type} query for {name} (`{}` in the record of {domain}) failed \
-                 ({}): the result is unknown, receivers return temperror (§5)",
-                term.text,
-                failure.label()
-            ),
-        )
-        .name(name),
-    )
 }
 
 /// Whether an explanation text uses `%{p}`, which needs PTR lookups before expansion.
@@ -1458,147 +545,6 @@ fn needs_validated(text: &str) -> bool {
     text.split(' ').any(|piece| {
         parse_macro_string(piece, MacroUse::Any)
             .is_ok_and(|s| s.letters().any(|l| l == MacroLetter::ValidatedDomain))
-    })
-}
-
-fn matches(yes: bool) -> TermResult {
-    if yes {
-        TermResult::Match(Vec::new())
-    } else {
-        TermResult::NoMatch
-    }
-}
-
-fn no_match(step: &mut TermStep, why: &str) -> TermResult {
-    step.note = Some(format!("{why}: no match"));
-    TermResult::NoMatch
-}
-
-fn not_asked(why: &str) -> String {
-    format!("not asked: the DNS layer cannot send this name ({why})")
-}
-
-/// The chain of matched terms inside an include, outermost first.
-fn inner_terms(matched: Option<Matched>) -> Vec<TermAt> {
-    matched.map_or_else(Vec::new, |m| {
-        let mut inner = vec![TermAt {
-            term: m.term,
-            domain: m.domain,
-        }];
-        inner.extend(m.inner);
-        inner
-    })
-}
-
-/// The reverse-lookup name of an address, for evidence.
-fn reverse_name(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, d] = v4.octets();
-            format!("{d}.{c}.{b}.{a}.in-addr.arpa")
-        }
-        IpAddr::V6(v6) => {
-            let mut out = String::with_capacity(73);
-            for byte in v6.octets().iter().rev() {
-                for nibble in [byte & 0x0f, byte >> 4] {
-                    out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-                    out.push('.');
-                }
-            }
-            out.push_str("ip6.arpa");
-            out
-        }
-    }
-}
-
-fn take(budget: &AtomicUsize) -> bool {
-    budget.fetch_add(1, Ordering::Relaxed) < PREFETCH_BUDGET
-}
-
-/// Sends the questions the record of `domain` and its includes will ask, all at once, so that
-/// the sequential evaluation finds them answered (see the module comment). Follows only what
-/// can be expanded without PTR lookups; bounded by [`PREFETCH_BUDGET`] questions.
-fn prefetch<'a>(
-    ctx: &'a Context<'a>,
-    domain: String,
-    depth: usize,
-    budget: &'a AtomicUsize,
-) -> BoxFuture<'a, ()> {
-    Box::pin(async move {
-        if depth > PREFETCH_DEPTH || domain_problem(&domain).is_some() || !take(budget) {
-            return;
-        }
-        let answer = ctx.dns.txt(&domain).await;
-        let texts: Vec<String> = answer
-            .records()
-            .iter()
-            .map(Txt::joined)
-            .filter(|text| is_spf_record(text))
-            .collect();
-        let [text] = texts.as_slice() else {
-            return;
-        };
-        let Ok(record) = parse(text) else {
-            return;
-        };
-        let mut work: Vec<BoxFuture<'a, ()>> = Vec::new();
-        let terms = record
-            .directives()
-            .filter(|(_, d)| d.mechanism.queries_dns())
-            .take(LOOKUP_LIMIT);
-        for (_, directive) in terms {
-            match &directive.mechanism {
-                Mechanism::Include { domain: spec } => {
-                    if let Some(target) = ctx.prefetch_target(Some(spec), &domain) {
-                        work.push(prefetch(ctx, target, depth + 1, budget));
-                    }
-                }
-                Mechanism::A { domain: spec, .. } => {
-                    if let Some(target) = ctx.prefetch_target(spec.as_ref(), &domain)
-                        && take(budget)
-                    {
-                        work.push(Box::pin(async move {
-                            let _ = ctx.addresses(&target).await;
-                        }));
-                    }
-                }
-                Mechanism::Mx { domain: spec, .. } => {
-                    if let Some(target) = ctx.prefetch_target(spec.as_ref(), &domain)
-                        && take(budget)
-                    {
-                        work.push(Box::pin(async move {
-                            let answer = ctx.dns.mx(&target).await;
-                            let hosts: Vec<String> = answer
-                                .records()
-                                .iter()
-                                .take(MX_LIMIT)
-                                .filter(|mx| mx.exchange != "." && !mx.exchange.is_empty())
-                                .map(|mx| mx.exchange.clone())
-                                .filter(|_| take(budget))
-                                .collect();
-                            join_all(hosts.iter().map(|host| ctx.addresses(host))).await;
-                        }));
-                    }
-                }
-                Mechanism::Exists { domain: spec } => {
-                    if let Some(target) = ctx.prefetch_target(Some(spec), &domain)
-                        && take(budget)
-                    {
-                        work.push(Box::pin(async move {
-                            let _ = ctx.dns.a(&target).await;
-                        }));
-                    }
-                }
-                _ => {}
-            }
-        }
-        if record.all().is_none()
-            && let Some((_, spec)) = record.redirect()
-            && let Some(target) = ctx.prefetch_target(Some(spec), &domain)
-        {
-            work.push(prefetch(ctx, target, depth + 1, budget));
-        }
-        join_all(work).await;
     })
 }
 
@@ -1642,6 +588,37 @@ fn failed_name(evaluation: &Evaluation) -> &str {
         .unwrap_or(&evaluation.domain)
 }
 
+/// How the evidence of a finding names the identity an evaluation checked (RFC 7208 §2.4,
+/// §2.3).
+pub const MAIL_FROM: &str = "mail-from";
+pub const HELO: &str = "helo";
+
+/// The identity an evaluation checked, and how a finding speaks of it.
+#[derive(Clone, Copy)]
+enum Identity<'a> {
+    /// The MAIL FROM identity of this domain (§2.4).
+    MailFrom(&'a str),
+    /// The HELO identity, this name (§2.3).
+    Helo(&'a str),
+}
+
+impl Identity<'_> {
+    /// "for example.com", "with the HELO name mail.example.com".
+    fn phrase(self) -> String {
+        match self {
+            Identity::MailFrom(domain) => format!("for {domain}"),
+            Identity::Helo(name) => format!("with the HELO name {name}"),
+        }
+    }
+
+    fn evidence(self) -> &'static str {
+        match self {
+            Identity::MailFrom(_) => MAIL_FROM,
+            Identity::Helo(_) => HELO,
+        }
+    }
+}
+
 /// The `spf.ip-not-authorized` finding for a sending IP whose evaluation is not pass; for a
 /// temperror, `spf.lookup-failed` instead (the result is unknown, not a refusal). `None` for a
 /// pass.
@@ -1650,17 +627,42 @@ pub fn not_authorized_finding(
     ip: IpAddr,
     evaluation: &Evaluation,
 ) -> Option<Finding> {
+    unauthorized(Identity::MailFrom(domain), ip, evaluation)
+}
+
+/// The `spf.helo-not-authorized` finding for a sending IP whose HELO name's evaluation (§2.3) is
+/// not pass: an error for fail (receivers that check HELO may reject on it), a warning
+/// otherwise; for a temperror, `spf.lookup-failed`. `None` for a pass.
+pub fn helo_not_authorized_finding(ip: IpAddr, evaluation: &Evaluation) -> Option<Finding> {
+    let finding = unauthorized(Identity::Helo(&evaluation.domain), ip, evaluation)?;
+    Some(if evaluation.result == SpfResult::Fail {
+        finding.severity(Severity::Error)
+    } else {
+        finding
+    })
+}
+
+fn unauthorized(identity: Identity<'_>, ip: IpAddr, evaluation: &Evaluation) -> Option<Finding> {
     let ip = ip.to_canonical();
     let term = ip_term(ip);
     let result = evaluation.result;
     let at = &evaluation.domain;
+    let whose = identity.phrase();
+    let code = match identity {
+        Identity::MailFrom(_) => Code::SpfIpNotAuthorized,
+        Identity::Helo(_) => Code::SpfHeloNotAuthorized,
+    };
     let reason = evaluation.reason.as_ref().map(|r| r.message.as_str());
     let finding = match result {
         SpfResult::Pass => return None,
         SpfResult::TempError => Finding::new(
             Code::SpfLookupFailed,
             format!(
-                "The SPF result of {ip} for {domain} is unknown (temperror): {}",
+                "The SPF result of {ip} {} is unknown (temperror): {}",
+                match identity {
+                    Identity::MailFrom(domain) => format!("for {domain}"),
+                    Identity::Helo(name) => format!("for the HELO name {name}"),
+                },
                 reason.unwrap_or("a DNS query failed")
             ),
         )
@@ -1670,20 +672,27 @@ pub fn not_authorized_finding(
         ))
         .evidence("name", failed_name(evaluation)),
         SpfResult::None => Finding::new(
-            Code::SpfIpNotAuthorized,
+            code,
             format!(
-                "{ip} is not authorized to send for {domain}: SPF result none ({})",
+                "{ip} is not authorized to send {whose}: SPF result none ({})",
                 reason.unwrap_or("no SPF record")
             ),
         )
-        .fix(format!(
-            "Publish one TXT record at {at}: \"v=spf1 {term} ~all\" (add the include: of each \
-             provider that sends for {domain}, and `-all` once every sender is listed)"
-        )),
+        .fix(match identity {
+            Identity::MailFrom(domain) => format!(
+                "Publish one TXT record at {at}: \"v=spf1 {term} ~all\" (add the include: of each \
+                 provider that sends for {domain}, and `-all` once every sender is listed)"
+            ),
+            Identity::Helo(_) => format!(
+                "Publish one TXT record at {at}: \"v=spf1 {term} -all\" (a HELO name names one \
+                 mail server; \"v=spf1 a -all\" when its A/AAAA records are that server's \
+                 addresses)"
+            ),
+        }),
         SpfResult::PermError => Finding::new(
-            Code::SpfIpNotAuthorized,
+            code,
             format!(
-                "{ip} is not authorized to send for {domain}: SPF result permerror ({})",
+                "{ip} is not authorized to send {whose}: SPF result permerror ({})",
                 reason.unwrap_or("the record cannot be evaluated")
             ),
         )
@@ -1697,15 +706,20 @@ pub fn not_authorized_finding(
                 || format!("v=spf1 {term} ~all"),
                 |record| add_term(record, &term),
             );
+            let instead = match identity {
+                Identity::MailFrom(_) => {
+                    format!("if a provider sends from {ip}, add the include: it documents instead")
+                }
+                Identity::Helo(_) => {
+                    format!("send from {ip} with a HELO name whose SPF record lists it")
+                }
+            };
             Finding::new(
-                Code::SpfIpNotAuthorized,
-                format!(
-                    "{ip} is not authorized to send for {domain}: SPF result {result} ({decided})"
-                ),
+                code,
+                format!("{ip} is not authorized to send {whose}: SPF result {result} ({decided})"),
             )
             .fix(format!(
-                "Add `{term}` to the SPF record at {at}: \"{fixed}\"; or, if a provider sends \
-                 from {ip}, add the include: it documents instead"
+                "Add `{term}` to the SPF record at {at}: \"{fixed}\"; or, {instead}"
             ))
         }
     };
@@ -1713,6 +727,8 @@ pub fn not_authorized_finding(
         finding
             .evidence("ip", ip)
             .evidence("domain", at)
+            .evidence("identity", identity.evidence())
+            .evidence("sender", &evaluation.sender)
             .evidence("result", result)
             .evidence("matched", &evaluation.matched)
             .evidence("record", evaluation.record())
@@ -1789,78 +805,9 @@ mod tests {
     }
 
     #[test]
-    fn cidr_matching_covers_the_edges() {
-        assert!(in_network(v4("192.0.2.5"), v4("192.0.2.5"), 32));
-        assert!(!in_network(v4("192.0.2.6"), v4("192.0.2.5"), 32));
-        assert!(in_network(v4("192.0.2.200"), v4("192.0.2.0"), 24));
-        assert!(!in_network(v4("192.0.3.1"), v4("192.0.2.0"), 24));
-        assert!(in_network(v4("203.0.113.9"), v4("1.1.1.1"), 0));
-        assert!(in_network(v6("2001:db8::1"), v6("2001:db8::"), 32));
-        assert!(!in_network(v6("2001:db9::1"), v6("2001:db8::"), 32));
-        assert!(in_network(
-            v6("cafe:babe:8000::"),
-            v6("cafe:babe:8000::"),
-            33
-        ));
-        assert!(!in_network(v6("cafe:babe::1"), v6("cafe:babe:8000::"), 33));
-        assert!(in_network(v6("1234::1"), v6("::1.1.1.1"), 0));
-    }
-
-    #[test]
-    fn families_never_match_each_other() {
-        assert!(!in_network(v4("1.2.3.4"), v6("::1.1.1.1"), 0));
-        assert!(!in_network(v6("1234::1"), v4("1.1.1.1"), 0));
-        // Unmapped here: check_host maps the client before any comparison.
-        assert!(!in_network(v6("::ffff:1.2.3.4"), v4("1.2.3.4"), 32));
-    }
-
-    #[test]
-    fn an_ipv4_mapped_client_is_compared_as_ipv4() {
-        let mapped = v6("::ffff:1.2.3.4").to_canonical();
-        assert_eq!(mapped, v4("1.2.3.4"));
-        assert!(in_network(mapped, v4("1.2.3.0"), 24));
-        assert_eq!(
-            prefix_for(
-                mapped,
-                DualCidr {
-                    ip4: Some(24),
-                    ip6: Some(0)
-                }
-            ),
-            24
-        );
-        assert_eq!(
-            prefix_for(
-                v6("1234::1"),
-                DualCidr {
-                    ip4: Some(24),
-                    ip6: None
-                }
-            ),
-            128
-        );
+    fn the_authorization_term_is_of_the_canonical_address() {
         assert_eq!(ip_term(v6("::ffff:192.0.2.9")), "ip4:192.0.2.9");
         assert_eq!(ip_term(v6("2001:db8::9")), "ip6:2001:db8::9");
-    }
-
-    #[test]
-    fn include_results_map_by_the_section_5_2_table() {
-        assert_eq!(include_mapping(SpfResult::Pass), IncludeMapping::Match);
-        for no in [SpfResult::Fail, SpfResult::SoftFail, SpfResult::Neutral] {
-            assert_eq!(include_mapping(no), IncludeMapping::NoMatch, "{no}");
-        }
-        assert_eq!(
-            include_mapping(SpfResult::TempError),
-            IncludeMapping::Stop(SpfResult::TempError)
-        );
-        assert_eq!(
-            include_mapping(SpfResult::PermError),
-            IncludeMapping::Stop(SpfResult::PermError)
-        );
-        assert_eq!(
-            include_mapping(SpfResult::None),
-            IncludeMapping::Stop(SpfResult::PermError)
-        );
     }
 
     #[test]
@@ -1882,26 +829,6 @@ mod tests {
         }
         assert_eq!(SpfResult::SoftFail.as_str(), "softfail");
         assert_eq!(SpfResult::of(Qualifier::Neutral), SpfResult::Neutral);
-    }
-
-    #[test]
-    fn initial_domains_are_checked_as_section_4_3_says() {
-        assert_eq!(domain_problem("example.com"), None);
-        assert_eq!(domain_problem("_spf.example.com."), None);
-        assert_eq!(
-            domain_problem(&format!("{}.example.com", "a".repeat(63))),
-            None
-        );
-        for bad in [
-            "",
-            "A2345678",
-            "[1.2.3.5]",
-            "1.2.3.5",
-            "a...example.com",
-            &format!("{}.example.com", "a".repeat(64)),
-        ] {
-            assert!(domain_problem(bad).is_some(), "{bad} accepted");
-        }
     }
 
     #[test]
@@ -1937,21 +864,6 @@ mod tests {
                 "postmaster@example.net".to_owned()
             )
         );
-    }
-
-    #[test]
-    fn the_validated_name_prefers_the_domain_then_its_subdomains() {
-        let names = vec!["mx.example.com".to_owned(), "mx.e7.example.com".to_owned()];
-        assert_eq!(
-            choose_validated(&names, "e7.example.com"),
-            "mx.e7.example.com"
-        );
-        assert_eq!(choose_validated(&names, "example.org"), "mx.example.com");
-        assert_eq!(choose_validated(&names, "mx.example.com"), "mx.example.com");
-        assert_eq!(choose_validated(&[], "example.com"), "unknown");
-        assert!(is_within("mail.Example.com", "example.COM"));
-        assert!(is_within("example.com.", "example.com"));
-        assert!(!is_within("badexample.com", "example.com"));
     }
 
     #[test]
@@ -1998,13 +910,6 @@ mod tests {
             "v=spf1 a ip4:192.0.2.9"
         );
         assert_eq!(add_term("v=spf1", "ip4:192.0.2.9"), "v=spf1 ip4:192.0.2.9");
-    }
-
-    #[test]
-    fn reverse_names_are_the_ptr_query_names() {
-        assert_eq!(reverse_name(v4("192.0.2.4")), "4.2.0.192.in-addr.arpa");
-        assert!(reverse_name(v6("2001:db8::1")).starts_with("1.0.0.0."));
-        assert!(reverse_name(v6("2001:db8::1")).ends_with("8.b.d.0.1.0.0.2.ip6.arpa"));
     }
 
     fn evaluation(result: SpfResult, record: &str, matched: Option<&str>) -> Evaluation {

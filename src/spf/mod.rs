@@ -3,7 +3,9 @@
 //!
 //! - [`record`]: record selection (§4.5) and the strict parser with positioned diagnostics.
 //! - [`macros`]: macro strings (§7): parsing, and expansion over a [`macros::MacroContext`].
-//! - [`tree`]: the walk through DNS, with per-node lookup and void-lookup counts.
+//! - `walk`: the one walk through a record's terms and the records they lead to, with the
+//!   limits of §4.6.4; the two modules below are its views.
+//! - [`tree`]: the audit's include tree, with per-node lookup and void-lookup counts.
 //! - `checks`: the findings, a pure function of the tree.
 //! - [`eval`]: `check_host()` (§4-§7) for a sending IP (`audit --ip`, `ip --domain`), with its
 //!   trace and `spf.ip-not-authorized`; it passes the RFC 7208 test suite (`tests/spf_suite`).
@@ -13,6 +15,7 @@ pub mod eval;
 pub mod macros;
 pub mod record;
 pub mod tree;
+mod walk;
 
 use serde::Serialize;
 
@@ -20,7 +23,9 @@ use crate::dns::{Dns, Txt};
 use crate::finding::{Checked, Code, Verdict};
 
 pub use checks::{NEAR_LIMIT, RECORD_SIZE_LIMIT, UDP_REPLY_LIMIT};
-pub use eval::{Evaluation, SpfResult, check_host, not_authorized_finding};
+pub use eval::{
+    Evaluation, SpfResult, check_host, helo_not_authorized_finding, not_authorized_finding,
+};
 pub use record::{Record, SyntaxError, Term, is_spf_record, parse};
 pub use tree::{LOOKUP_LIMIT, MX_LIMIT, Node, NodeStatus, VOID_LIMIT};
 

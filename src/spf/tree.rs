@@ -1,5 +1,5 @@
-//! The include/redirect tree, walked through the DNS layer as `check_host` would walk it, with
-//! the counts of RFC 7208 §4.6.4 kept per node.
+//! The audit's include/redirect tree: the walk of [`super::walk`] without a client, every term
+//! of every record at once, seen as a tree with the counts of RFC 7208 §4.6.4 kept per node.
 //!
 //! Counted as `check_host` counts them, but for every term rather than up to the first match (an
 //! audit has no sender, so it must assume the worst case):
@@ -13,44 +13,22 @@
 //!
 //! Only `%{d}` can be expanded without a message; a target that needs the sender, IP or HELO
 //! is counted and marked as depending on the sender, never guessed. `redirect` is not followed
-//! when the record has `all`, since `all` always matches first (§6.1).
-//!
-//! Children of a node are fetched concurrently with the lookups of its own terms, so the walk
-//! takes as many round trips as its deepest chain. The walk stops at a domain already on the
-//! chain from the root (a loop), at depth [`MAX_DEPTH`] and after [`MAX_NODES`] records and
-//! [`MAX_RESOLVED`] term lookups, so hostile records cannot make it run forever.
+//! when the record has `all`, since `all` always matches first (§6.1). The walk stops at a
+//! domain already on the chain from the root (a loop), at depth [`MAX_DEPTH`] and after
+//! [`MAX_NODES`] records and [`MAX_RESOLVED`] term lookups, so hostile records cannot make it
+//! run forever.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::future::{BoxFuture, join, join_all};
 use serde::Serialize;
 
-use super::macros::{MacroContext, MacroString, truncate_domain};
-use super::record::{Mechanism, Qualifier, Record, SyntaxError, TermKind, is_spf_record};
-use crate::dns::{Answer, Dns, Failure, Txt};
+use super::record::{Qualifier, Record, SyntaxError};
+use super::walk::{AUDIT, Found, Mode, Skipped, Walked, Walker};
+use crate::dns::{Dns, Txt};
 
-/// DNS-querying terms allowed over the whole tree (§4.6.4).
-pub const LOOKUP_LIMIT: usize = 10;
-/// Void lookups allowed (§4.6.4).
-pub const VOID_LIMIT: usize = 2;
-/// MX records one `mx` term may yield (§4.6.4).
-pub const MX_LIMIT: usize = 10;
-/// Include/redirect depth walked: each level costs a lookup, so deeper is over the limit anyway.
-pub const MAX_DEPTH: usize = 12;
-/// Records fetched per audit.
-pub const MAX_NODES: usize = 100;
-/// `a`/`mx`/`exists` terms resolved per audit.
-pub const MAX_RESOLVED: usize = 200;
-
-/// How a node was reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Via {
-    Root,
-    Include,
-    Redirect,
-}
+pub use super::walk::{
+    LOOKUP_LIMIT, MAX_DEPTH, MAX_NODES, MAX_RESOLVED, MX_LIMIT, VOID_LIMIT, Via,
+};
 
 /// What was found at a node's domain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -136,28 +114,6 @@ pub struct TermTrace {
     /// The directive's qualifier (`+` for redirect).
     #[serde(skip)]
     pub qualifier: Qualifier,
-}
-
-impl TermTrace {
-    fn new(term: &super::record::Term, mechanism: &'static str, qualifier: Qualifier) -> Self {
-        TermTrace {
-            term: term.text.clone(),
-            offset: term.offset,
-            mechanism,
-            lookups: 1,
-            target: None,
-            resolution: Resolution::Resolved,
-            dns: None,
-            void: false,
-            failed: false,
-            note: None,
-            addresses: Vec::new(),
-            mx_count: None,
-            mx_hosts: Vec::new(),
-            child: None,
-            qualifier,
-        }
-    }
 }
 
 /// One domain of the tree: its record, what it costs, and where it leads.
@@ -278,17 +234,83 @@ pub struct Visit<'n> {
 
 /// Walks the SPF tree of `domain` (lowercase, no trailing dot).
 pub async fn walk(dns: &Dns, domain: &str) -> Node {
-    let walker = Walker {
-        dns,
-        nodes: AtomicUsize::new(0),
-        resolved: AtomicUsize::new(0),
-    };
-    let mut root = walker
-        .visit(domain.to_owned(), Via::Root, None, Vec::new())
+    let walked = Walker::new(dns, None, Mode::Every(AUDIT))
+        .walk(domain)
         .await;
+    let mut root = node(walked);
     let mut running = 0;
     accumulate(&mut root, &mut running);
     root
+}
+
+/// The node of a walked record, and of every record below it.
+fn node(walked: Walked) -> Node {
+    let mut node = Node::new(walked.domain.to_ascii_lowercase(), walked.via, walked.term);
+    node.status = match walked.found {
+        Found::Record => NodeStatus::Ok,
+        Found::SyntaxError => NodeStatus::SyntaxError,
+        Found::NoRecord | Found::InvalidName => NodeStatus::Missing,
+        Found::MultipleRecords => NodeStatus::MultipleRecords,
+        Found::Failed => NodeStatus::Failed,
+        Found::Loop => NodeStatus::Loop,
+        Found::NotWalked => NodeStatus::NotWalked,
+    };
+    node.dns = walked.dns;
+    node.records = walked.records;
+    node.record = walked.record;
+    node.diagnostics = walked.diagnostics;
+    node.parsed = walked.parsed;
+    for step in walked.steps {
+        let resolution = match (step.skipped, &step.child) {
+            (_, Some(_)) => Resolution::Child,
+            (Some(Skipped::Unresolved), None) => Resolution::DependsOnSender,
+            (Some(Skipped::InvalidName), None) => Resolution::InvalidName,
+            (Some(Skipped::NeedsClient), None) => Resolution::DependsOnClientIp,
+            (Some(Skipped::Ignored), None) => Resolution::Ignored,
+            (Some(Skipped::NotWalked), None) => Resolution::NotWalked,
+            (None, None) if step.dns.as_deref() == Some("invalid-name") => Resolution::InvalidName,
+            (None, None) => Resolution::Resolved,
+        };
+        let child = step.child.map(|child| {
+            node.children.push(self::node(*child));
+            node.children.len() - 1
+        });
+        node.terms.push(TermTrace {
+            term: step.term.text,
+            offset: step.term.offset,
+            mechanism: step.mechanism,
+            lookups: usize::from(step.counted),
+            target: step.target.map(|t| t.to_ascii_lowercase()),
+            resolution,
+            dns: step.dns,
+            void: step.void,
+            failed: step.failed,
+            note: step.note,
+            addresses: step.addresses,
+            mx_count: step.mx_count,
+            mx_hosts: step
+                .hosts
+                .into_iter()
+                .map(|host| MxHost {
+                    preference: host.preference.unwrap_or_default(),
+                    exchange: host.name,
+                    dns: host.dns,
+                    addresses: host.addresses,
+                })
+                .collect(),
+            child,
+            qualifier: step.qualifier,
+        });
+    }
+    node.lookups = node.terms.iter().map(|t| t.lookups).sum();
+    node.subtree_lookups = node.lookups
+        + node
+            .children
+            .iter()
+            .map(|c| c.subtree_lookups)
+            .sum::<usize>();
+    node.void_lookups = usize::from(walked.void) + node.terms.iter().filter(|t| t.void).count();
+    node
 }
 
 /// Sets `cumulative_lookups` in `check_host`'s order: terms left to right, redirect last, an
@@ -303,436 +325,6 @@ fn accumulate(node: &mut Node, running: &mut usize) {
         }
     }
     node.cumulative_lookups = *running;
-}
-
-struct Walker<'a> {
-    dns: &'a Dns,
-    nodes: AtomicUsize,
-    resolved: AtomicUsize,
-}
-
-/// What the lookups of one `a`, `mx` or `exists` term gave.
-#[derive(Default)]
-struct Lookup {
-    dns: String,
-    void: bool,
-    failed: bool,
-    addresses: Vec<IpAddr>,
-    mx_count: Option<usize>,
-    mx_hosts: Vec<MxHost>,
-    note: Option<String>,
-}
-
-fn take(counter: &AtomicUsize, max: usize) -> bool {
-    counter.fetch_add(1, Ordering::Relaxed) < max
-}
-
-impl<'a> Walker<'a> {
-    fn visit(
-        &'a self,
-        domain: String,
-        via: Via,
-        term: Option<String>,
-        chain: Vec<String>,
-    ) -> BoxFuture<'a, Node> {
-        Box::pin(async move {
-            let mut node = Node::new(domain, via, term);
-            let Some(text) = self.fetch(&mut node, &chain).await else {
-                return node;
-            };
-            let (parsed, errors) = super::record::parse_lenient(&text);
-            node.status = if errors.is_empty() {
-                NodeStatus::Ok
-            } else {
-                NodeStatus::SyntaxError
-            };
-            node.record = Some(text);
-            node.diagnostics = errors;
-
-            let mut chain = chain;
-            chain.push(node.domain.clone());
-            let (children, lookups) = self.plan(&mut node, &parsed, &chain);
-            node.parsed = Some(parsed);
-            let (children, lookups) = join(join_all(children), join_all(lookups)).await;
-            for (index, lookup) in lookups {
-                apply(&mut node.terms[index], lookup);
-            }
-            node.children = children;
-            node.lookups = node.terms.iter().map(|t| t.lookups).sum();
-            node.subtree_lookups = node.lookups
-                + node
-                    .children
-                    .iter()
-                    .map(|c| c.subtree_lookups)
-                    .sum::<usize>();
-            node.void_lookups += node.terms.iter().filter(|t| t.void).count();
-            node
-        })
-    }
-
-    /// Asks for the node's TXT records and returns its one `v=spf1` record; otherwise sets the
-    /// node's status and returns `None`.
-    async fn fetch(&self, node: &mut Node, chain: &[String]) -> Option<String> {
-        if chain.contains(&node.domain) {
-            node.status = NodeStatus::Loop;
-            return None;
-        }
-        if !is_query_name(&node.domain) {
-            node.status = NodeStatus::Missing;
-            node.dns = Some("invalid-name".to_owned());
-            return None;
-        }
-        if chain.len() >= MAX_DEPTH || !take(&self.nodes, MAX_NODES) {
-            return None;
-        }
-        let answer = self.dns.txt(&node.domain).await;
-        node.dns = Some(answer.status());
-        match select(&answer) {
-            Selected::Failed => node.status = NodeStatus::Failed,
-            Selected::Void => {
-                node.status = NodeStatus::Missing;
-                node.void_lookups = usize::from(node.via != Via::Root);
-            }
-            Selected::Records(records) => {
-                node.records = records;
-                match node.records.as_slice() {
-                    [] => node.status = NodeStatus::Missing,
-                    [one] => return Some(one.clone()),
-                    _ => node.status = NodeStatus::MultipleRecords,
-                }
-            }
-        }
-        None
-    }
-
-    /// Traces each DNS-querying term of `parsed` into `node.terms`, and returns the walks of
-    /// its includes and redirect (in evaluation order) and the lookups of its other terms.
-    #[allow(clippy::type_complexity)]
-    fn plan(
-        &'a self,
-        node: &mut Node,
-        parsed: &Record,
-        chain: &[String],
-    ) -> (
-        Vec<BoxFuture<'a, Node>>,
-        Vec<BoxFuture<'a, (usize, Option<Lookup>)>>,
-    ) {
-        let mut children = Vec::new();
-        let mut lookups: Vec<BoxFuture<'a, (usize, Option<Lookup>)>> = Vec::new();
-        for term in &parsed.terms {
-            let TermKind::Directive(directive) = &term.kind else {
-                continue;
-            };
-            let mechanism = &directive.mechanism;
-            if !mechanism.queries_dns() {
-                continue;
-            }
-            let mut trace = TermTrace::new(term, mechanism.name(), directive.qualifier);
-            let spec = match mechanism {
-                Mechanism::Ptr { .. } => {
-                    trace.resolution = Resolution::DependsOnClientIp;
-                    trace.note = Some(
-                        "matches by the client IP's PTR names: cannot be checked without a \
-                         message"
-                            .to_owned(),
-                    );
-                    node.terms.push(trace);
-                    continue;
-                }
-                Mechanism::Include { domain } | Mechanism::Exists { domain } => Some(domain),
-                Mechanism::A { domain, .. } | Mechanism::Mx { domain, .. } => domain.as_ref(),
-                _ => None,
-            };
-            match target(spec, &node.domain) {
-                Err((resolution, why)) => {
-                    trace.resolution = resolution;
-                    trace.note = Some(why);
-                }
-                Ok(name) if matches!(mechanism, Mechanism::Include { .. }) => {
-                    trace.target = Some(name.clone());
-                    trace.resolution = Resolution::Child;
-                    trace.child = Some(children.len());
-                    let walk =
-                        self.visit(name, Via::Include, Some(term.text.clone()), chain.to_vec());
-                    children.push(walk);
-                }
-                Ok(name) => {
-                    trace.target = Some(name.clone());
-                    let index = node.terms.len();
-                    let name_of = mechanism.name();
-                    lookups.push(Box::pin(async move {
-                        (index, self.resolve(name_of, name).await)
-                    }));
-                }
-            }
-            node.terms.push(trace);
-        }
-        // redirect is evaluated after every mechanism, and only when none matched (§6.1).
-        if let Some((term, spec)) = parsed.redirect() {
-            let mut trace = TermTrace::new(term, "redirect", Qualifier::Pass);
-            if let Some((all, _)) = parsed.all() {
-                trace.lookups = 0;
-                trace.resolution = Resolution::Ignored;
-                trace.note = Some(format!(
-                    "never used: `{}` always matches first (§6.1)",
-                    all.text
-                ));
-            } else {
-                match target(Some(spec), &node.domain) {
-                    Err((resolution, why)) => {
-                        trace.resolution = resolution;
-                        trace.note = Some(why);
-                    }
-                    Ok(name) => {
-                        trace.target = Some(name.clone());
-                        trace.resolution = Resolution::Child;
-                        trace.child = Some(children.len());
-                        let walk = self.visit(
-                            name,
-                            Via::Redirect,
-                            Some(term.text.clone()),
-                            chain.to_vec(),
-                        );
-                        children.push(walk);
-                    }
-                }
-            }
-            node.terms.push(trace);
-        }
-        (children, lookups)
-    }
-
-    /// Looks up the target of an `a`, `mx` or `exists` term; `None` past the work bound.
-    async fn resolve(&self, mechanism: &'static str, name: String) -> Option<Lookup> {
-        if !take(&self.resolved, MAX_RESOLVED) {
-            return None;
-        }
-        Some(match mechanism {
-            "mx" => self.resolve_mx(&name).await,
-            // exists asks A even for an IPv6 client (§5.7).
-            "exists" => {
-                let answer = self.dns.a(&name).await;
-                Lookup {
-                    dns: answer.status(),
-                    void: answer.is_void(),
-                    failed: is_failure(&answer),
-                    addresses: answer.records().iter().copied().map(IpAddr::V4).collect(),
-                    ..Lookup::default()
-                }
-            }
-            _ => {
-                let (a, aaaa) = self.dns.addresses(&name).await;
-                let (dns, addresses) = addresses_status(&a, &aaaa);
-                let (failed, note) = family_failure(&a, &aaaa, &addresses);
-                let void = addresses.is_empty() && !failed && dns != "invalid-name";
-                Lookup {
-                    dns,
-                    void,
-                    failed,
-                    addresses,
-                    note,
-                    ..Lookup::default()
-                }
-            }
-        })
-    }
-
-    async fn resolve_mx(&self, name: &str) -> Lookup {
-        let answer = self.dns.mx(name).await;
-        let mut lookup = Lookup {
-            dns: answer.status(),
-            void: answer.is_void(),
-            failed: is_failure(&answer),
-            ..Lookup::default()
-        };
-        let records = answer.records();
-        if records.is_empty() {
-            return lookup;
-        }
-        lookup.mx_count = Some(records.len());
-        if records.len() > MX_LIMIT {
-            lookup.note = Some(format!(
-                "{} MX records: check_host evaluates at most {MX_LIMIT} and then returns \
-                 permerror (§4.6.4)",
-                records.len()
-            ));
-        }
-        // A null MX (RFC 7505) names no host to ask for addresses.
-        let hosts: Vec<_> = records
-            .iter()
-            .filter(|mx| mx.exchange != "." && !mx.exchange.is_empty())
-            .take(MX_LIMIT)
-            .collect();
-        let answers = join_all(hosts.iter().map(|mx| self.dns.addresses(&mx.exchange))).await;
-        for (mx, (a, aaaa)) in hosts.into_iter().zip(answers) {
-            let (dns, addresses) = addresses_status(&a, &aaaa);
-            let (failed, note) = family_failure(&a, &aaaa, &addresses);
-            lookup.failed |= failed;
-            if lookup.note.is_none() {
-                lookup.note = note;
-            }
-            lookup.mx_hosts.push(MxHost {
-                preference: mx.preference,
-                exchange: mx.exchange.clone(),
-                dns,
-                addresses,
-            });
-        }
-        lookup
-    }
-}
-
-/// Whether an address lookup failed as `check_host()` would see it. A sender has one address
-/// family and `check_host()` asks only that one (§5.3, §5.4): when one family answered with
-/// addresses and the other failed, the term is unknown only for senders of the failed family,
-/// which is noted, not a failure of the whole record.
-fn family_failure(
-    a: &Answer<std::net::Ipv4Addr>,
-    aaaa: &Answer<std::net::Ipv6Addr>,
-    addresses: &[IpAddr],
-) -> (bool, Option<String>) {
-    let (a_failed, aaaa_failed) = (is_failure(a), is_failure(aaaa));
-    if !(a_failed || aaaa_failed) {
-        return (false, None);
-    }
-    let answered_a = !a.records().is_empty();
-    let answered_aaaa = !aaaa.records().is_empty();
-    match (a_failed, aaaa_failed) {
-        (false, true) if answered_a => (
-            false,
-            Some(format!(
-                "the AAAA lookup failed ({}): unknown for IPv6 senders only",
-                aaaa.status()
-            )),
-        ),
-        (true, false) if answered_aaaa => (
-            false,
-            Some(format!(
-                "the A lookup failed ({}): unknown for IPv4 senders only",
-                a.status()
-            )),
-        ),
-        _ => (addresses.is_empty() || (a_failed && aaaa_failed), None),
-    }
-}
-
-/// Records what a term's lookup gave in its trace.
-fn apply(trace: &mut TermTrace, lookup: Option<Lookup>) {
-    let Some(lookup) = lookup else {
-        trace.resolution = Resolution::NotWalked;
-        trace.note = Some("not looked up: the audit's work bound was reached".to_owned());
-        return;
-    };
-    if lookup.dns == "invalid-name" {
-        trace.resolution = Resolution::InvalidName;
-    }
-    trace.dns = Some(lookup.dns);
-    trace.void = lookup.void;
-    trace.failed = lookup.failed;
-    trace.addresses = lookup.addresses;
-    trace.mx_count = lookup.mx_count;
-    trace.mx_hosts = lookup.mx_hosts;
-    trace.note = lookup.note;
-}
-
-/// A failure that makes the result unknown. A name the DNS layer refuses to ask is no failure
-/// of DNS: it cannot exist.
-fn is_failure<T>(answer: &Answer<T>) -> bool {
-    matches!(answer, Answer::Failed(failure) if !matches!(failure, Failure::InvalidName(_)))
-}
-
-fn status_of<T>(answer: &Answer<T>) -> String {
-    match answer {
-        Answer::Failed(Failure::InvalidName(_)) => "invalid-name".to_owned(),
-        other => other.status(),
-    }
-}
-
-/// The combined status of the A and AAAA questions, and the addresses they gave.
-fn addresses_status(
-    a: &Answer<std::net::Ipv4Addr>,
-    aaaa: &Answer<std::net::Ipv6Addr>,
-) -> (String, Vec<IpAddr>) {
-    let addresses: Vec<IpAddr> = a
-        .records()
-        .iter()
-        .copied()
-        .map(IpAddr::V4)
-        .chain(aaaa.records().iter().copied().map(IpAddr::V6))
-        .collect();
-    let status = if let Some(failed) = [status_of(a), status_of(aaaa)]
-        .into_iter()
-        .zip([is_failure(a), is_failure(aaaa)])
-        .find_map(|(status, failed)| failed.then_some(status))
-    {
-        failed
-    } else if !addresses.is_empty() {
-        "records".to_owned()
-    } else if matches!(a, Answer::Failed(Failure::InvalidName(_))) {
-        "invalid-name".to_owned()
-    } else if matches!(a, Answer::NxDomain { .. }) || matches!(aaaa, Answer::NxDomain { .. }) {
-        "nxdomain".to_owned()
-    } else {
-        "nodata".to_owned()
-    };
-    (status, addresses)
-}
-
-enum Selected {
-    Failed,
-    Void,
-    Records(Vec<String>),
-}
-
-/// The `v=spf1` records among a TXT answer, each joined from its strings (§3.3, §4.5).
-fn select(answer: &Answer<Txt>) -> Selected {
-    match answer {
-        Answer::Failed(Failure::InvalidName(_))
-        | Answer::NoData { .. }
-        | Answer::NxDomain { .. } => Selected::Void,
-        Answer::Failed(_) => Selected::Failed,
-        Answer::Records { records, .. } => Selected::Records(
-            records
-                .iter()
-                .map(Txt::joined)
-                .filter(|text| is_spf_record(text))
-                .collect(),
-        ),
-    }
-}
-
-/// The name a term asks about: its domain-spec expanded with `<domain>`, or `<domain>`.
-fn target(spec: Option<&MacroString>, domain: &str) -> Result<String, (Resolution, String)> {
-    let Some(spec) = spec else {
-        return Ok(domain.to_owned());
-    };
-    match spec.expand(&MacroContext::domain_only(domain)) {
-        Ok(expanded) => {
-            let name = truncate_domain(&expanded).to_ascii_lowercase();
-            if is_query_name(&name) {
-                Ok(name)
-            } else {
-                Err((
-                    Resolution::InvalidName,
-                    format!("`{expanded}` is not a name DNS can be asked about"),
-                ))
-            }
-        }
-        Err(unresolved) => Err((
-            Resolution::DependsOnSender,
-            format!("uses {unresolved}, known only when a message arrives: counted, not looked up"),
-        )),
-    }
-}
-
-/// A name the DNS layer can ask: 1 to 63 visible ASCII characters per label, at most 253 in
-/// all (RFC 1035 §2.3.4).
-fn is_query_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            (1..=63).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_graphic())
-        })
 }
 
 /// The size of the UDP reply to a TXT question for `name` (RFC 1035 §4.1, without EDNS): a
@@ -757,34 +349,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_names_are_checked_before_asking() {
-        assert!(is_query_name("_spf.example.com"));
-        assert!(!is_query_name(""));
-        assert!(!is_query_name("a..example.com"));
-        assert!(!is_query_name(&format!("{}.com", "a".repeat(64))));
-        assert!(!is_query_name("with space.example.com"));
-    }
-
-    #[test]
-    fn targets_expand_the_domain_and_defer_sender_macros() {
-        let spec = super::super::macros::parse_domain_spec("_spf.%{d2}").unwrap();
-        assert_eq!(
-            target(Some(&spec), "mail.example.com"),
-            Ok("_spf.example.com".to_owned())
-        );
-        assert_eq!(target(None, "example.com"), Ok("example.com".to_owned()));
-        let spec = super::super::macros::parse_domain_spec("%{i}.bl.example.org").unwrap();
-        let (resolution, note) = target(Some(&spec), "example.com").unwrap_err();
-        assert_eq!(resolution, Resolution::DependsOnSender);
-        assert!(note.contains("%{i}"), "{note}");
-        let spec = super::super::macros::parse_domain_spec("%{d}.EXAMPLE.net.").unwrap();
-        assert_eq!(
-            target(Some(&spec), "a.org"),
-            Ok("a.org.example.net".to_owned())
-        );
-    }
-
-    #[test]
     fn the_txt_reply_size_counts_every_record_at_the_name() {
         let spf = Txt {
             strings: vec![b"v=spf1 -all".to_vec()],
@@ -798,38 +362,5 @@ mod tests {
             strings: vec![vec![b'x'; 255], vec![b'y'; 200]],
         };
         assert!(txt_reply_size("example.com", &[spf, big]) > 512);
-    }
-
-    #[test]
-    fn only_v_spf1_records_are_selected_and_strings_are_joined() {
-        let answer = Answer::Records {
-            records: vec![
-                Txt {
-                    strings: vec![b"v=spf1 ip4:".to_vec(), b"192.0.2.5 -all".to_vec()],
-                },
-                Txt {
-                    strings: vec![b"v=spf10 +all".to_vec()],
-                },
-                Txt {
-                    strings: vec![b"google-site-verification=x".to_vec()],
-                },
-                Txt {
-                    strings: vec![vec![0x96, 0xff]],
-                },
-            ],
-            aliases: Vec::new(),
-        };
-        let Selected::Records(records) = select(&answer) else {
-            panic!("not records")
-        };
-        assert_eq!(records, vec!["v=spf1 ip4:192.0.2.5 -all".to_owned()]);
-        assert!(matches!(
-            select(&Answer::<Txt>::nx_domain()),
-            Selected::Void
-        ));
-        assert!(matches!(
-            select(&Answer::<Txt>::Failed(Failure::Timeout)),
-            Selected::Failed
-        ));
     }
 }

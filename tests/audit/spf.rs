@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{FindingOut, Report, audit};
+use crate::support::{FindingOut, Report, audit, audit_with};
 
 /// The SPF findings, by code.
 fn spf_codes(report: &Report) -> Vec<String> {
@@ -364,4 +364,104 @@ fn an_aaaa_failure_beside_a_records_is_noted_not_spf_lookup_failed() {
         term["note"],
         "the AAAA lookup failed (SERVFAIL): unknown for IPv6 senders only"
     );
+}
+
+#[test]
+fn an_include_of_a_single_label_is_not_asked_and_not_void_as_in_check_host() {
+    // check_host stops at the include with permerror after two void lookups: the name `test`
+    // is a single label it never asks about (§4.3). The audit's tree walks the same way.
+    let report = audit("single-label.spf.test");
+    assert_eq!(report.spf["void_lookups"], 2, "{}", report.spf);
+    assert!(!report.has("spf.void-lookup-limit"), "{:?}", report.codes());
+    let target = child(&report.spf["tree"], "test");
+    assert_eq!(target["status"], "missing");
+    assert_eq!(target["dns"], "invalid-name");
+    let finding = one(&report, "spf.include-missing");
+    assert_eq!(finding.evidence["name"], "test");
+
+    let checked = audit_with("single-label.spf.test", &["--ip", "192.0.2.10"]);
+    let evaluation = &checked.ips[0]["spf"];
+    assert_eq!(evaluation["result"], "permerror", "{evaluation}");
+    assert_eq!(evaluation["reason"]["kind"], "include-none");
+    assert_eq!(evaluation["void_lookups"], 2);
+}
+
+// --- Who is sending: --mail-from and --helo with --ip -------------------------------------
+
+#[test]
+fn mail_from_gives_check_host_the_local_part() {
+    // by-local allows the local parts that have an A record under _senders (%{l}).
+    let report = audit_with(
+        "by-local.spf.test",
+        &[
+            "--ip",
+            "192.0.2.10",
+            "--mail-from",
+            "bounce@by-local.spf.test",
+        ],
+    );
+    let evaluation = &report.ips[0]["spf"];
+    assert_eq!(evaluation["result"], "pass", "{evaluation}");
+    assert_eq!(evaluation["sender"], "bounce@by-local.spf.test");
+    assert_eq!(
+        evaluation["trace"]["terms"][0]["target"],
+        "bounce._senders.by-local.spf.test"
+    );
+    assert!(!report.has("spf.ip-not-authorized"), "{:?}", report.codes());
+    // The audit's own tree cannot know the sender: counted, not looked up.
+    assert_eq!(
+        report.spf["tree"]["terms"][0]["resolution"],
+        "depends-on-sender"
+    );
+
+    // Without it, the sender is the domain's postmaster, which is not allowed.
+    let postmaster = audit_with("by-local.spf.test", &["--ip", "192.0.2.10"]);
+    assert_eq!(postmaster.ips[0]["spf"]["result"], "fail");
+    assert_eq!(
+        postmaster.ips[0]["spf"]["sender"],
+        "postmaster@by-local.spf.test"
+    );
+    assert!(postmaster.has("spf.ip-not-authorized"));
+}
+
+#[test]
+fn helo_gives_check_host_the_helo_name_and_is_checked_on_its_own() {
+    // by-helo allows the HELO names that have an A record under _helo (%{h}); the HELO name
+    // out.helo.spf.test publishes "v=spf1 a -all" for 192.0.2.10.
+    let report = audit_with(
+        "by-helo.spf.test",
+        &["--ip", "198.51.100.7", "--helo", "out.helo.spf.test"],
+    );
+    let ip = &report.ips[0];
+    assert_eq!(ip["spf"]["result"], "pass", "{}", ip["spf"]);
+    assert_eq!(ip["spf"]["helo"], "out.helo.spf.test");
+    assert_eq!(ip["spf_helo"]["domain"], "out.helo.spf.test");
+    assert_eq!(ip["spf_helo"]["sender"], "postmaster@out.helo.spf.test");
+    assert_eq!(ip["spf_helo"]["result"], "fail", "{}", ip["spf_helo"]);
+    assert!(!report.has("spf.ip-not-authorized"), "{:?}", report.codes());
+    let finding = one(&report, "spf.helo-not-authorized");
+    assert_eq!(finding.severity, "error");
+    assert_eq!(finding.evidence["identity"], "helo");
+    assert_eq!(finding.evidence["domain"], "out.helo.spf.test");
+    assert!(
+        finding
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("\"v=spf1 a ip4:198.51.100.7 -all\""),
+        "{:?}",
+        finding.fix
+    );
+
+    let sending = audit_with(
+        "by-helo.spf.test",
+        &["--ip", "192.0.2.10", "--helo", "out.helo.spf.test"],
+    );
+    assert_eq!(sending.ips[0]["spf_helo"]["result"], "pass");
+    assert!(spf_codes(&sending).is_empty(), "{:?}", sending.codes());
+
+    // Without --helo, %{h} is "unknown" and no HELO check is made.
+    let unknown = audit_with("by-helo.spf.test", &["--ip", "192.0.2.10"]);
+    assert_eq!(unknown.ips[0]["spf"]["result"], "fail");
+    assert!(unknown.ips[0].get("spf_helo").is_none());
 }

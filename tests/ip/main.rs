@@ -9,6 +9,7 @@ mod support;
 
 use support::dns_server;
 
+mod sender;
 mod verdicts;
 
 use std::net::IpAddr;
