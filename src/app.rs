@@ -20,6 +20,7 @@ use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
 use crate::files::{self, Named};
 use crate::finding::Severity;
+use crate::https::HttpsOptions;
 use crate::input::{self, InputError};
 use crate::report::stream::{self, ReportSink};
 use crate::report::{TargetReport, json, markdown, table};
@@ -105,6 +106,9 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .flatten()
             .map_while(|domain| domain.map_err(|e| read_error.set(Some(e))).ok()),
     );
+    // One trust for the run: the MTA-STS policy fetch and, with --smtp, the MX probes.
+    let trust = smtp::Trust::new(args.ca_file.as_deref())?;
+    let step = Duration::from_secs_f64(args.common.timeout);
     let options = AuditOptions {
         sender,
         selectors: args
@@ -113,16 +117,12 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .map(|s| input::parse_selector(s))
             .collect::<Result<_, _>>()?,
         ips: parse_ips(&args.ips)?,
-        smtp: args
-            .smtp
-            .then(|| -> anyhow::Result<smtp::ProbeOptions> {
-                Ok(smtp::ProbeOptions {
-                    trust: smtp::Trust::new(args.ca_file.as_deref())?,
-                    credentials: None,
-                    step: Duration::from_secs_f64(args.common.timeout),
-                })
-            })
-            .transpose()?,
+        https: HttpsOptions::new(&trust, step),
+        smtp: args.smtp.then(|| smtp::ProbeOptions {
+            trust,
+            credentials: None,
+            step,
+        }),
     };
     let bulk = args.file.is_some() || total.is_none_or(|total| total > BULK_THRESHOLD);
     let context = RunContext::prepare(&args.common)?;

@@ -1,6 +1,7 @@
 //! The audit of one target: every area checked concurrently over one DNS client, the findings
 //! merged and scored. The round trips an audit takes are those of its longest dependency chain
-//! (MX → host addresses → PTR; MX → host domains → domain blocklists), not its query count.
+//! (MX → host addresses → PTR; MX → host domains → domain blocklists; `_mta-sts` → the policy
+//! host's addresses → the HTTPS fetch), not its query count.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -11,11 +12,12 @@ use crate::completeness;
 use crate::dns::Dns;
 use crate::dnsbl::{self, Catalog, DomainListingReport, ListHealth};
 use crate::finding::{Checked, Code, Finding};
+use crate::https::HttpsOptions;
 use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
 use crate::report::{Areas, DomainAreas, IpAreas, SmtpAreas, TargetKind, TargetReport};
 use crate::spf::eval::HELO;
-use crate::{delivery, dkim, dmarc, ip, mx, nameservers, smtp, spf};
+use crate::{delivery, dkim, dmarc, ip, mta_sts, mx, nameservers, smtp, spf, tlsrpt};
 
 /// The blocklists of a run: the catalog and what its health check found (RFC 5782 §5), asked
 /// once per run before any target.
@@ -54,6 +56,9 @@ pub struct AuditOptions {
     pub sender: Sender,
     /// `--smtp`: probe each MX host on port 25. Without it an audit opens no TCP connection.
     pub smtp: Option<smtp::ProbeOptions>,
+    /// How the MTA-STS policy is fetched: the roots trusted (web PKI and `--ca-file`) and the
+    /// time-out.
+    pub https: HttpsOptions,
 }
 
 /// MX hosts probed at most (by preference), and at once.
@@ -83,18 +88,24 @@ pub async fn audit_domain(
             .iter()
             .map(|&address| sending_ip(dns, address, Some(domain), &options.sender, blocklists)),
     );
-    let (spf, dmarc, dkim, (mx, listings, smtp), ips) = tokio::join!(
+    let (spf, dmarc, dkim, (mx, listings, smtp), ips, mut mta_sts, tls_rpt) = tokio::join!(
         spf::check(dns, domain),
         dmarc::check(dns, domain),
         dkim::check(dns, domain, &options.selectors),
         mx_and_listings,
         ips,
+        mta_sts::check(dns, domain, &options.https),
+        tlsrpt::check(dns, domain),
     );
+    let probed: Vec<&smtp::PortProbe> = smtp.iter().map(|p| &p.report).collect();
+    mta_sts::judge_mx(&mut mta_sts, &mx.report, &probed);
     let mut findings: Vec<Finding> = Vec::new();
     findings.extend(spf.findings);
     findings.extend(dmarc.findings);
     findings.extend(dkim.findings);
     findings.extend(mx.findings);
+    findings.extend(mta_sts.findings);
+    findings.extend(tls_rpt.findings);
     let mut blocklist_reports: Vec<DomainListingReport> = Vec::new();
     for listing in listings {
         findings.extend(listing.findings);
@@ -124,6 +135,8 @@ pub async fn audit_domain(
         dmarc: dmarc.report,
         dkim: dkim.report,
         mx: mx.report,
+        mta_sts: mta_sts.report,
+        tls_rpt: tls_rpt.report,
         ips: ip_reports,
         blocklists: blocklist_reports,
         smtp: smtp_probes,

@@ -85,9 +85,9 @@ pub struct AuditArgs {
     #[arg(long)]
     pub smtp: bool,
 
-    /// With --smtp: trust the CA certificates of this PEM file beside the web PKI roots (an
-    /// internal relay's private CA).
-    #[arg(long, value_name = "PATH", requires = "smtp")]
+    /// Trust the CA certificates of this PEM file beside the web PKI roots (a private CA): for
+    /// the MTA-STS policy host (HTTPS) and, with --smtp, the MX hosts.
+    #[arg(long, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
 
     #[command(flatten)]

@@ -137,8 +137,11 @@ codes! {
     MtastsPolicyUnreachable => "mtasts.policy-unreachable", Error;
     MtastsMxMismatch => "mtasts.mx-mismatch", Error;
     MtastsTesting => "mtasts.testing", Info;
+    MtastsMxTlsFailed => "mtasts.mx-tls-failed", Error;
+    MtastsLookupFailed => "mtasts.lookup-failed", Error;
     TlsrptMissing => "tlsrpt.missing", Info;
     TlsrptInvalid => "tlsrpt.invalid", Error;
+    TlsrptLookupFailed => "tlsrpt.lookup-failed", Error;
     BimiInvalid => "bimi.invalid", Error;
     BimiDmarcNotEnforced => "bimi.dmarc-not-enforced", Warning;
     DnssecUnsigned => "dnssec.unsigned", Info;
@@ -168,6 +171,8 @@ impl Code {
                 | Code::DmarcLookupFailed
                 | Code::DkimLookupFailed
                 | Code::MxLookupFailed
+                | Code::MtastsLookupFailed
+                | Code::TlsrptLookupFailed
                 | Code::IpDnsblRefused
                 | Code::IpDnsblUnavailable
         )

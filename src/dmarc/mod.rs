@@ -229,7 +229,7 @@ impl Step {
 }
 
 /// `text` as the walk's log shows it: at most [`LOGGED_RECORD_BYTES`] bytes, and how long it was.
-fn logged(text: String) -> String {
+pub(crate) fn logged(text: String) -> String {
     if text.len() <= LOGGED_RECORD_BYTES {
         return text;
     }

@@ -7,7 +7,7 @@
 //! ranges = ["192.0.2.0/28"]        # CIDR, expanded to every address
 //! selectors = ["s2024"]            # DKIM selectors beside the built-in ones
 //! smtp = ["mail.example.com:587", "mx.example.com:25", "[2001:db8::25]:25"]  # HOST[:PORT]
-//! ca_file = "/etc/mailaudit/private-ca.pem"                               # for `smtp`
+//! ca_file = "/etc/mailaudit/private-ca.pem"           # for `smtp` and MTA-STS policy hosts
 //! webhook = "https://hooks.example/mailaudit"
 //! metrics = "/var/lib/node_exporter/textfile/mailaudit.prom"
 //! ```
@@ -67,8 +67,8 @@ pub struct Config {
     pub selectors: Vec<String>,
     /// Mail servers probed as a client would (no AUTH), in the config's order.
     pub smtp: Vec<SmtpTarget>,
-    /// CA certificates (PEM) trusted beside the web PKI roots by the `smtp` probes: an input,
-    /// read at start.
+    /// CA certificates (PEM) trusted beside the web PKI roots by the `smtp` probes and the
+    /// domains' MTA-STS policy fetches: an input, read at start.
     pub ca_file: Option<PathBuf>,
     pub webhook: Option<String>,
     pub metrics: Option<PathBuf>,

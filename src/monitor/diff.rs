@@ -28,6 +28,8 @@ use crate::dkim::{DkimReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
 use crate::dnsbl::{ListAnswer, ListStatus};
 use crate::finding::Severity;
+use crate::finding::Verdict;
+use crate::mta_sts::{FetchOutcome, MtaStsReport, TxtAnswer};
 use crate::mx::MxReport;
 use crate::report::{Areas, TargetReport};
 use crate::score::Grade;
@@ -125,6 +127,15 @@ impl Snapshot {
                 records.insert("spf".to_owned(), spf_record(&areas.spf));
                 records.insert("dmarc".to_owned(), dmarc_record(&areas.dmarc));
                 records.insert("mx".to_owned(), mx_set(&areas.mx));
+                records.insert(
+                    "mta-sts".to_owned(),
+                    txt_record(&areas.mta_sts.dns, areas.mta_sts.record.as_deref()),
+                );
+                records.insert("mta-sts-policy".to_owned(), mta_sts_policy(&areas.mta_sts));
+                records.insert(
+                    "tls-rpt".to_owned(),
+                    txt_record(&areas.tls_rpt.dns, areas.tls_rpt.record.as_deref()),
+                );
                 dkim_records(&areas.dkim, &mut records);
                 for report in &areas.blocklists {
                     listings.extend(listings_of(&report.domain, &report.lists));
@@ -275,11 +286,15 @@ fn finding_areas(unknown: &str) -> &'static [&'static str] {
         "dmarc" => &["dmarc"],
         "dkim" => &["dkim"],
         "mx" => &["mx"],
+        "mtasts" => &["mtasts"],
+        "tlsrpt" => &["tlsrpt"],
         "domain-blocklists" => &["domain"],
         "reverse-dns" | "blocklists" => &["ip"],
         "smtp" => &["smtp"],
         // The resolver stopped answering: nothing of the report can be trusted to be seen.
-        _ => &["spf", "dmarc", "dkim", "mx", "domain", "ip", "dns", "smtp"],
+        _ => &[
+            "spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "domain", "ip", "dns", "smtp",
+        ],
     }
 }
 
@@ -453,6 +468,60 @@ fn dmarc_record(dmarc: &DmarcReport) -> Observed {
         Observed::Absent
     } else {
         Observed::Unknown
+    }
+}
+
+/// The `mta-sts` or `tls-rpt` record: the one senders use (a new MTA-STS policy id is a
+/// changed record), else the TXT records at the name that they discard.
+fn txt_record(dns: &TxtAnswer, used: Option<&str>) -> Observed {
+    if let Some(record) = used {
+        return Observed::Present {
+            value: record.to_owned(),
+            summary: None,
+        };
+    }
+    if !answered(&dns.answer) {
+        Observed::Unknown
+    } else if dns.records.is_empty() {
+        Observed::Absent
+    } else {
+        Observed::Present {
+            value: dns.records.join(" | "),
+            summary: None,
+        }
+    }
+}
+
+/// The `mta-sts-policy` record: what the fetched policy says (`mode: enforce; mx: …; max_age:
+/// …`: a changed mode is a changed record), `not usable: <outcome>` when it could not be
+/// fetched or read, absent without a valid record; unknown when a lookup failed.
+fn mta_sts_policy(report: &MtaStsReport) -> Observed {
+    let Some(fetch) = &report.policy else {
+        return if report.verdict == Verdict::Unknown {
+            Observed::Unknown
+        } else {
+            Observed::Absent
+        };
+    };
+    let value = match (&fetch.parsed, fetch.outcome) {
+        (_, FetchOutcome::LookupFailed) => return Observed::Unknown,
+        (Some(policy), _) => format!(
+            "mode: {}; mx: {}; max_age: {}",
+            policy.mode.as_str(),
+            policy.mx.join(", "),
+            policy.max_age
+        ),
+        (None, outcome) => format!(
+            "not usable: {}",
+            serde_json::to_value(outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+    };
+    Observed::Present {
+        value,
+        summary: None,
     }
 }
 
@@ -921,6 +990,9 @@ fn record_label(name: &str) -> String {
         "spf" => "SPF record".to_owned(),
         "dmarc" => "DMARC record".to_owned(),
         "mx" => "MX set".to_owned(),
+        "mta-sts" => "MTA-STS record".to_owned(),
+        "mta-sts-policy" => "MTA-STS policy".to_owned(),
+        "tls-rpt" => "TLS-RPT record".to_owned(),
         other => {
             if let Some(selector) = other.strip_prefix("dkim:") {
                 format!("DKIM key at selector {selector}")

@@ -40,6 +40,7 @@ use crate::cli::{CommonArgs, Format};
 use crate::dns::Dns;
 use crate::dnsbl::Catalog;
 use crate::files::{self, Named};
+use crate::https::HttpsOptions;
 use crate::input;
 use crate::report::TargetReport;
 use crate::smtp;
@@ -100,6 +101,7 @@ fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         dns: DnsSetup::from_args(&args.common)?,
         options: AuditOptions {
             selectors: config.selectors.clone(),
+            https: HttpsOptions::new(&trust, Duration::from_secs_f64(args.common.timeout)),
             ..AuditOptions::default()
         },
         // As `mailaudit smtp` probes, without AUTH: the monitor holds no password.

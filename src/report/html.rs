@@ -26,7 +26,7 @@ use crate::dkim::{DkimReport, SelectorReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
 use crate::dnsbl::{ListAnswer, ListStatus};
 use crate::files;
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, Severity, Verdict};
 use crate::ip::IpReport;
 use crate::mx::{HostReport, MxReport};
 use crate::requirements::Requirement;
@@ -222,6 +222,38 @@ struct TargetView {
     domain_matrix: Option<Matrix>,
     /// Each SMTP session probed: a mail server's ports, or a domain's MX hosts (`--smtp`).
     smtp: Vec<SmtpSessionView>,
+    /// MTA-STS and TLS-RPT: their facts.
+    transport: Vec<FactsView>,
+}
+
+/// An area shown as its facts, one a row, and a text shown as fetched (the MTA-STS policy).
+struct FactsView {
+    title: &'static str,
+    verdict: &'static str,
+    facts: Vec<Pair>,
+    text: Option<String>,
+}
+
+impl FactsView {
+    fn new(
+        title: &'static str,
+        verdict: Verdict,
+        facts: Vec<(&'static str, String)>,
+        text: Option<&str>,
+    ) -> FactsView {
+        FactsView {
+            title,
+            verdict: verdict_word(verdict),
+            facts: facts
+                .into_iter()
+                .map(|(key, value)| Pair {
+                    key: key.to_owned(),
+                    value: shown(&value),
+                })
+                .collect(),
+            text: text.map(|t| shown(&t.replace("\r\n", "\n"))),
+        }
+    }
 }
 
 /// One SMTP session: a title and its facts, the diagnosis first.
@@ -358,6 +390,24 @@ impl TargetView {
         self.dmarc = Some(DmarcView::new(&areas.dmarc));
         self.dkim = Some(DkimView::new(&areas.dkim));
         self.mx = Some(MxView::new(&areas.mx));
+        self.transport = vec![
+            FactsView::new(
+                "MTA-STS",
+                areas.mta_sts.verdict,
+                summary::mta_sts_facts(&areas.mta_sts),
+                areas
+                    .mta_sts
+                    .policy
+                    .as_ref()
+                    .and_then(|p| p.text.as_deref()),
+            ),
+            FactsView::new(
+                "TLS-RPT",
+                areas.tls_rpt.verdict,
+                summary::tls_rpt_facts(&areas.tls_rpt),
+                None,
+            ),
+        ];
         if !areas.blocklists.is_empty() {
             self.domain_matrix = Some(Matrix::new(
                 areas

@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 
 use super::summary::{self, AreaLine};
-use super::{INCOMPLETE_NOTE, TargetKind, TargetReport, unknown_line};
+use super::{Areas, INCOMPLETE_NOTE, TargetKind, TargetReport, unknown_line};
 use crate::dnsbl::ListAnswer;
 use crate::ip::IpReport;
 use crate::report::table::{clean, list_cell_text, verdict_word};
@@ -71,6 +71,7 @@ fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -
     if with_matrix && !ips.is_empty() {
         write_matrix(out, &ips)?;
     }
+    write_transport(out, report)?;
     write_smtp(out, report)?;
     if !report.requirements.is_empty() {
         writeln!(
@@ -152,6 +153,26 @@ fn write_headline(out: &mut dyn Write, report: &TargetReport) -> io::Result<()> 
         writeln!(out, "**Incomplete:** {INCOMPLETE_NOTE}:\n")?;
         for unknown in &report.unknown {
             writeln!(out, "- {}", cell(&unknown_line(unknown)))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// A domain's MTA-STS and TLS-RPT facts, one table each.
+fn write_transport(out: &mut dyn Write, report: &TargetReport) -> io::Result<()> {
+    let Areas::Domain(areas) = &report.areas else {
+        return Ok(());
+    };
+    for (title, facts) in [
+        ("MTA-STS", summary::mta_sts_facts(&areas.mta_sts)),
+        ("TLS-RPT", summary::tls_rpt_facts(&areas.tls_rpt)),
+    ] {
+        writeln!(out, "### {title}\n")?;
+        writeln!(out, "| Fact | Value |")?;
+        writeln!(out, "|---|---|")?;
+        for (label, value) in facts {
+            writeln!(out, "| {label} | {} |", cell(&value))?;
         }
         writeln!(out)?;
     }

@@ -17,7 +17,7 @@ use crate::finding::{self, Code, Finding, Severity};
 use crate::ip::IpReport;
 use crate::requirements::{self, Requirement};
 use crate::score::{self, Grade, Score};
-use crate::{dkim, dmarc, mx, smtp, spf};
+use crate::{dkim, dmarc, mta_sts, mx, smtp, spf, tlsrpt};
 
 /// The version of the JSON report's shape; raised only on an incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -39,6 +39,12 @@ pub struct DomainAreas {
     pub dmarc: dmarc::DmarcReport,
     pub dkim: dkim::DkimReport,
     pub mx: mx::MxReport,
+    /// MTA-STS (RFC 8461): the `_mta-sts` record and the policy fetched over HTTPS.
+    #[serde(rename = "mta_sts")]
+    pub mta_sts: mta_sts::MtaStsReport,
+    /// TLS-RPT (RFC 8460): the `_smtp._tls` record.
+    #[serde(rename = "tls_rpt")]
+    pub tls_rpt: tlsrpt::TlsRptReport,
     /// The sending IPs given with `--ip`: reverse DNS and blocklists.
     pub ips: Vec<IpReport>,
     /// The domain and its MX hosts' domains on the domain blocklists.

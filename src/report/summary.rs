@@ -2,6 +2,7 @@
 //! later). It only restates the report: every verdict was made by the area's check.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use crate::completeness::answered;
 use crate::dkim::{DkimReport, SelectorStatus};
@@ -9,9 +10,11 @@ use crate::dmarc::DmarcReport;
 use crate::dnsbl::{DomainListingReport, ListAnswer, ListStatus};
 use crate::finding::Verdict;
 use crate::ip::IpReport;
+use crate::mta_sts::{MtaStsReport, TxtAnswer};
 use crate::mx::{HostStatus, MxReport};
 use crate::smtp::{self, Outcome, PortProbe, Session};
 use crate::spf::{Evaluation, Node, NodeStatus, SpfReport, SpfResult};
+use crate::tlsrpt::{Destination, TlsRptReport};
 
 use super::{Areas, DomainAreas};
 
@@ -205,6 +208,8 @@ fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
         dmarc(&areas.dmarc),
         dkim(&areas.dkim),
         mx(&areas.mx),
+        mta_sts(&areas.mta_sts),
+        tls_rpt(&areas.tls_rpt),
         domain_lists(&areas.blocklists),
     ];
     if !areas.ips.is_empty() {
@@ -214,6 +219,200 @@ fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
         lines.push(mx_smtp(&areas.smtp));
     }
     lines
+}
+
+/// The TXT answer of a protocol's name when it holds no record senders use.
+fn txt_outcome(dns: &TxtAnswer) -> String {
+    if !answered(&dns.answer) {
+        format!(
+            "unknown: the lookup of {} failed ({})",
+            dns.name, dns.answer
+        )
+    } else if dns.txt_records == 0 {
+        format!("no record at {} ({})", dns.name, dns.answer)
+    } else {
+        format!(
+            "{} TXT records at {}, none usable: {}",
+            dns.txt_records,
+            dns.name,
+            dns.records.join(" | ")
+        )
+    }
+}
+
+/// The name asked and what it holds, one fact a row.
+fn txt_facts(dns: &TxtAnswer, facts: &mut Vec<(&'static str, String)>) {
+    let alias = if dns.aliases.is_empty() {
+        String::new()
+    } else {
+        format!(" (alias: {})", dns.aliases.join(" → "))
+    };
+    facts.push(("Name asked", format!("{}: {}{alias}", dns.name, dns.answer)));
+    if dns.txt_records > 0 {
+        let mut records = dns.records.join(" | ");
+        if dns.txt_records > dns.records.len() {
+            let _ = write!(
+                records,
+                " (and {} more)",
+                dns.txt_records - dns.records.len()
+            );
+        }
+        facts.push(("TXT records", records));
+    }
+}
+
+/// Everything the MTA-STS check saw, one fact a row, for the detailed formats (HTML,
+/// Markdown); the policy's text is apart ([`MtaStsReport::policy`]).
+pub fn mta_sts_facts(report: &MtaStsReport) -> Vec<(&'static str, String)> {
+    let mut facts = Vec::new();
+    txt_facts(&report.dns, &mut facts);
+    if let Some(record) = &report.record {
+        facts.push(("Record used", record.clone()));
+    }
+    if let Some(id) = &report.id {
+        facts.push(("Policy id", id.clone()));
+    }
+    let Some(fetch) = &report.policy else {
+        return facts;
+    };
+    facts.push(("Policy URL", fetch.url.clone()));
+    let addresses: Vec<String> = fetch.addresses.iter().map(ToString::to_string).collect();
+    facts.push((
+        "Policy host",
+        format!(
+            "{} (A: {}, AAAA: {})",
+            if addresses.is_empty() {
+                "no address".to_owned()
+            } else {
+                addresses.join(", ")
+            },
+            fetch.a,
+            fetch.aaaa
+        ),
+    ));
+    if let Some(status) = fetch.status {
+        let mut http = format!("status {status}");
+        if let Some(content_type) = &fetch.content_type {
+            let _ = write!(http, ", {content_type}");
+        }
+        if let Some(location) = &fetch.location {
+            let _ = write!(http, ", redirect to {location} (not followed)");
+        }
+        facts.push(("HTTP", http));
+    }
+    let outcome = serde_json::to_value(fetch.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    facts.push((
+        "Outcome",
+        match &fetch.error {
+            Some(error) => format!("{outcome}: {error}"),
+            None => outcome,
+        },
+    ));
+    if let Some(policy) = &fetch.parsed {
+        facts.push(("Mode", policy.mode.as_str().to_owned()));
+        facts.push(("MX patterns", policy.mx.join(", ")));
+        facts.push((
+            "max_age",
+            format!("{} s ({} days)", policy.max_age, policy.max_age / 86_400),
+        ));
+        if !fetch.mx.is_empty() {
+            let hosts: Vec<String> = fetch
+                .mx
+                .iter()
+                .map(|m| match &m.pattern {
+                    Some(pattern) => format!("{} matches {pattern}", m.host),
+                    None => format!("{} matches no pattern", m.host),
+                })
+                .collect();
+            facts.push(("MX hosts", hosts.join("; ")));
+        }
+    }
+    facts
+}
+
+/// Everything the TLS-RPT check saw, one fact a row.
+pub fn tls_rpt_facts(report: &TlsRptReport) -> Vec<(&'static str, String)> {
+    let mut facts = Vec::new();
+    txt_facts(&report.dns, &mut facts);
+    if let Some(record) = &report.record {
+        facts.push(("Record used", record.clone()));
+    }
+    for destination in &report.rua {
+        facts.push(match destination {
+            Destination::Mailto(address) => ("Reports mailed to", address.clone()),
+            Destination::Https(url) => ("Reports posted to", url.clone()),
+        });
+    }
+    facts
+}
+
+/// MTA-STS: the record, the policy fetched and what it says, each MX host against it.
+fn mta_sts(report: &MtaStsReport) -> AreaLine {
+    let mut found = Vec::new();
+    match &report.record {
+        Some(record) => found.push(format!("record: {record}")),
+        None => found.push(txt_outcome(&report.dns)),
+    }
+    if let Some(fetch) = &report.policy {
+        match &fetch.parsed {
+            Some(policy) => {
+                found.push(format!(
+                    "policy ({}): mode {}, mx {}, max_age {}",
+                    fetch.url,
+                    policy.mode.as_str(),
+                    if policy.mx.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        policy.mx.join(", ")
+                    },
+                    policy.max_age
+                ));
+                for matched in fetch.mx.iter().take(MAX_LINES) {
+                    found.push(match &matched.pattern {
+                        Some(pattern) => format!("MX {} matches {pattern}", matched.host),
+                        None => format!("MX {} matches no pattern", matched.host),
+                    });
+                }
+            }
+            None => found.push(format!(
+                "policy not usable: {}",
+                fetch.error.as_deref().unwrap_or("not fetched")
+            )),
+        }
+    }
+    AreaLine {
+        area: "MTA-STS",
+        verdict: report.verdict,
+        found,
+    }
+}
+
+/// TLS-RPT: the record and where reports go.
+fn tls_rpt(report: &TlsRptReport) -> AreaLine {
+    let mut found = Vec::new();
+    match &report.record {
+        Some(record) => found.push(format!("record: {record}")),
+        None => found.push(txt_outcome(&report.dns)),
+    }
+    if !report.rua.is_empty() {
+        let destinations: Vec<String> = report
+            .rua
+            .iter()
+            .map(|d| match d {
+                Destination::Mailto(address) => format!("mailto:{address}"),
+                Destination::Https(url) => url.clone(),
+            })
+            .collect();
+        found.push(format!("reports to {}", destinations.join(", ")));
+    }
+    AreaLine {
+        area: "TLS-RPT",
+        verdict: report.verdict,
+        found,
+    }
 }
 
 /// `--smtp`: each MX host's sessions in a few words.

@@ -111,6 +111,17 @@ impl Trust {
         Arc::clone(&self.config)
     }
 
+    /// A client configuration that verifies as browsers and sending MTAs do (RFC 6125 names,
+    /// the chain to these roots, the dates) and refuses the handshake otherwise: for fetches
+    /// whose content is taken only from a verified host (the MTA-STS policy, RFC 8461 §3.3).
+    pub fn verifying_config(&self) -> ClientConfig {
+        ClientConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_safe_default_protocol_versions()
+            .expect("the default provider supports the safe default versions")
+            .with_root_certificates(Arc::clone(&self.roots))
+            .with_no_client_auth()
+    }
+
     /// What the certificate `chain` (the leaf first, as the server sent it) says, and each of
     /// its problems for `host` at `now`.
     pub(super) fn judge(
@@ -267,7 +278,7 @@ impl ServerCertVerifier for JudgedLater {
 }
 
 /// Why the chain is not trusted, in words.
-fn trust_words(error: &rustls::Error) -> String {
+pub(crate) fn trust_words(error: &rustls::Error) -> String {
     match error {
         rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
             "issued by a CA that is not trusted (not a web PKI root, not in --ca-file), or the \

@@ -3,17 +3,21 @@
 
 use crate::support::{self, audit};
 
-const LOOKUP_FAILED: [&str; 4] = [
+const LOOKUP_FAILED: [&str; 6] = [
     "spf.lookup-failed",
     "dmarc.lookup-failed",
     "dkim.lookup-failed",
     "mx.lookup-failed",
+    "mtasts.lookup-failed",
+    "tlsrpt.lookup-failed",
 ];
-const ABSENT: [&str; 4] = [
+const ABSENT: [&str; 6] = [
     "spf.missing",
     "dmarc.missing",
     "dkim.not-found",
     "mx.missing",
+    "mtasts.missing",
+    "tlsrpt.missing",
 ];
 
 /// A domain whose own name servers fail (the whole zone, SOA included, while the resolver
@@ -28,7 +32,7 @@ fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     assert_eq!(root[0].evidence["answer"], answer);
     assert_eq!(
         root[0].evidence["areas_unknown"],
-        serde_json::json!(["spf", "dmarc", "dkim", "mx"])
+        serde_json::json!(["spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt"])
     );
     for code in LOOKUP_FAILED.iter().chain(&ABSENT) {
         assert!(!report.has(code), "{domain}: {code} beside the root cause");
@@ -38,7 +42,11 @@ fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     }
     assert!(report.incomplete);
     let unknown: Vec<&str> = report.unknown.iter().map(|u| u.area.as_str()).collect();
-    assert_eq!(unknown, ["spf", "dmarc", "dkim", "mx"], "{domain}");
+    assert_eq!(
+        unknown,
+        ["spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt"],
+        "{domain}"
+    );
     assert!(
         report.unknown[0].reason.contains(answer),
         "{:?}",

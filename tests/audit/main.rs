@@ -10,6 +10,7 @@ mod dkim;
 mod dmarc;
 mod faults;
 mod files;
+mod mta_sts;
 mod mx;
 mod output;
 mod reputation;

@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod mta_sts;
 mod safety;
 mod smtp;
 

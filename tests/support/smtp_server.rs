@@ -40,9 +40,9 @@ const MAX_LINE: usize = 64 * 1024;
 /// How long a scripted server waits for the client at any one read before giving up on it.
 const IDLE: Duration = Duration::from_secs(30);
 
-/// The runtime every scripted server runs in: a thread pool of its own, so that the tests can
-/// block on the binary they run.
-fn runtime() -> &'static tokio::runtime::Runtime {
+/// The runtime every scripted server runs in (and the HTTPS servers of `https_server`): a thread
+/// pool of its own, so that the tests can block on the binary they run.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -281,6 +281,14 @@ impl Server {
             listeners.push(listener);
         }
         Server::serving(listeners, script)
+    }
+
+    /// Starts `script` on `addr` (another loopback address than 127.0.0.1, on a fixed port such
+    /// as 25: an MX host of a fixture zone). The error says why it cannot listen there.
+    pub fn start_at(addr: SocketAddr, script: Script) -> io::Result<Server> {
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
+        Server::serving(vec![listener], script)
     }
 
     /// Starts `script` on one port of both loopback addresses, 127.0.0.1 and `::1` (first and
