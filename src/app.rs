@@ -15,6 +15,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::audit::{self, AuditOptions, Blocklists};
+use crate::bimi;
 use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format, IpArgs, SmtpArgs};
 use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
@@ -104,6 +105,10 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .flatten()
             .map_while(|domain| domain.map_err(|e| read_error.set(Some(e))).ok()),
     );
+    // The trust anchors of the connections the run opens (--smtp, --fetch-bimi), read once.
+    let trust = (args.smtp || args.fetch_bimi)
+        .then(|| smtp::Trust::new(args.ca_file.as_deref()))
+        .transpose()?;
     let options = AuditOptions {
         selectors: args
             .selectors
@@ -111,16 +116,23 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .map(|s| input::parse_selector(s))
             .collect::<Result<_, _>>()?,
         ips: parse_ips(&args.ips)?,
-        smtp: args
-            .smtp
-            .then(|| -> anyhow::Result<smtp::ProbeOptions> {
-                Ok(smtp::ProbeOptions {
-                    trust: smtp::Trust::new(args.ca_file.as_deref())?,
-                    credentials: None,
-                    step: Duration::from_secs_f64(args.common.timeout),
-                })
+        smtp: trust
+            .clone()
+            .map(|trust| smtp::ProbeOptions {
+                trust,
+                credentials: None,
+                step: Duration::from_secs_f64(args.common.timeout),
             })
-            .transpose()?,
+            .filter(|_| args.smtp),
+        bimi: bimi::BimiOptions {
+            selector: input::parse_selector(&args.bimi_selector)?,
+            fetch: trust
+                .filter(|_| args.fetch_bimi)
+                .map(|trust| bimi::FetchOptions {
+                    trust,
+                    timeout: Duration::from_secs_f64(args.common.timeout),
+                }),
+        },
     };
     let bulk = args.file.is_some() || total.is_none_or(|total| total > BULK_THRESHOLD);
     let context = RunContext::prepare(&args.common)?;

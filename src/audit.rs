@@ -14,7 +14,7 @@ use crate::finding::{Checked, Code, Finding};
 use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
 use crate::report::{Areas, DomainAreas, IpAreas, SmtpAreas, TargetKind, TargetReport};
-use crate::{delivery, dkim, dmarc, ip, mx, nameservers, smtp, spf};
+use crate::{bimi, delivery, dkim, dmarc, ip, mx, nameservers, smtp, spf};
 
 /// The blocklists of a run: the catalog and what its health check found (RFC 5782 §5), asked
 /// once per run before any target.
@@ -40,6 +40,8 @@ pub struct AuditOptions {
     pub ips: Vec<IpAddr>,
     /// `--smtp`: probe each MX host on port 25. Without it an audit opens no TCP connection.
     pub smtp: Option<smtp::ProbeOptions>,
+    /// `--bimi-selector` and `--fetch-bimi`.
+    pub bimi: bimi::BimiOptions,
 }
 
 /// MX hosts probed at most (by preference), and at once.
@@ -69,9 +71,27 @@ pub async fn audit_domain(
             .iter()
             .map(|&address| sending_ip(dns, address, Some(domain), blocklists)),
     );
-    let (spf, dmarc, dkim, (mx, listings, smtp), ips) = tokio::join!(
+    // BIMI's record (and, with --fetch-bimi, what it points at) is asked beside DMARC; only its
+    // fallback to the organisational domain and its DMARC prerequisite wait for DMARC's report.
+    let dmarc_and_bimi = async {
+        // Boxed: BIMI's HTTPS fetches make large futures.
+        let (dmarc, discovered) = tokio::join!(
+            dmarc::check(dns, domain),
+            Box::pin(bimi::discover(dns, domain, &options.bimi))
+        );
+        let bimi = Box::pin(bimi::check(
+            dns,
+            domain,
+            discovered,
+            &dmarc.report,
+            &options.bimi,
+        ))
+        .await;
+        (dmarc, bimi)
+    };
+    let (spf, (dmarc, bimi), dkim, (mx, listings, smtp), ips) = tokio::join!(
         spf::check(dns, domain),
-        dmarc::check(dns, domain),
+        dmarc_and_bimi,
         dkim::check(dns, domain, &options.selectors),
         mx_and_listings,
         ips,
@@ -81,6 +101,7 @@ pub async fn audit_domain(
     findings.extend(dmarc.findings);
     findings.extend(dkim.findings);
     findings.extend(mx.findings);
+    findings.extend(bimi.findings);
     let mut blocklist_reports: Vec<DomainListingReport> = Vec::new();
     for listing in listings {
         findings.extend(listing.findings);
@@ -112,6 +133,7 @@ pub async fn audit_domain(
         ips: ip_reports,
         blocklists: blocklist_reports,
         smtp: smtp_probes,
+        bimi: bimi.report,
     };
     findings.extend(delivery::rejection_finding(domain, &areas, &findings));
     let areas = Areas::Domain(Box::new(areas));

@@ -52,6 +52,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("https_checks").args(["smtp", "fetch_bimi"]).multiple(true)))]
 pub struct AuditArgs {
     /// Domains to audit (IDN allowed: bücher.example becomes xn--bcher-kva.example).
     #[arg(value_name = "DOMAIN")]
@@ -75,10 +76,20 @@ pub struct AuditArgs {
     #[arg(long)]
     pub smtp: bool,
 
-    /// With --smtp: trust the CA certificates of this PEM file beside the web PKI roots (an
-    /// internal relay's private CA).
-    #[arg(long, value_name = "PATH", requires = "smtp")]
+    /// With --smtp or --fetch-bimi: trust the CA certificates of this PEM file beside the web
+    /// PKI roots (an internal relay's private CA).
+    #[arg(long, value_name = "PATH", requires = "https_checks")]
     pub ca_file: Option<PathBuf>,
+
+    /// The BIMI selector to check (the one a message's BIMI-Selector header names).
+    #[arg(long, value_name = "NAME", default_value = crate::bimi::DEFAULT_SELECTOR)]
+    pub bimi_selector: String,
+
+    /// Also fetch the BIMI logo and mark certificate over HTTPS (hosts resolved through
+    /// --resolver, no redirect followed, the logo capped at 32 KB): the SVG Tiny PS profile, the
+    /// certificate's dates, names and logotype. Without it nothing is fetched.
+    #[arg(long)]
+    pub fetch_bimi: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,

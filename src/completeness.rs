@@ -19,7 +19,7 @@ use crate::spf::SpfResult;
 /// One part of a report that could not be determined.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unknown {
-    /// `spf`, `dmarc`, `dkim`, `mx`, `domain-blocklists`, `reverse-dns`, `blocklists`,
+    /// `spf`, `dmarc`, `dkim`, `mx`, `bimi`, `domain-blocklists`, `reverse-dns`, `blocklists`,
     /// `spf-evaluation`, `smtp` or `resolver`.
     pub area: String,
     /// The name or address the part is about, where an area has several (a sending IP, an MX
@@ -105,6 +105,7 @@ fn domain_parts(areas: &DomainAreas, findings: &[Finding], parts: &mut Vec<Unkno
         ("dmarc", areas.dmarc.verdict, Code::DmarcLookupFailed),
         ("dkim", areas.dkim.verdict, Code::DkimLookupFailed),
         ("mx", areas.mx.verdict, Code::MxLookupFailed),
+        ("bimi", areas.bimi.verdict, Code::BimiLookupFailed),
     ] {
         let raised = findings.iter().find(|f| f.code == failed);
         if verdict != Verdict::Unknown && raised.is_none() {

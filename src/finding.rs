@@ -138,8 +138,16 @@ codes! {
     MtastsTesting => "mtasts.testing", Info;
     TlsrptMissing => "tlsrpt.missing", Info;
     TlsrptInvalid => "tlsrpt.invalid", Error;
+    BimiMissing => "bimi.missing", Info;
     BimiInvalid => "bimi.invalid", Error;
     BimiDmarcNotEnforced => "bimi.dmarc-not-enforced", Warning;
+    BimiNoCertificate => "bimi.no-certificate", Info;
+    BimiLogoUnreachable => "bimi.logo-unreachable", Error;
+    BimiLogoInvalid => "bimi.logo-invalid", Error;
+    BimiCertificateUnreachable => "bimi.certificate-unreachable", Error;
+    BimiCertificateInvalid => "bimi.certificate-invalid", Error;
+    BimiCertificateExpiring => "bimi.certificate-expiring", Warning;
+    BimiLookupFailed => "bimi.lookup-failed", Error;
     DnssecUnsigned => "dnssec.unsigned", Info;
 
     SmtpConnectRefused => "smtp.connect-refused", Error;
@@ -167,6 +175,7 @@ impl Code {
                 | Code::DmarcLookupFailed
                 | Code::DkimLookupFailed
                 | Code::MxLookupFailed
+                | Code::BimiLookupFailed
                 | Code::IpDnsblRefused
                 | Code::IpDnsblUnavailable
         )

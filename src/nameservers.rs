@@ -20,6 +20,7 @@ const AREA_FAILURES: &[Code] = &[
     Code::DmarcLookupFailed,
     Code::DkimLookupFailed,
     Code::MxLookupFailed,
+    Code::BimiLookupFailed,
 ];
 
 /// The resolver answers the root zone but not the zone above the domain (its public suffix,

@@ -167,7 +167,7 @@ fn location(response: &reqwest::Response) -> String {
 
 /// An error and its causes on one line (reqwest's own message omits the cause). The URL must
 /// have been taken out of a reqwest error first ([`reqwest::Error::without_url`]).
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

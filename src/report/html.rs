@@ -214,6 +214,7 @@ struct TargetView {
     dmarc: Option<DmarcView>,
     dkim: Option<DkimView>,
     mx: Option<MxView>,
+    bimi: Option<BimiView>,
     /// Reverse DNS of each sending IP.
     ips: Vec<IpView>,
     /// One row a list, one column a sending IP.
@@ -358,6 +359,16 @@ impl TargetView {
         self.dmarc = Some(DmarcView::new(&areas.dmarc));
         self.dkim = Some(DkimView::new(&areas.dkim));
         self.mx = Some(MxView::new(&areas.mx));
+        self.bimi = Some(BimiView {
+            verdict: verdict_word(areas.bimi.verdict),
+            facts: summary::bimi_facts(&areas.bimi)
+                .into_iter()
+                .map(|(key, value)| Pair {
+                    key: key.to_owned(),
+                    value: shown(&value),
+                })
+                .collect(),
+        });
         if !areas.blocklists.is_empty() {
             self.domain_matrix = Some(Matrix::new(
                 areas
@@ -758,6 +769,12 @@ impl SelectorView {
                 .collect(),
         }
     }
+}
+
+/// BIMI: its facts, one a row.
+struct BimiView {
+    verdict: &'static str,
+    facts: Vec<Pair>,
 }
 
 struct MxView {

@@ -3,17 +3,19 @@
 
 use crate::support::{self, audit};
 
-const LOOKUP_FAILED: [&str; 4] = [
+const LOOKUP_FAILED: [&str; 5] = [
     "spf.lookup-failed",
     "dmarc.lookup-failed",
     "dkim.lookup-failed",
     "mx.lookup-failed",
+    "bimi.lookup-failed",
 ];
-const ABSENT: [&str; 4] = [
+const ABSENT: [&str; 5] = [
     "spf.missing",
     "dmarc.missing",
     "dkim.not-found",
     "mx.missing",
+    "bimi.missing",
 ];
 
 /// A domain whose own name servers fail (the whole zone, SOA included, while the resolver
@@ -28,7 +30,7 @@ fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     assert_eq!(root[0].evidence["answer"], answer);
     assert_eq!(
         root[0].evidence["areas_unknown"],
-        serde_json::json!(["spf", "dmarc", "dkim", "mx"])
+        serde_json::json!(["spf", "dmarc", "dkim", "mx", "bimi"])
     );
     for code in LOOKUP_FAILED.iter().chain(&ABSENT) {
         assert!(!report.has(code), "{domain}: {code} beside the root cause");
@@ -38,7 +40,7 @@ fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     }
     assert!(report.incomplete);
     let unknown: Vec<&str> = report.unknown.iter().map(|u| u.area.as_str()).collect();
-    assert_eq!(unknown, ["spf", "dmarc", "dkim", "mx"], "{domain}");
+    assert_eq!(unknown, ["spf", "dmarc", "dkim", "mx", "bimi"], "{domain}");
     assert!(
         report.unknown[0].reason.contains(answer),
         "{:?}",

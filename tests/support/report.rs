@@ -199,11 +199,12 @@ fn documented_cost(area: &str, severity: &str) -> u32 {
 }
 
 /// The codes that say "could not be determined": they cost nothing.
-const UNKNOWN_CODES: [&str; 6] = [
+const UNKNOWN_CODES: [&str; 7] = [
     "spf.lookup-failed",
     "dmarc.lookup-failed",
     "dkim.lookup-failed",
     "mx.lookup-failed",
+    "bimi.lookup-failed",
     "ip.dnsbl-refused",
     "ip.dnsbl-unavailable",
 ];
