@@ -15,6 +15,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::audit::{self, AuditOptions, Blocklists};
+use crate::bimi;
 use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format, IpArgs, SmtpArgs};
 use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
@@ -106,7 +107,8 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .flatten()
             .map_while(|domain| domain.map_err(|e| read_error.set(Some(e))).ok()),
     );
-    // One trust for the run: the MTA-STS policy fetch and, with --smtp, the MX probes.
+    // One trust for the run: the MTA-STS policy fetch, with --fetch-bimi the BIMI fetches and,
+    // with --smtp, the MX probes.
     let trust = smtp::Trust::new(args.ca_file.as_deref())?;
     let step = Duration::from_secs_f64(args.common.timeout);
     let options = AuditOptions {
@@ -119,10 +121,17 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         ips: parse_ips(&args.ips)?,
         https: HttpsOptions::new(&trust, step),
         smtp: args.smtp.then(|| smtp::ProbeOptions {
-            trust,
+            trust: trust.clone(),
             credentials: None,
             step,
         }),
+        bimi: bimi::BimiOptions {
+            selector: input::parse_selector(&args.bimi_selector)?,
+            fetch: args.fetch_bimi.then(|| bimi::FetchOptions {
+                trust,
+                timeout: step,
+            }),
+        },
     };
     let bulk = args.file.is_some() || total.is_none_or(|total| total > BULK_THRESHOLD);
     let context = RunContext::prepare(&args.common)?;
@@ -522,12 +531,18 @@ where
     let mut written = 0usize;
     let mut incomplete: Vec<String> = Vec::new();
     let mut resolver_stopped: Option<String> = None;
+    let reader_left = stdout_reader_left(output.path.is_none());
+    tokio::pin!(reader_left);
     while resolver_stopped.is_none() {
         let report = tokio::select! {
             report = reports.next() => report,
             _ = &mut interrupt => {
                 interrupted = true;
                 None
+            }
+            () = &mut reader_left => {
+                progress.finish();
+                return Ok(ExitCode::from(EXIT_PIPE_CLOSED));
             }
         };
         let Some(report) = report else { break };
@@ -629,6 +644,31 @@ fn reader_gone(error: io::Error) -> io::Result<ExitCode> {
     } else {
         Err(error)
     }
+}
+
+/// Resolves once standard output is a pipe whose reader went away (`| head -1`: the kernel
+/// reports an error on the pipe's write end), so that the run ends then, as it would at its next
+/// write, even when that write is minutes away (slow targets); what was written is whole.
+/// Never resolves for `--output` (`watch` false) or an output that cannot be watched (a file).
+async fn stdout_reader_left(watch: bool) {
+    #[cfg(unix)]
+    if watch {
+        use tokio::io::Interest;
+        use tokio::io::unix::AsyncFd;
+        // Deprecated because a registered descriptor could be closed and reused while
+        // registered; standard output (descriptor 1) stays open for the life of the process, and
+        // the registration ends with this future. A file cannot be registered: an error, so
+        // nothing is watched.
+        #[allow(deprecated)]
+        let registered = AsyncFd::with_interest(io::stdout(), Interest::ERROR);
+        if let Ok(stdout) = registered
+            && stdout.ready(Interest::ERROR).await.is_ok()
+        {
+            return;
+        }
+    }
+    let _ = watch;
+    std::future::pending::<()>().await;
 }
 
 /// A reader that stopped reading (`| head`) is not an error of the audit.

@@ -17,7 +17,7 @@ use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
 use crate::report::{Areas, DomainAreas, IpAreas, SmtpAreas, TargetKind, TargetReport};
 use crate::spf::eval::HELO;
-use crate::{delivery, dkim, dmarc, ip, mta_sts, mx, nameservers, smtp, spf, tlsrpt};
+use crate::{bimi, delivery, dkim, dmarc, ip, mta_sts, mx, nameservers, smtp, spf, tlsrpt};
 
 /// The blocklists of a run: the catalog and what its health check found (RFC 5782 §5), asked
 /// once per run before any target.
@@ -59,6 +59,8 @@ pub struct AuditOptions {
     /// How the MTA-STS policy is fetched: the roots trusted (web PKI and `--ca-file`) and the
     /// time-out.
     pub https: HttpsOptions,
+    /// `--bimi-selector` and `--fetch-bimi`.
+    pub bimi: bimi::BimiOptions,
 }
 
 /// MX hosts probed at most (by preference), and at once.
@@ -72,6 +74,34 @@ pub async fn audit_domain(
     options: &AuditOptions,
     blocklists: &Blocklists,
 ) -> TargetReport {
+    // Boxed: the areas' futures (HTTPS fetches, SMTP sessions) are large.
+    let (areas, mut findings) = Box::pin(check_areas(dns, domain, options, blocklists)).await;
+    findings.extend(delivery::rejection_finding(domain, &areas, &findings));
+    let areas = Areas::Domain(Box::new(areas));
+    let resolver_stopped = match failure_cause(dns, &areas, &findings).await {
+        FailureCause::None => false,
+        FailureCause::ResolverStopped => true,
+        FailureCause::ResolverWorks => nameservers::explain_failures(dns, domain, &mut findings)
+            .await
+            .is_err(),
+    };
+    finish(
+        dns,
+        domain,
+        TargetKind::Domain,
+        findings,
+        areas,
+        resolver_stopped,
+    )
+}
+
+/// Every area of a domain's audit, checked concurrently, and their findings.
+async fn check_areas(
+    dns: &Dns,
+    domain: &str,
+    options: &AuditOptions,
+    blocklists: &Blocklists,
+) -> (DomainAreas, Vec<Finding>) {
     let mx_and_listings = async {
         let mx = mx::check(dns, domain).await;
         let names = listing_domains(domain, &mx.report);
@@ -88,13 +118,31 @@ pub async fn audit_domain(
             .iter()
             .map(|&address| sending_ip(dns, address, Some(domain), &options.sender, blocklists)),
     );
-    let (spf, dmarc, dkim, (mx, listings, smtp), ips, mut mta_sts, tls_rpt) = tokio::join!(
+    // BIMI's record (and, with --fetch-bimi, what it points at) is asked beside DMARC; only its
+    // fallback to the organisational domain and its DMARC prerequisite wait for DMARC's report.
+    let dmarc_and_bimi = async {
+        // Boxed: BIMI's HTTPS fetches make large futures.
+        let (dmarc, discovered) = tokio::join!(
+            dmarc::check(dns, domain),
+            Box::pin(bimi::discover(dns, domain, &options.bimi))
+        );
+        let bimi = Box::pin(bimi::check(
+            dns,
+            domain,
+            discovered,
+            &dmarc.report,
+            &options.bimi,
+        ))
+        .await;
+        (dmarc, bimi)
+    };
+    let (spf, (dmarc, bimi), dkim, (mx, listings, smtp), ips, mut mta_sts, tls_rpt) = tokio::join!(
         spf::check(dns, domain),
-        dmarc::check(dns, domain),
+        dmarc_and_bimi,
         dkim::check(dns, domain, &options.selectors),
         mx_and_listings,
         ips,
-        mta_sts::check(dns, domain, &options.https),
+        Box::pin(mta_sts::check(dns, domain, &options.https)),
         tlsrpt::check(dns, domain),
     );
     let probed: Vec<&smtp::PortProbe> = smtp.iter().map(|p| &p.report).collect();
@@ -106,6 +154,7 @@ pub async fn audit_domain(
     findings.extend(mx.findings);
     findings.extend(mta_sts.findings);
     findings.extend(tls_rpt.findings);
+    findings.extend(bimi.findings);
     let mut blocklist_reports: Vec<DomainListingReport> = Vec::new();
     for listing in listings {
         findings.extend(listing.findings);
@@ -140,24 +189,9 @@ pub async fn audit_domain(
         ips: ip_reports,
         blocklists: blocklist_reports,
         smtp: smtp_probes,
+        bimi: bimi.report,
     };
-    findings.extend(delivery::rejection_finding(domain, &areas, &findings));
-    let areas = Areas::Domain(Box::new(areas));
-    let resolver_stopped = match failure_cause(dns, &areas, &findings).await {
-        FailureCause::None => false,
-        FailureCause::ResolverStopped => true,
-        FailureCause::ResolverWorks => nameservers::explain_failures(dns, domain, &mut findings)
-            .await
-            .is_err(),
-    };
-    finish(
-        dns,
-        domain,
-        TargetKind::Domain,
-        findings,
-        areas,
-        resolver_stopped,
-    )
+    (areas, findings)
 }
 
 /// Checks one sending IP, with `domain` (`ip --domain`, or the `--mail-from` domain) that

@@ -86,9 +86,19 @@ pub struct AuditArgs {
     pub smtp: bool,
 
     /// Trust the CA certificates of this PEM file beside the web PKI roots (a private CA): for
-    /// the MTA-STS policy host (HTTPS) and, with --smtp, the MX hosts.
+    /// the MTA-STS policy host and the BIMI fetches (HTTPS) and, with --smtp, the MX hosts.
     #[arg(long, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
+
+    /// The BIMI selector to check (the one a message's BIMI-Selector header names).
+    #[arg(long, value_name = "NAME", default_value = crate::bimi::DEFAULT_SELECTOR)]
+    pub bimi_selector: String,
+
+    /// Also fetch the BIMI logo and mark certificate over HTTPS (hosts resolved through
+    /// --resolver, no redirect followed, the logo capped at 32 KB): the SVG Tiny PS profile, the
+    /// certificate's dates, names and logotype. Without it nothing is fetched.
+    #[arg(long)]
+    pub fetch_bimi: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -19,8 +19,8 @@ use crate::spf::SpfResult;
 /// One part of a report that could not be determined.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unknown {
-    /// `spf`, `dmarc`, `dkim`, `mx`, `mtasts`, `tlsrpt`, `domain-blocklists`, `reverse-dns`,
-    /// `blocklists`, `spf-evaluation`, `smtp` or `resolver`.
+    /// `spf`, `dmarc`, `dkim`, `mx`, `mtasts`, `tlsrpt`, `bimi`, `domain-blocklists`,
+    /// `reverse-dns`, `blocklists`, `spf-evaluation`, `smtp` or `resolver`.
     pub area: String,
     /// The name or address the part is about, where an area has several (a sending IP, an MX
     /// host's domain).
@@ -107,6 +107,7 @@ fn domain_parts(areas: &DomainAreas, findings: &[Finding], parts: &mut Vec<Unkno
         ("mx", areas.mx.verdict, Code::MxLookupFailed),
         ("mtasts", areas.mta_sts.verdict, Code::MtastsLookupFailed),
         ("tlsrpt", areas.tls_rpt.verdict, Code::TlsrptLookupFailed),
+        ("bimi", areas.bimi.verdict, Code::BimiLookupFailed),
     ] {
         let raised = findings.iter().find(|f| f.code == failed);
         if verdict != Verdict::Unknown && raised.is_none() {

@@ -142,8 +142,16 @@ codes! {
     TlsrptMissing => "tlsrpt.missing", Info;
     TlsrptInvalid => "tlsrpt.invalid", Error;
     TlsrptLookupFailed => "tlsrpt.lookup-failed", Error;
+    BimiMissing => "bimi.missing", Info;
     BimiInvalid => "bimi.invalid", Error;
     BimiDmarcNotEnforced => "bimi.dmarc-not-enforced", Warning;
+    BimiNoCertificate => "bimi.no-certificate", Info;
+    BimiLogoUnreachable => "bimi.logo-unreachable", Error;
+    BimiLogoInvalid => "bimi.logo-invalid", Error;
+    BimiCertificateUnreachable => "bimi.certificate-unreachable", Error;
+    BimiCertificateInvalid => "bimi.certificate-invalid", Error;
+    BimiCertificateExpiring => "bimi.certificate-expiring", Warning;
+    BimiLookupFailed => "bimi.lookup-failed", Error;
     DnssecUnsigned => "dnssec.unsigned", Info;
 
     SmtpConnectRefused => "smtp.connect-refused", Error;
@@ -173,6 +181,7 @@ impl Code {
                 | Code::MxLookupFailed
                 | Code::MtastsLookupFailed
                 | Code::TlsrptLookupFailed
+                | Code::BimiLookupFailed
                 | Code::IpDnsblRefused
                 | Code::IpDnsblUnavailable
         )

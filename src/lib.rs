@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod bimi;
 pub mod cli;
 pub mod completeness;
 pub mod delivery;

@@ -22,6 +22,7 @@ const AREA_FAILURES: &[Code] = &[
     Code::MxLookupFailed,
     Code::MtastsLookupFailed,
     Code::TlsrptLookupFailed,
+    Code::BimiLookupFailed,
 ];
 
 /// The resolver answers the root zone but not the zone above the domain (its public suffix,

@@ -64,6 +64,41 @@ pub struct DmarcReport {
     pub report_destinations: Vec<Destination>,
     /// How many valid destinations each tag lists.
     pub destinations_listed: DestinationsListed,
+    /// The domain's Organizational Domain and what its own record requests, from the walk's
+    /// answers (no query more); `None` when a DNS failure on the walk leaves it unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organizational_domain: Option<OrganizationalDomain>,
+}
+
+/// The audited domain's Organizational Domain (RFC 9989 §4.10.2) and the policy its own record
+/// requests: BIMI's DMARC prerequisite judges it beside the policy that applies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrganizationalDomain {
+    pub domain: String,
+    /// The tags of its one valid DMARC record; `None` when it has none.
+    pub policy: Option<RecordPolicy>,
+}
+
+/// The policy tags of one record as receivers understand them (`None`: absent or invalid).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RecordPolicy {
+    pub p: Option<Policy>,
+    pub sp: Option<Policy>,
+    /// RFC 7489 `pct`.
+    pub pct: Option<u8>,
+    /// `t=y`.
+    pub testing: bool,
+}
+
+impl RecordPolicy {
+    fn of(record: &Record) -> RecordPolicy {
+        RecordPolicy {
+            p: record.p,
+            sp: record.sp,
+            pct: record.pct,
+            testing: record.testing,
+        }
+    }
 }
 
 /// How many valid destinations `rua` and `ruf` list, checked or not.
@@ -261,6 +296,7 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
         })
         .collect();
     let walk = discovery::select(&fetched.targets, &lookups);
+    let organizational_domain = organizational(&fetched.targets, &lookups, &steps);
 
     let applicable = match walk.outcome {
         Outcome::Own => Some((0, None)),
@@ -292,6 +328,7 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
         effective_policy: None,
         report_destinations: Vec::new(),
         destinations_listed: DestinationsListed::default(),
+        organizational_domain,
     };
     match walk.outcome {
         Outcome::Failed { step } => findings.push(walk_failed(domain, &steps, step)),
@@ -333,6 +370,26 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
     }
     report.verdict = verdict(&findings);
     Checked { report, findings }
+}
+
+/// The domain's Organizational Domain from the walk's answers (RFC 9989 §4.10.2), and the policy
+/// of its one valid record; `None` when a DNS failure leaves it unknown.
+fn organizational(
+    targets: &[String],
+    lookups: &[Lookup<'_>],
+    steps: &[Step],
+) -> Option<OrganizationalDomain> {
+    let domain = discovery::organizational_domain(targets, lookups).ok()?;
+    let policy = targets
+        .iter()
+        .position(|target| *target == domain)
+        .and_then(|index| match steps[index].dmarc.as_slice() {
+            [record] if steps[index].dmarc_records == 1 && !record.is_discarded() => {
+                Some(RecordPolicy::of(record))
+            }
+            _ => None,
+        });
+    Some(OrganizationalDomain { domain, policy })
 }
 
 /// The findings about the names the walk needed: records receivers ignore (at the domain and at

@@ -7,7 +7,8 @@
 //! ranges = ["192.0.2.0/28"]        # CIDR, expanded to every address
 //! selectors = ["s2024"]            # DKIM selectors beside the built-in ones
 //! smtp = ["mail.example.com:587", "mx.example.com:25", "[2001:db8::25]:25"]  # HOST[:PORT]
-//! ca_file = "/etc/mailaudit/private-ca.pem"           # for `smtp` and MTA-STS policy hosts
+//! ca_file = "/etc/mailaudit/private-ca.pem"     # for `smtp`, MTA-STS policy hosts and `fetch_bimi`
+//! fetch_bimi = true                # fetch each domain's BIMI logo and mark certificate
 //! webhook = "https://hooks.example/mailaudit"
 //! metrics = "/var/lib/node_exporter/textfile/mailaudit.prom"
 //! ```
@@ -54,6 +55,8 @@ struct RawConfig {
     #[serde(default)]
     smtp: Vec<String>,
     ca_file: Option<PathBuf>,
+    #[serde(default)]
+    fetch_bimi: bool,
     webhook: Option<String>,
     metrics: Option<PathBuf>,
 }
@@ -67,9 +70,12 @@ pub struct Config {
     pub selectors: Vec<String>,
     /// Mail servers probed as a client would (no AUTH), in the config's order.
     pub smtp: Vec<SmtpTarget>,
-    /// CA certificates (PEM) trusted beside the web PKI roots by the `smtp` probes and the
-    /// domains' MTA-STS policy fetches: an input, read at start.
+    /// CA certificates (PEM) trusted beside the web PKI roots by the `smtp` probes, the
+    /// domains' MTA-STS policy fetches and the BIMI fetches: an input, read at start.
     pub ca_file: Option<PathBuf>,
+    /// Fetch each domain's BIMI logo and mark certificate (`audit --fetch-bimi`), so that an
+    /// expiring or replaced certificate is a change.
+    pub fetch_bimi: bool,
     pub webhook: Option<String>,
     pub metrics: Option<PathBuf>,
 }
@@ -147,6 +153,7 @@ impl Config {
             selectors: unique(raw.selectors),
             smtp,
             ca_file: raw.ca_file,
+            fetch_bimi: raw.fetch_bimi,
             webhook: raw.webhook,
             metrics: raw.metrics,
         })

@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bimi::{BimiReport, FetchStatus};
 use crate::completeness::answered;
 use crate::dkim::{DkimReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
@@ -95,7 +96,8 @@ pub struct Snapshot {
     /// seen).
     #[serde(default)]
     pub unknown_areas: BTreeSet<String>,
-    /// `spf`, `dmarc`, `mx`, `dkim:<selector>`; `smtp:<port>` for an SMTP target.
+    /// `spf`, `dmarc`, `mx`, `dkim:<selector>`, `bimi`, `bimi:certificate`; `smtp:<port>` for an
+    /// SMTP target.
     pub records: BTreeMap<String, Observed>,
     /// Every blocklist answer.
     pub listings: Vec<Listing>,
@@ -137,6 +139,11 @@ impl Snapshot {
                     txt_record(&areas.tls_rpt.dns, areas.tls_rpt.record.as_deref()),
                 );
                 dkim_records(&areas.dkim, &mut records);
+                records.insert("bimi".to_owned(), bimi_record(&areas.bimi));
+                if let Some(observed) = bimi_certificate(&areas.bimi) {
+                    records.insert("bimi:certificate".to_owned(), observed);
+                }
+                unknown_areas.extend(bimi_unchecked(&areas.bimi).map(str::to_owned));
                 for report in &areas.blocklists {
                     listings.extend(listings_of(&report.domain, &report.lists));
                 }
@@ -288,12 +295,13 @@ fn finding_areas(unknown: &str) -> &'static [&'static str] {
         "mx" => &["mx"],
         "mtasts" => &["mtasts"],
         "tlsrpt" => &["tlsrpt"],
+        "bimi" => &["bimi"],
         "domain-blocklists" => &["domain"],
         "reverse-dns" | "blocklists" => &["ip"],
         "smtp" => &["smtp"],
         // The resolver stopped answering: nothing of the report can be trusted to be seen.
         _ => &[
-            "spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "domain", "ip", "dns", "smtp",
+            "spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "bimi", "domain", "ip", "dns", "smtp",
         ],
     }
 }
@@ -433,6 +441,78 @@ fn unchecked_codes(probe: &PortProbe) -> impl Iterator<Item = &'static str> {
         (ehlo, "smtp.auth-plaintext"),
         (greeting, "smtp.banner-mismatch"),
         (auth, "smtp.auth-failed"),
+    ]
+    .into_iter()
+    .filter(|(checked, _)| !checked)
+    .map(|(_, code)| code)
+}
+
+/// The BIMI record that applies (with where, when it is the organisational domain's).
+fn bimi_record(bimi: &BimiReport) -> Observed {
+    if let (Some(record), Some(at)) = (&bimi.record, &bimi.found_at) {
+        let value = if bimi.queries.first().is_some_and(|q| q.name == *at) {
+            record.clone()
+        } else {
+            format!("{record} (from {at})")
+        };
+        return Observed::Present {
+            value,
+            summary: None,
+        };
+    }
+    if bimi.queries.iter().all(|q| answered(&q.status)) {
+        Observed::Absent
+    } else {
+        Observed::Unknown
+    }
+}
+
+/// The mark certificate as fetched (`--fetch-bimi`): its subject, names and end, so that a
+/// renewal or a replacement is a change. `None` when it was not fetched; unknown when it could
+/// not be.
+fn bimi_certificate(bimi: &BimiReport) -> Option<Observed> {
+    let check = bimi.certificate.as_ref()?;
+    match check.status {
+        FetchStatus::NotFetched => None,
+        FetchStatus::Unreachable | FetchStatus::Unknown => Some(Observed::Unknown),
+        FetchStatus::Valid | FetchStatus::Invalid => Some(match &check.certificate {
+            Some(mark) => Observed::Present {
+                value: format!(
+                    "{}; names {}; not after {}",
+                    mark.subject,
+                    mark.names.join(", "),
+                    mark.not_after
+                ),
+                summary: Some(format!("{}, not after {}", mark.subject, mark.not_after)),
+            },
+            None => Observed::Present {
+                value: "not a readable certificate".to_owned(),
+                summary: None,
+            },
+        }),
+    }
+}
+
+/// The BIMI codes a run did not check: those of the logo and the certificate when they were not
+/// fetched (no `--fetch-bimi`) or could not be.
+fn bimi_unchecked(bimi: &BimiReport) -> impl Iterator<Item = &'static str> {
+    let checked = |status: Option<FetchStatus>| {
+        !matches!(
+            status,
+            Some(FetchStatus::NotFetched | FetchStatus::Unreachable | FetchStatus::Unknown)
+        )
+    };
+    let reached = |status: Option<FetchStatus>| {
+        !matches!(status, Some(FetchStatus::NotFetched | FetchStatus::Unknown))
+    };
+    let logo = bimi.logo.as_ref().map(|l| l.status);
+    let certificate = bimi.certificate.as_ref().map(|c| c.status);
+    [
+        (checked(logo), "bimi.logo-invalid"),
+        (reached(logo), "bimi.logo-unreachable"),
+        (checked(certificate), "bimi.certificate-invalid"),
+        (checked(certificate), "bimi.certificate-expiring"),
+        (reached(certificate), "bimi.certificate-unreachable"),
     ]
     .into_iter()
     .filter(|(checked, _)| !checked)
@@ -677,8 +757,14 @@ pub enum What {
 const LISTING_CODES: [&str; 2] = ["ip.listed", "domain.listed"];
 
 /// Codes whose new finding is worse whatever `--fail-on`, and which a first run reports, as a
-/// listing is: a mail server's certificate that expires within 14 days or is invalid.
-pub const ALERT_CODES: [&str; 2] = ["smtp.cert-expiring", "smtp.cert-invalid"];
+/// listing is: a mail server's certificate that expires within 14 days or is invalid, a BIMI
+/// mark certificate that expires within 30 days or is invalid.
+pub const ALERT_CODES: [&str; 4] = [
+    "smtp.cert-expiring",
+    "smtp.cert-invalid",
+    "bimi.certificate-expiring",
+    "bimi.certificate-invalid",
+];
 
 /// What changed for `target` from `old` to `new`. A new finding is worse when it is at least
 /// `fail_on` (`None`: never).
@@ -993,6 +1079,8 @@ fn record_label(name: &str) -> String {
         "mta-sts" => "MTA-STS record".to_owned(),
         "mta-sts-policy" => "MTA-STS policy".to_owned(),
         "tls-rpt" => "TLS-RPT record".to_owned(),
+        "bimi" => "BIMI record".to_owned(),
+        "bimi:certificate" => "BIMI mark certificate".to_owned(),
         other => {
             if let Some(selector) = other.strip_prefix("dkim:") {
                 format!("DKIM key at selector {selector}")
@@ -1691,6 +1779,152 @@ mod tests {
             // A healthy server, or one that does not answer, is a silent baseline.
             assert!(healthy().first_run(TARGET).is_empty());
             assert!(refused().first_run(TARGET).is_empty());
+        }
+    }
+
+    /// The BIMI facts a run keeps: the record, the mark certificate (when fetched), and which
+    /// codes were not checked.
+    mod bimi {
+        use super::*;
+        use crate::bimi::certificate::MarkCertificate;
+        use crate::bimi::{CertificateCheck, LogoCheck, Query};
+        use crate::finding::Verdict;
+
+        fn report(certificate: FetchStatus, not_after: &str, days_left: i64) -> BimiReport {
+            let record = "v=BIMI1; l=https://example.com/l.svg; a=https://example.com/v.pem";
+            BimiReport {
+                verdict: Verdict::Ok,
+                selector: "default".to_owned(),
+                queries: vec![Query {
+                    name: "default._bimi.example.com".to_owned(),
+                    status: "records".to_owned(),
+                    records: vec![record.to_owned()],
+                    txt_records: 1,
+                    bimi_records: 1,
+                }],
+                found_at: Some("default._bimi.example.com".to_owned()),
+                record: Some(record.to_owned()),
+                tags: Vec::new(),
+                notes: Vec::new(),
+                declined: false,
+                dmarc: None,
+                logo: Some(LogoCheck {
+                    url: "https://example.com/l.svg".to_owned(),
+                    status: certificate,
+                    http: None,
+                    error: None,
+                    svg: None,
+                    problems: Vec::new(),
+                }),
+                certificate: Some(CertificateCheck {
+                    url: "https://example.com/v.pem".to_owned(),
+                    status: certificate,
+                    http: None,
+                    error: None,
+                    certificate: (certificate == FetchStatus::Valid).then(|| MarkCertificate {
+                        subject: "CN=Example".to_owned(),
+                        issuer: "CN=Mark CA".to_owned(),
+                        names: vec!["example.com".to_owned()],
+                        not_before: "2026-01-01T00:00:00Z".to_owned(),
+                        not_after: not_after.to_owned(),
+                        days_left,
+                        logotype: true,
+                        bimi_usage: true,
+                        chain_length: 2,
+                    }),
+                    problems: Vec::new(),
+                    expiring: days_left <= 30,
+                }),
+            }
+        }
+
+        #[test]
+        fn a_renewed_certificate_and_a_changed_record_are_changes() {
+            let before = bimi_certificate(&report(FetchStatus::Valid, "2027-01-01T00:00:00Z", 200));
+            let after = bimi_certificate(&report(FetchStatus::Valid, "2028-01-01T00:00:00Z", 500));
+            let mut old = snapshot();
+            let mut new = snapshot();
+            old.records
+                .insert("bimi:certificate".to_owned(), before.unwrap());
+            new.records
+                .insert("bimi:certificate".to_owned(), after.unwrap());
+            old.records.insert(
+                "bimi".to_owned(),
+                bimi_record(&report(FetchStatus::Valid, "x", 1)),
+            );
+            new.records.insert(
+                "bimi".to_owned(),
+                Observed::Present {
+                    value: "v=BIMI1; l=https://example.com/new.svg".to_owned(),
+                    summary: None,
+                },
+            );
+            let changes = diff("example.com", &old, &new, Some(Severity::Error));
+            let messages: Vec<&str> = changes.iter().map(|c| c.message.as_str()).collect();
+            assert_eq!(messages.len(), 2, "{messages:?}");
+            assert!(
+                messages
+                    .iter()
+                    .any(|m| m.starts_with("BIMI record changed:"))
+            );
+            assert!(messages.contains(
+                &"BIMI mark certificate changed: CN=Example, not after 2027-01-01T00:00:00Z → \
+                  CN=Example, not after 2028-01-01T00:00:00Z"
+            ));
+        }
+
+        #[test]
+        fn an_expiring_certificate_alerts_whatever_fail_on_and_on_a_first_run() {
+            let old = snapshot();
+            let mut new = snapshot();
+            new.findings.insert(
+                "bimi.certificate-expiring".to_owned(),
+                Seen {
+                    severity: Severity::Warning,
+                    message: "expires in 10 days".to_owned(),
+                },
+            );
+            let changes = diff("example.com", &old, &new, None);
+            assert!(changes.iter().any(|c| c.worse
+                && matches!(&c.what, What::FindingNew { code, .. } if code == "bimi.certificate-expiring")));
+            assert!(new.first_run("example.com").iter().any(|c| c.worse
+                && matches!(&c.what, What::FindingNew { code, .. } if code == "bimi.certificate-expiring")));
+        }
+
+        #[test]
+        fn what_was_not_fetched_is_not_resolved_nor_compared() {
+            let not_fetched = report(FetchStatus::NotFetched, "", 0);
+            assert_eq!(bimi_certificate(&not_fetched), None);
+            let unchecked: Vec<&str> = bimi_unchecked(&not_fetched).collect();
+            assert_eq!(
+                unchecked,
+                [
+                    "bimi.logo-invalid",
+                    "bimi.logo-unreachable",
+                    "bimi.certificate-invalid",
+                    "bimi.certificate-expiring",
+                    "bimi.certificate-unreachable"
+                ]
+            );
+            let mut old = snapshot();
+            old.findings.insert(
+                "bimi.certificate-expiring".to_owned(),
+                Seen {
+                    severity: Severity::Warning,
+                    message: "expires in 10 days".to_owned(),
+                },
+            );
+            let mut new = snapshot();
+            new.unknown_areas
+                .extend(unchecked.iter().map(|c| (*c).to_owned()));
+            assert!(diff("example.com", &old, &new, None).is_empty());
+            // A certificate that could not be fetched keeps its last known value.
+            assert_eq!(
+                bimi_certificate(&report(FetchStatus::Unreachable, "", 0)),
+                Some(Observed::Unknown)
+            );
+            let fetched = report(FetchStatus::Valid, "2027-01-01T00:00:00Z", 200);
+            assert_eq!(bimi_unchecked(&fetched).count(), 0);
         }
     }
 

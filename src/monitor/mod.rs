@@ -36,6 +36,7 @@ use self::output::{HistoryReport, RunOut, RunReport, TargetSummary};
 use self::store::Store;
 use crate::app::{DnsSetup, LazyFile};
 use crate::audit::{self, AuditOptions, Blocklists};
+use crate::bimi;
 use crate::cli::{CommonArgs, Format};
 use crate::dns::Dns;
 use crate::dnsbl::Catalog;
@@ -102,6 +103,13 @@ fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         options: AuditOptions {
             selectors: config.selectors.clone(),
             https: HttpsOptions::new(&trust, Duration::from_secs_f64(args.common.timeout)),
+            bimi: bimi::BimiOptions {
+                fetch: config.fetch_bimi.then(|| bimi::FetchOptions {
+                    trust: trust.clone(),
+                    timeout: Duration::from_secs_f64(args.common.timeout),
+                }),
+                ..bimi::BimiOptions::default()
+            },
             ..AuditOptions::default()
         },
         // As `mailaudit smtp` probes, without AUTH: the monitor holds no password.

@@ -407,6 +407,12 @@ impl TargetView {
                 summary::tls_rpt_facts(&areas.tls_rpt),
                 None,
             ),
+            FactsView::new(
+                "BIMI",
+                areas.bimi.verdict,
+                summary::bimi_facts(&areas.bimi),
+                None,
+            ),
         ];
         if !areas.blocklists.is_empty() {
             self.domain_matrix = Some(Matrix::new(

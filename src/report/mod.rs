@@ -17,7 +17,7 @@ use crate::finding::{self, Code, Finding, Severity};
 use crate::ip::IpReport;
 use crate::requirements::{self, Requirement};
 use crate::score::{self, Grade, Score};
-use crate::{dkim, dmarc, mta_sts, mx, smtp, spf, tlsrpt};
+use crate::{bimi, dkim, dmarc, mta_sts, mx, smtp, spf, tlsrpt};
 
 /// The version of the JSON report's shape; raised only on an incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -52,6 +52,9 @@ pub struct DomainAreas {
     /// `--smtp`: each MX host probed on port 25.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub smtp: Vec<smtp::PortProbe>,
+    /// The BIMI record, the DMARC prerequisite, and with `--fetch-bimi` the logo and the mark
+    /// certificate.
+    pub bimi: bimi::BimiReport,
 }
 
 /// The areas of a sending-IP report.

@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use crate::bimi::prerequisite::Enforcement;
+use crate::bimi::{BimiReport, CertificateCheck, FetchStatus, LogoCheck};
 use crate::completeness::answered;
 use crate::dkim::{DkimReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
@@ -211,6 +213,7 @@ fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
         mta_sts(&areas.mta_sts),
         tls_rpt(&areas.tls_rpt),
         domain_lists(&areas.blocklists),
+        bimi(&areas.bimi),
     ];
     if !areas.ips.is_empty() {
         lines.push(sending_ips(&areas.ips));
@@ -412,6 +415,140 @@ fn tls_rpt(report: &TlsRptReport) -> AreaLine {
         area: "TLS-RPT",
         verdict: report.verdict,
         found,
+    }
+}
+
+/// BIMI: its facts, one a line.
+fn bimi(report: &BimiReport) -> AreaLine {
+    AreaLine {
+        area: "BIMI",
+        verdict: report.verdict,
+        found: bimi_facts(report)
+            .into_iter()
+            .map(|(label, value)| format!("{label}: {value}"))
+            .collect(),
+    }
+}
+
+/// Everything the BIMI check saw, one fact a row, for every format: the record, the DMARC
+/// prerequisite, the logo and the mark certificate ("not fetched" without `--fetch-bimi`).
+pub fn bimi_facts(report: &BimiReport) -> Vec<(&'static str, String)> {
+    let mut facts = Vec::new();
+    match (&report.found_at, &report.record) {
+        (Some(name), Some(record)) => facts.push(("Record", format!("{name}: {record}"))),
+        (Some(name), None) => facts.push(("Record", format!("{name}: several records, none used"))),
+        _ => {
+            let asked: Vec<String> = report
+                .queries
+                .iter()
+                .map(|q| format!("{} {}", q.name, q.status))
+                .collect();
+            let what = if report.queries.iter().all(|q| answered(&q.status)) {
+                "none"
+            } else {
+                "unknown"
+            };
+            facts.push(("Record", format!("{what}: asked {}", asked.join(", "))));
+        }
+    }
+    if report.declined {
+        facts.push((
+            "Declined",
+            "l= and a= are empty: the domain shows no logo".to_owned(),
+        ));
+    }
+    if let Some(prerequisite) = &report.dmarc {
+        let value = match prerequisite.status {
+            Enforcement::Enforced => match &prerequisite.organizational_domain {
+                Some(org) => format!("enforced (with its organisational domain {org})"),
+                None => "enforced".to_owned(),
+            },
+            Enforcement::NotEnforced => {
+                format!("not enforced: {}", prerequisite.reasons.join("; "))
+            }
+            Enforcement::Unknown => format!("unknown: {}", prerequisite.reasons.join("; ")),
+        };
+        facts.push(("DMARC", value));
+    }
+    if let Some(logo) = &report.logo {
+        facts.push(("Logo", logo_fact(logo)));
+    }
+    match &report.certificate {
+        Some(check) => certificate_facts(check, &mut facts),
+        None if report.logo.is_some() => {
+            facts.push(("Certificate", "none (a= is empty)".to_owned()));
+        }
+        None => {}
+    }
+    facts
+}
+
+/// The logo's URL and what came of it.
+fn logo_fact(logo: &LogoCheck) -> String {
+    let detail = match logo.status {
+        FetchStatus::NotFetched => "not fetched (--fetch-bimi fetches it)".to_owned(),
+        FetchStatus::Valid => {
+            let bytes = logo.http.as_ref().and_then(|h| h.bytes).unwrap_or_default();
+            let title = logo
+                .svg
+                .as_ref()
+                .and_then(|svg| svg.title.as_deref())
+                .unwrap_or_default();
+            format!("SVG Tiny PS, {bytes} bytes, titled \"{title}\"")
+        }
+        FetchStatus::Invalid => format!("invalid: {}", logo.problems.join("; ")),
+        FetchStatus::Unreachable | FetchStatus::Unknown => format!(
+            "{}: {}",
+            logo.status.as_str(),
+            logo.error.as_deref().unwrap_or_default()
+        ),
+    };
+    format!("{} {detail}", logo.url)
+}
+
+/// The mark certificate's URL, what came of it, and what it says.
+fn certificate_facts(check: &CertificateCheck, facts: &mut Vec<(&'static str, String)>) {
+    let detail = match check.status {
+        FetchStatus::NotFetched => "not fetched (--fetch-bimi fetches it)".to_owned(),
+        FetchStatus::Valid => "valid (its issuer chain is not verified)".to_owned(),
+        FetchStatus::Invalid => {
+            let problems: Vec<String> = check
+                .problems
+                .iter()
+                .map(|p| {
+                    serde_json::to_value(p)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                })
+                .collect();
+            format!("invalid: {}", problems.join(", "))
+        }
+        FetchStatus::Unreachable | FetchStatus::Unknown => format!(
+            "{}: {}",
+            check.status.as_str(),
+            check.error.as_deref().unwrap_or_default()
+        ),
+    };
+    facts.push(("Certificate", format!("{} {detail}", check.url)));
+    if let Some(mark) = &check.certificate {
+        facts.push(("Mark", format!("{} (issuer {})", mark.subject, mark.issuer)));
+        facts.push(("Names", mark.names.join(", ")));
+        facts.push((
+            "Valid",
+            format!(
+                "{} to {} ({} days left)",
+                mark.not_before, mark.not_after, mark.days_left
+            ),
+        ));
+        facts.push((
+            "Logotype",
+            format!(
+                "{}; BIMI key usage: {}",
+                if mark.logotype { "present" } else { "absent" },
+                if mark.bimi_usage { "yes" } else { "no" }
+            ),
+        ));
     }
 }
 

@@ -164,8 +164,7 @@ impl Trust {
             names: alternative_names(&parsed),
             not_before: rfc3339(not_before),
             not_after: rfc3339(not_after),
-            // Whole days, a part-day counted: 4 days and 23 hours left is 5.
-            days_left: (not_after - now + 86_399).div_euclid(86_400),
+            days_left: days_left(not_after, now),
             key: key_description(&parsed),
             chain_length: chain.len(),
             name_matches,
@@ -297,7 +296,7 @@ pub(crate) fn trust_words(error: &rustls::Error) -> String {
     }
 }
 
-fn alternative_names(certificate: &X509Certificate<'_>) -> Vec<String> {
+pub(crate) fn alternative_names(certificate: &X509Certificate<'_>) -> Vec<String> {
     let mut names = Vec::new();
     if let Ok(Some(san)) = certificate.subject_alternative_name() {
         for name in &san.value.general_names {
@@ -464,8 +463,14 @@ fn curve_name(oid: &str) -> String {
     }
 }
 
+/// Whole days from `now` to `not_after` (Unix times), a part-day counted: 4 days and 23 hours
+/// left is 5; 0 or negative once past.
+pub(crate) fn days_left(not_after: i64, now: i64) -> i64 {
+    (not_after - now + 86_399).div_euclid(86_400)
+}
+
 /// A Unix time as RFC 3339 (UTC).
-fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| {

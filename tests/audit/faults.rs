@@ -3,21 +3,23 @@
 
 use crate::support::{self, audit};
 
-const LOOKUP_FAILED: [&str; 6] = [
+const LOOKUP_FAILED: [&str; 7] = [
     "spf.lookup-failed",
     "dmarc.lookup-failed",
     "dkim.lookup-failed",
     "mx.lookup-failed",
     "mtasts.lookup-failed",
     "tlsrpt.lookup-failed",
+    "bimi.lookup-failed",
 ];
-const ABSENT: [&str; 6] = [
+const ABSENT: [&str; 7] = [
     "spf.missing",
     "dmarc.missing",
     "dkim.not-found",
     "mx.missing",
     "mtasts.missing",
     "tlsrpt.missing",
+    "bimi.missing",
 ];
 
 /// A domain whose own name servers fail (the whole zone, SOA included, while the resolver
@@ -32,7 +34,7 @@ fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     assert_eq!(root[0].evidence["answer"], answer);
     assert_eq!(
         root[0].evidence["areas_unknown"],
-        serde_json::json!(["spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt"])
+        serde_json::json!(["spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "bimi"])
     );
     for code in LOOKUP_FAILED.iter().chain(&ABSENT) {
         assert!(!report.has(code), "{domain}: {code} beside the root cause");
@@ -44,7 +46,7 @@ fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     let unknown: Vec<&str> = report.unknown.iter().map(|u| u.area.as_str()).collect();
     assert_eq!(
         unknown,
-        ["spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt"],
+        ["spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "bimi"],
         "{domain}"
     );
     assert!(

@@ -205,7 +205,8 @@ fn dev_stdin_is_read_like_standard_input() {
 fn a_reader_that_goes_away_ends_the_run() {
     let dir = tempfile::tempdir().unwrap();
     // One quick domain, then many whose servers never answer: a run that went on would take
-    // minutes.
+    // minutes, and the next report (the next write) is many seconds away: the run ends when the
+    // reader goes, not at that write.
     let mut domains = vec!["good.test".to_owned()];
     domains.extend((0..200).map(|i| format!("d{i}.dead.test")));
     let list = domains.join("\n");
@@ -238,7 +239,7 @@ fn a_reader_that_goes_away_ends_the_run() {
             break status;
         }
         assert!(
-            closed.elapsed() < Duration::from_secs(20),
+            closed.elapsed() < Duration::from_secs(5),
             "still auditing after its reader went away"
         );
         std::thread::sleep(Duration::from_millis(50));

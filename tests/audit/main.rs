@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bimi;
 mod bounds;
 mod bulk;
 mod dkim;

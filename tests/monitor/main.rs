@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bimi;
 mod mta_sts;
 mod safety;
 mod smtp;

@@ -4,6 +4,7 @@
 
 pub mod dns_server;
 pub mod fake_resolver;
+pub mod https_files;
 pub mod https_server;
 pub mod report;
 pub mod smtp_server;

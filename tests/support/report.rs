@@ -199,13 +199,14 @@ fn documented_cost(area: &str, severity: &str) -> u32 {
 }
 
 /// The codes that say "could not be determined": they cost nothing.
-const UNKNOWN_CODES: [&str; 8] = [
+const UNKNOWN_CODES: [&str; 9] = [
     "spf.lookup-failed",
     "dmarc.lookup-failed",
     "dkim.lookup-failed",
     "mx.lookup-failed",
     "mtasts.lookup-failed",
     "tlsrpt.lookup-failed",
+    "bimi.lookup-failed",
     "ip.dnsbl-refused",
     "ip.dnsbl-unavailable",
 ];

@@ -755,6 +755,16 @@ impl Ca {
 
     /// A server certificate this CA signs, and its key.
     pub fn issue(&self, leaf: &Leaf) -> Identity {
+        self.issue_with(leaf, |_| {})
+    }
+
+    /// A certificate this CA signs, as [`Ca::issue`] makes it and then changed by `customize`
+    /// (other key usages, custom extensions), and its key.
+    pub fn issue_with(
+        &self,
+        leaf: &Leaf,
+        customize: impl FnOnce(&mut rcgen::CertificateParams),
+    ) -> Identity {
         let mut params = rcgen::CertificateParams::new(leaf.names.clone()).expect("names");
         if let Some(first) = leaf.names.first() {
             params
@@ -766,6 +776,7 @@ impl Ca {
         params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
+        customize(&mut params);
         let key = if leaf.rsa {
             rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
                 .expect("RSA key")
