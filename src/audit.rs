@@ -14,7 +14,7 @@ use crate::finding::{Checked, Code, Finding};
 use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
 use crate::report::{Areas, DomainAreas, IpAreas, SmtpAreas, TargetKind, TargetReport};
-use crate::{delivery, dkim, dmarc, ip, mx, nameservers, smtp, spf};
+use crate::{dane, delivery, dkim, dmarc, dnssec, ip, mx, nameservers, smtp, spf};
 
 /// The blocklists of a run: the catalog and what its health check found (RFC 5782 §5), asked
 /// once per run before any target.
@@ -60,8 +60,16 @@ pub async fn audit_domain(
             join_all(names.iter().map(|name| {
                 dnsbl::check_domain(dns, name, &blocklists.catalog, &blocklists.health)
             }));
-        let (listings, smtp) = tokio::join!(listings, probe_mx_hosts(dns, &mx.report, options));
-        (mx, listings, smtp)
+        // TLSA records as soon as the MX hosts are known, beside the probes they are matched
+        // against.
+        let (listings, smtp, tlsa) = tokio::join!(
+            listings,
+            probe_mx_hosts(dns, &mx.report, options),
+            dane::lookup(dns, &mx.report)
+        );
+        let probes: Vec<smtp::PortProbe> = smtp.iter().map(|p| p.report.clone()).collect();
+        let dane = dane::judge(tlsa, &probes);
+        (mx, listings, smtp, dane)
     };
     let ips = join_all(
         options
@@ -69,11 +77,12 @@ pub async fn audit_domain(
             .iter()
             .map(|&address| sending_ip(dns, address, Some(domain), blocklists)),
     );
-    let (spf, dmarc, dkim, (mx, listings, smtp), ips) = tokio::join!(
+    let (spf, dmarc, dkim, (mx, listings, smtp, dane), dnssec, ips) = tokio::join!(
         spf::check(dns, domain),
         dmarc::check(dns, domain),
         dkim::check(dns, domain, &options.selectors),
         mx_and_listings,
+        dnssec::check(dns, domain),
         ips,
     );
     let mut findings: Vec<Finding> = Vec::new();
@@ -81,6 +90,8 @@ pub async fn audit_domain(
     findings.extend(dmarc.findings);
     findings.extend(dkim.findings);
     findings.extend(mx.findings);
+    findings.extend(dnssec.findings);
+    findings.extend(dane.findings);
     let mut blocklist_reports: Vec<DomainListingReport> = Vec::new();
     for listing in listings {
         findings.extend(listing.findings);
@@ -112,6 +123,8 @@ pub async fn audit_domain(
         ips: ip_reports,
         blocklists: blocklist_reports,
         smtp: smtp_probes,
+        dnssec: dnssec.report,
+        dane: dane.report,
     };
     findings.extend(delivery::rejection_finding(domain, &areas, &findings));
     let areas = Areas::Domain(Box::new(areas));

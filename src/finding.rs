@@ -141,6 +141,12 @@ codes! {
     BimiInvalid => "bimi.invalid", Error;
     BimiDmarcNotEnforced => "bimi.dmarc-not-enforced", Warning;
     DnssecUnsigned => "dnssec.unsigned", Info;
+    DnssecBogus => "dnssec.bogus", Critical;
+    DnssecLookupFailed => "dnssec.lookup-failed", Error;
+    DaneInvalid => "dane.invalid", Error;
+    DaneUnsigned => "dane.unsigned", Warning;
+    DaneMismatch => "dane.mismatch", Critical;
+    DaneLookupFailed => "dane.lookup-failed", Error;
 
     SmtpConnectRefused => "smtp.connect-refused", Error;
     SmtpTimeout => "smtp.timeout", Error;
@@ -167,6 +173,8 @@ impl Code {
                 | Code::DmarcLookupFailed
                 | Code::DkimLookupFailed
                 | Code::MxLookupFailed
+                | Code::DnssecLookupFailed
+                | Code::DaneLookupFailed
                 | Code::IpDnsblRefused
                 | Code::IpDnsblUnavailable
         )

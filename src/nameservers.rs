@@ -20,6 +20,8 @@ const AREA_FAILURES: &[Code] = &[
     Code::DmarcLookupFailed,
     Code::DkimLookupFailed,
     Code::MxLookupFailed,
+    Code::DnssecLookupFailed,
+    Code::DaneLookupFailed,
 ];
 
 /// The resolver answers the root zone but not the zone above the domain (its public suffix,

@@ -17,7 +17,7 @@ use crate::finding::{self, Code, Finding, Severity};
 use crate::ip::IpReport;
 use crate::requirements::{self, Requirement};
 use crate::score::{self, Grade, Score};
-use crate::{dkim, dmarc, mx, smtp, spf};
+use crate::{dane, dkim, dmarc, dnssec, mx, smtp, spf};
 
 /// The version of the JSON report's shape; raised only on an incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -46,6 +46,10 @@ pub struct DomainAreas {
     /// `--smtp`: each MX host probed on port 25.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub smtp: Vec<smtp::PortProbe>,
+    /// Whether the domain's zone is DNSSEC-signed and validates.
+    pub dnssec: dnssec::DnssecReport,
+    /// The MX hosts' TLSA records (DANE, RFC 7672).
+    pub dane: dane::DaneReport,
 }
 
 /// The areas of a sending-IP report.

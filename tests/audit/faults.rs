@@ -28,7 +28,7 @@ fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     assert_eq!(root[0].evidence["answer"], answer);
     assert_eq!(
         root[0].evidence["areas_unknown"],
-        serde_json::json!(["spf", "dmarc", "dkim", "mx"])
+        serde_json::json!(["spf", "dmarc", "dkim", "mx", "dnssec"])
     );
     for code in LOOKUP_FAILED.iter().chain(&ABSENT) {
         assert!(!report.has(code), "{domain}: {code} beside the root cause");
@@ -38,7 +38,16 @@ fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     }
     assert!(report.incomplete);
     let unknown: Vec<&str> = report.unknown.iter().map(|u| u.area.as_str()).collect();
-    assert_eq!(unknown, ["spf", "dmarc", "dkim", "mx"], "{domain}");
+    assert_eq!(
+        unknown,
+        ["spf", "dmarc", "dkim", "mx", "dnssec"],
+        "{domain}"
+    );
+    let dnssec = &report.unknown[4].reason;
+    assert!(
+        dnssec.contains("name servers") && dnssec.contains(answer),
+        "{dnssec}"
+    );
     assert!(
         report.unknown[0].reason.contains(answer),
         "{:?}",
