@@ -307,3 +307,34 @@ fn with_smtp_the_presented_certificate_is_matched_against_the_tlsa_records() {
     assert!(!unprobed.has("dane.mismatch"));
     assert_eq!(unprobed.dane.as_ref().unwrap().hosts[0].matched, None);
 }
+
+/// An MX host whose zone fails (SERVFAIL for every name in it, the fixture server's
+/// `servfail.test`): its TLSA lookup is `dane.lookup-failed` and the host's DANE status unknown,
+/// never "no TLSA records".
+#[test]
+fn a_failed_tlsa_lookup_is_unknown_never_absent() {
+    let report = support::audit("servfail.mx.test");
+    let failed = report.with_code("dane.lookup-failed");
+    assert_eq!(failed.len(), 1, "{:?}", report.codes());
+    assert_eq!(failed[0].evidence["name"], "_25._tcp.mx.servfail.test");
+    let host = report
+        .dane
+        .as_ref()
+        .expect("a dane section")
+        .hosts
+        .iter()
+        .find(|h| h.host == "mx.servfail.test")
+        .expect("the host");
+    assert_eq!(
+        (host.status.as_str(), host.answer.as_str()),
+        ("unknown", "SERVFAIL")
+    );
+    assert!(
+        report
+            .unknown
+            .iter()
+            .any(|u| u.area == "dane" && u.subject.as_deref() == Some("mx.servfail.test")),
+        "{:?}",
+        report.unknown
+    );
+}
