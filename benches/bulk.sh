@@ -163,8 +163,10 @@ if tool == "mailaudit":
     for line in lines:
         report = json.loads(line)  # raises on a line that is not JSON
         targets.add(report["target"])
+        # Facts (info) are no error of the run: the synthetic zones are not DNSSEC-signed.
         for finding in report["findings"]:
-            codes[finding["code"]] = codes.get(finding["code"], 0) + 1
+            if finding["severity"] != "info":
+                codes[finding["code"]] = codes.get(finding["code"], 0) + 1
     expected = {l.strip() for l in open(f"{d}/domains.txt") if l.strip()}
     if len(lines) != n or targets != expected:
         sys.exit(f"output: {len(lines)} lines, {len(targets)} distinct targets; expected {n}")

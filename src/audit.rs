@@ -17,7 +17,9 @@ use crate::ip::IpReport;
 use crate::mx::{HostStatus, MxReport};
 use crate::report::{Areas, DomainAreas, IpAreas, SmtpAreas, TargetKind, TargetReport};
 use crate::spf::eval::HELO;
-use crate::{bimi, delivery, dkim, dmarc, ip, mta_sts, mx, nameservers, smtp, spf, tlsrpt};
+use crate::{
+    bimi, dane, delivery, dkim, dmarc, dnssec, ip, mta_sts, mx, nameservers, smtp, spf, tlsrpt,
+};
 
 /// The blocklists of a run: the catalog and what its health check found (RFC 5782 §5), asked
 /// once per run before any target.
@@ -109,8 +111,16 @@ async fn check_areas(
             join_all(names.iter().map(|name| {
                 dnsbl::check_domain(dns, name, &blocklists.catalog, &blocklists.health)
             }));
-        let (listings, smtp) = tokio::join!(listings, probe_mx_hosts(dns, &mx.report, options));
-        (mx, listings, smtp)
+        // TLSA records as soon as the MX hosts are known, beside the probes they are matched
+        // against.
+        let (listings, smtp, tlsa) = tokio::join!(
+            listings,
+            probe_mx_hosts(dns, &mx.report, options),
+            dane::lookup(dns, &mx.report)
+        );
+        let probes: Vec<smtp::PortProbe> = smtp.iter().map(|p| p.report.clone()).collect();
+        let dane = dane::judge(tlsa, &probes);
+        (mx, listings, smtp, dane)
     };
     let ips = join_all(
         options
@@ -136,11 +146,12 @@ async fn check_areas(
         .await;
         (dmarc, bimi)
     };
-    let (spf, (dmarc, bimi), dkim, (mx, listings, smtp), ips, mut mta_sts, tls_rpt) = tokio::join!(
+    let (spf, (dmarc, bimi), dkim, (mx, listings, smtp, dane), dnssec, ips, mut mta_sts, tls_rpt) = tokio::join!(
         spf::check(dns, domain),
         dmarc_and_bimi,
         dkim::check(dns, domain, &options.selectors),
         mx_and_listings,
+        dnssec::check(dns, domain),
         ips,
         Box::pin(mta_sts::check(dns, domain, &options.https)),
         tlsrpt::check(dns, domain),
@@ -155,6 +166,8 @@ async fn check_areas(
     findings.extend(mta_sts.findings);
     findings.extend(tls_rpt.findings);
     findings.extend(bimi.findings);
+    findings.extend(dnssec.findings);
+    findings.extend(dane.findings);
     let mut blocklist_reports: Vec<DomainListingReport> = Vec::new();
     for listing in listings {
         findings.extend(listing.findings);
@@ -190,6 +203,8 @@ async fn check_areas(
         blocklists: blocklist_reports,
         smtp: smtp_probes,
         bimi: bimi.report,
+        dnssec: dnssec.report,
+        dane: dane.report,
     };
     (areas, findings)
 }

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dnsbl::{DomainListingReport, lists_unknown};
+use crate::dnssec::DnssecStatus;
 use crate::finding::{Code, Finding, Verdict};
 use crate::ip::IpReport;
 use crate::report::{Areas, DomainAreas};
@@ -19,8 +20,8 @@ use crate::spf::SpfResult;
 /// One part of a report that could not be determined.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unknown {
-    /// `spf`, `dmarc`, `dkim`, `mx`, `mtasts`, `tlsrpt`, `bimi`, `domain-blocklists`,
-    /// `reverse-dns`, `blocklists`, `spf-evaluation`, `smtp` or `resolver`.
+    /// `spf`, `dmarc`, `dkim`, `mx`, `mtasts`, `tlsrpt`, `bimi`, `dnssec`, `dane`,
+    /// `domain-blocklists`, `reverse-dns`, `blocklists`, `spf-evaluation`, `smtp` or `resolver`.
     pub area: String,
     /// The name or address the part is about, where an area has several (a sending IP, an MX
     /// host's domain).
@@ -115,14 +116,32 @@ fn domain_parts(areas: &DomainAreas, findings: &[Finding], parts: &mut Vec<Unkno
         }
         let reason = match (raised, root_cause) {
             (Some(finding), _) => finding.message.clone(),
-            (None, Some(cause)) => format!(
-                "the name servers of {} fail ({})",
-                evidence_text(cause, "name"),
-                evidence_text(cause, "answer")
-            ),
+            (None, Some(cause)) => name_servers_fail(cause),
             (None, None) => "a DNS lookup failed".to_owned(),
         };
         parts.push(Unknown::new(area, None, reason));
+    }
+    if areas.dnssec.status == DnssecStatus::Unknown {
+        // The failed lookup's message, the name servers' failure that replaced it, or why
+        // the resolver could not tell (it does not validate).
+        let reason = match (
+            findings.iter().find(|f| f.code == Code::DnssecLookupFailed),
+            root_cause,
+        ) {
+            (Some(finding), _) => finding.message.clone(),
+            (None, Some(cause)) if !answered(&areas.dnssec.dnskey) => name_servers_fail(cause),
+            (None, _) => areas.dnssec.detail.clone(),
+        };
+        parts.push(Unknown::new("dnssec", None, reason));
+    }
+    for host in &areas.dane.hosts {
+        if let Some(reason) = &host.unknown {
+            parts.push(Unknown::new(
+                "dane",
+                Some(host.host.clone()),
+                reason.clone(),
+            ));
+        }
     }
     for report in &areas.blocklists {
         domain_list_part(report, parts);
@@ -133,6 +152,15 @@ fn domain_parts(areas: &DomainAreas, findings: &[Finding], parts: &mut Vec<Unkno
     for probe in &areas.smtp {
         smtp_part(probe, parts);
     }
+}
+
+/// The reason a part is unknown when the domain's own name servers fail.
+fn name_servers_fail(cause: &Finding) -> String {
+    format!(
+        "the name servers of {} fail ({})",
+        evidence_text(cause, "name"),
+        evidence_text(cause, "answer")
+    )
 }
 
 fn domain_list_part(report: &DomainListingReport, parts: &mut Vec<Unknown>) {

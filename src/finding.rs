@@ -153,6 +153,12 @@ codes! {
     BimiCertificateExpiring => "bimi.certificate-expiring", Warning;
     BimiLookupFailed => "bimi.lookup-failed", Error;
     DnssecUnsigned => "dnssec.unsigned", Info;
+    DnssecBogus => "dnssec.bogus", Critical;
+    DnssecLookupFailed => "dnssec.lookup-failed", Error;
+    DaneInvalid => "dane.invalid", Error;
+    DaneUnsigned => "dane.unsigned", Warning;
+    DaneMismatch => "dane.mismatch", Critical;
+    DaneLookupFailed => "dane.lookup-failed", Error;
 
     SmtpConnectRefused => "smtp.connect-refused", Error;
     SmtpTimeout => "smtp.timeout", Error;
@@ -182,6 +188,8 @@ impl Code {
                 | Code::MtastsLookupFailed
                 | Code::TlsrptLookupFailed
                 | Code::BimiLookupFailed
+                | Code::DnssecLookupFailed
+                | Code::DaneLookupFailed
                 | Code::IpDnsblRefused
                 | Code::IpDnsblUnavailable
         )

@@ -23,6 +23,8 @@ const AREA_FAILURES: &[Code] = &[
     Code::MtastsLookupFailed,
     Code::TlsrptLookupFailed,
     Code::BimiLookupFailed,
+    Code::DnssecLookupFailed,
+    Code::DaneLookupFailed,
 ];
 
 /// The resolver answers the root zone but not the zone above the domain (its public suffix,

@@ -2,8 +2,8 @@
 //!
 //! The model (also explained in the README):
 //! - every finding costs whole points by severity and by its area's weight: SPF, DMARC, DKIM,
-//!   DNS, sending IPs and domain blocklists cost critical 35, error 15, warning 5; MX and SMTP
-//!   26, 11, 4; MTA-STS, TLS-RPT, BIMI and DNSSEC 18, 8, 3; info costs nothing;
+//!   DNS, sending IPs and domain blocklists cost critical 35, error 15, warning 5; MX, SMTP and
+//!   DANE 26, 11, 4; MTA-STS, TLS-RPT, BIMI and DNSSEC 18, 8, 3; info costs nothing;
 //! - a finding that says "could not be determined" ([`Code::means_unknown`]: a lookup that
 //!   failed, a list that could not answer) costs nothing: the score is of what was seen;
 //! - one area costs at most 40 points, so that one broken record cannot hide every other area;
@@ -356,6 +356,7 @@ pub fn area_label(area: &str) -> &str {
         "tlsrpt" => "TLS-RPT",
         "bimi" => "BIMI",
         "dnssec" => "DNSSEC",
+        "dane" => "DANE",
         other => other,
     }
 }
@@ -366,7 +367,8 @@ fn cost(finding: &Finding) -> u32 {
         return 0;
     }
     let [critical, error, warning] = match finding.code.area() {
-        "mx" | "smtp" => [26, 11, 4],
+        // DANE is whether mail reaches the MX hosts, as MX and SMTP are.
+        "mx" | "smtp" | "dane" => [26, 11, 4],
         "mtasts" | "tlsrpt" | "bimi" | "dnssec" => [18, 8, 3],
         _ => [35, 15, 5],
     };

@@ -4,6 +4,8 @@
 //! answer (NODATA or NXDOMAIN, RFC 2308), or a failure. The distinction is the whole point of an
 //! auditor: a failure means "unknown", never "missing".
 
+use std::net::SocketAddr;
+
 use serde::{Deserialize, Serialize};
 
 /// Why a question got no usable answer.
@@ -159,4 +161,54 @@ pub struct Mx {
     pub preference: u16,
     /// The exchange, lowercase, without the trailing dot; `.` is the null MX of RFC 7505.
     pub exchange: String,
+}
+
+/// An answer to a question asked with DNSSEC's DO bit set, with what the resolver said of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Validated<T> {
+    pub answer: Answer<T>,
+    /// The AD bit: the resolver validated every `RRset` of the answer (RFC 4035 §3.2.3). Only a
+    /// validating resolver ever sets it; an unsigned zone's answers never have it.
+    pub authentic: bool,
+    /// The resolver that answered; `None` when none did.
+    pub server: Option<SocketAddr>,
+    /// The zone a negative answer comes from (the owner of its authority section's SOA record,
+    /// RFC 2308 §3); `None` for an answer with records, or without an SOA.
+    pub zone: Option<String>,
+}
+
+/// A TLSA record's fields as published (RFC 6698 §2.1), each as its number: what they mean,
+/// and whether they are usable, is the DANE check's to say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tlsa {
+    /// Certificate usage (§2.1.1).
+    pub usage: u8,
+    /// Selector (§2.1.2).
+    pub selector: u8,
+    /// Matching type (§2.1.3).
+    pub matching: u8,
+    /// Certificate association data (§2.1.4).
+    pub data: Vec<u8>,
+}
+
+/// Whether the resolver validates DNSSEC: asked once a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolverValidation {
+    /// The resolver that answered.
+    pub server: Option<SocketAddr>,
+    /// It set the AD bit on the root zone's signed SOA (every validating resolver trusts the
+    /// root's key); `None` when the question got no answer.
+    pub validates: Option<bool>,
+}
+
+impl<T> Validated<T> {
+    /// Transforms the records, keeping what the resolver said of them.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Validated<U> {
+        Validated {
+            answer: self.answer.map(f),
+            authentic: self.authentic,
+            server: self.server,
+            zone: self.zone,
+        }
+    }
 }

@@ -6,10 +6,10 @@
 
 mod answer;
 mod cache;
-mod lenient;
 mod name;
 mod probe;
 mod rate;
+mod raw;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 use cache::AnswerCache;
 use rate::RateLimit;
 
-pub use answer::{Answer, Failure, Mx, Txt};
+pub use answer::{Answer, Failure, Mx, ResolverValidation, Tlsa, Txt, Validated};
 pub use name::{MAX_LABEL, MAX_NAME, NameError, QueryName, Syntax};
 pub use probe::ResolverDown;
 
@@ -97,6 +97,10 @@ pub struct Dns {
     servers: Vec<SocketAddr>,
     timeout: Duration,
     cache: AnswerCache<(String, RecordType), (Answer<RData>, Instant)>,
+    /// Answers asked with DO set (and CD when the flag says so), apart from the others.
+    validated: AnswerCache<(String, RecordType, bool), (Validated<RData>, Instant)>,
+    /// Whether the resolver validates, asked at most once a run.
+    validation: tokio::sync::OnceCell<ResolverValidation>,
     in_flight: Semaphore,
     rate: Option<RateLimit>,
     sent: AtomicUsize,
@@ -118,6 +122,8 @@ impl Dns {
             servers,
             timeout: config.timeout,
             cache: AnswerCache::new(CACHE_CAPACITY, CACHE_BYTES),
+            validated: AnswerCache::new(CACHE_CAPACITY, CACHE_BYTES),
+            validation: tokio::sync::OnceCell::new(),
             in_flight: Semaphore::new(config.concurrency.max(1)),
             rate: None,
             sent: AtomicUsize::new(0),
@@ -257,6 +263,140 @@ impl Dns {
             })
     }
 
+    /// Whether `name` has DS records (RFC 4034 §5), asked of the parent zone's servers by the
+    /// resolver: the parent vouches for the zone's key, which makes the zone signed.
+    pub async fn ds(&self, name: &str) -> Answer<()> {
+        self.lookup(name, RecordType::DS).await.map(drop)
+    }
+
+    /// Whether `name` publishes DNSKEY records (RFC 4034 §2: the keys of a signed zone), asked
+    /// with DO set (CD too with `checking_disabled`), with the AD bit: a validating resolver
+    /// sets it when the zone `name` is in is signed and its keys (or the proof that `name` has
+    /// none) validate, and answers SERVFAIL when they do not (CD set, it answers anyway). A
+    /// negative answer names the zone (`zone`).
+    pub async fn dnskey_validated(&self, name: &str, checking_disabled: bool) -> Validated<()> {
+        self.lookup_validated(name, RecordType::DNSKEY, checking_disabled)
+            .await
+            .map(drop)
+    }
+
+    /// The SOA of `name` asked with DO set (CD too with `checking_disabled`), as its primary
+    /// server's name, with the AD bit: a validating resolver sets it when the zone `name` is
+    /// in is signed and validates, and answers SERVFAIL when it does not validate (CD set,
+    /// it answers anyway).
+    pub async fn soa_validated(&self, name: &str, checking_disabled: bool) -> Validated<String> {
+        self.lookup_validated(name, RecordType::SOA, checking_disabled)
+            .await
+            .map(|rdata| match rdata {
+                RData::SOA(soa) => display_name(&soa.mname),
+                _ => unreachable!("filtered by record type"),
+            })
+    }
+
+    /// TLSA records of `name` (`_25._tcp.<mx host>`, RFC 7672 §2.2), asked with DO set: DANE
+    /// uses them only when the AD bit says they validated.
+    pub async fn tlsa(&self, name: &str) -> Validated<Tlsa> {
+        self.lookup_validated(name, RecordType::TLSA, false)
+            .await
+            .map(|rdata| match rdata {
+                RData::TLSA(tlsa) => Tlsa {
+                    usage: u8::from(tlsa.cert_usage),
+                    selector: u8::from(tlsa.selector),
+                    matching: u8::from(tlsa.matching),
+                    data: tlsa.cert_data,
+                },
+                _ => unreachable!("filtered by record type"),
+            })
+    }
+
+    /// Whether the resolver validates DNSSEC, asked once a run: the root zone is signed and
+    /// every validating resolver trusts its key (RFC 4033 §5), so it sets the AD bit on the
+    /// root's SOA. A resolver that does not leaves every answer's AD bit clear, signed or not.
+    pub async fn resolver_validation(&self) -> ResolverValidation {
+        self.validation
+            .get_or_init(|| async {
+                let root = self.soa_validated(".", false).await;
+                ResolverValidation {
+                    server: root.server,
+                    validates: root.answer.failure().is_none().then_some(root.authentic),
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// Asks (name, type) with DO set once per run, as [`Dns::lookup`] does without.
+    async fn lookup_validated(
+        &self,
+        name: &str,
+        record_type: RecordType,
+        checking_disabled: bool,
+    ) -> Validated<RData> {
+        let key = (name.to_ascii_lowercase(), record_type, checking_disabled);
+        let slot = self.validated.slot(key.clone());
+        let ask = || async {
+            let validated = self
+                .query_validated(name, record_type, checking_disabled)
+                .await;
+            self.validated.charge(weight(&validated.answer));
+            (validated, Instant::now())
+        };
+        let (validated, answered_at) = slot.get_or_init(ask).await;
+        if validated.answer.failure().is_none() || answered_at.elapsed() < FAILURE_TTL {
+            return validated.clone();
+        }
+        let fresh = self.validated.renew(key, &slot);
+        fresh.get_or_init(ask).await.0.clone()
+    }
+
+    /// One question with DO set, asked and read by [`raw`] (the resolver library passes no AD
+    /// bit on), each server in turn within the timeout (the datagram sent twice).
+    async fn query_validated(
+        &self,
+        name: &str,
+        record_type: RecordType,
+        checking_disabled: bool,
+    ) -> Validated<RData> {
+        let unanswered = |failure| Validated {
+            answer: Answer::Failed(failure),
+            authentic: false,
+            server: None,
+            zone: None,
+        };
+        let fqdn = match QueryName::parse(name, Syntax::Any) {
+            Ok(query_name) => query_name.to_fqdn(),
+            // The root, which names no label.
+            Err(_) if name == "." => Name::root(),
+            Err(reason) => {
+                return unanswered(Failure::InvalidName(format!("{name}: {reason}")));
+            }
+        };
+        let flags = raw::Flags {
+            dnssec_ok: true,
+            checking_disabled,
+        };
+        let _permit = self.in_flight.acquire().await;
+        if let Some(rate) = &self.rate {
+            rate.wait().await;
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        if let Some(reply) = raw::ask(&self.servers, &fqdn, record_type, flags, self.timeout).await
+        {
+            let answer = match reply.response_code {
+                ResponseCode::NoError => from_answer_section(name, record_type, &reply.answers),
+                ResponseCode::NXDomain => Answer::nx_domain(),
+                code => Answer::Failed(from_response_code(code)),
+            };
+            return Validated {
+                answer,
+                authentic: reply.authentic_data,
+                server: Some(reply.server),
+                zone: reply.authority_zone.as_ref().map(display_name),
+            };
+        }
+        unanswered(Failure::Timeout)
+    }
+
     /// Asks (name, type) once per run: concurrent askers of the same question share one query.
     ///
     /// A failure is shared with the askers of the same moment, and kept for [`FAILURE_TTL`] so
@@ -316,9 +456,10 @@ impl Dns {
                 let answered = classify(&NetError::Dns(DnsError::NoRecordsFound(no_records)));
                 self.follow_aliases(name, answered).await
             }
-            Err(NetError::Proto(error)) if lenient::is_empty_record(&error) => {
+            Err(NetError::Proto(error)) if raw::is_empty_record(&error) => {
                 self.sent.fetch_add(1, Ordering::Relaxed);
-                match lenient::ask(&self.servers, &fqdn, record_type, self.timeout).await {
+                let flags = raw::Flags::default();
+                match raw::ask(&self.servers, &fqdn, record_type, flags, self.timeout).await {
                     Some(reply) if reply.response_code == ResponseCode::NoError => {
                         from_answer_section(name, record_type, &reply.answers)
                     }

@@ -25,9 +25,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::bimi::{BimiReport, FetchStatus};
 use crate::completeness::answered;
+use crate::dane::DaneHost;
 use crate::dkim::{DkimReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
 use crate::dnsbl::{ListAnswer, ListStatus};
+use crate::dnssec::{DnssecReport, DnssecStatus};
 use crate::finding::Severity;
 use crate::finding::Verdict;
 use crate::mta_sts::{FetchOutcome, MtaStsReport, TxtAnswer};
@@ -138,6 +140,10 @@ impl Snapshot {
                     "tls-rpt".to_owned(),
                     txt_record(&areas.tls_rpt.dns, areas.tls_rpt.record.as_deref()),
                 );
+                records.insert("dnssec".to_owned(), dnssec_status(&areas.dnssec));
+                for host in &areas.dane.hosts {
+                    records.insert(format!("tlsa:{}", host.host), tlsa_set(host));
+                }
                 dkim_records(&areas.dkim, &mut records);
                 records.insert("bimi".to_owned(), bimi_record(&areas.bimi));
                 if let Some(observed) = bimi_certificate(&areas.bimi) {
@@ -296,12 +302,15 @@ fn finding_areas(unknown: &str) -> &'static [&'static str] {
         "mtasts" => &["mtasts"],
         "tlsrpt" => &["tlsrpt"],
         "bimi" => &["bimi"],
+        "dnssec" => &["dnssec"],
+        "dane" => &["dane"],
         "domain-blocklists" => &["domain"],
         "reverse-dns" | "blocklists" => &["ip"],
         "smtp" => &["smtp"],
         // The resolver stopped answering: nothing of the report can be trusted to be seen.
         _ => &[
-            "spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "bimi", "domain", "ip", "dns", "smtp",
+            "spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "bimi", "dnssec", "dane", "domain",
+            "ip", "dns", "smtp",
         ],
     }
 }
@@ -625,6 +634,36 @@ fn mx_set(mx: &MxReport) -> Observed {
         };
     }
     if answered(&mx.answer) {
+        Observed::Absent
+    } else {
+        Observed::Unknown
+    }
+}
+
+/// The zone's DNSSEC status word (`signed`, `unsigned`, `bogus`), or unknown: a change of it
+/// is a change of the domain.
+fn dnssec_status(dnssec: &DnssecReport) -> Observed {
+    match dnssec.status {
+        DnssecStatus::Unknown => Observed::Unknown,
+        status => Observed::Present {
+            value: status.as_str().to_owned(),
+            summary: None,
+        },
+    }
+}
+
+/// An MX host's TLSA records, sorted: a new certificate's record is a changed set.
+fn tlsa_set(host: &DaneHost) -> Observed {
+    if !host.records.is_empty() {
+        let mut set: Vec<&str> = host.records.iter().map(|r| r.record.as_str()).collect();
+        set.sort_unstable();
+        set.dedup();
+        return Observed::Present {
+            value: set.join(" | "),
+            summary: None,
+        };
+    }
+    if answered(&host.answer) {
         Observed::Absent
     } else {
         Observed::Unknown
@@ -1059,12 +1098,14 @@ fn shown(value: &str, summary: Option<&str>) -> String {
     }
 }
 
-/// Changes are listed SPF, DMARC, MX, then the DKIM selectors, then the SMTP ports.
+/// Changes are listed SPF, DMARC, MX, DNSSEC and TLSA, then the DKIM selectors, then the SMTP
+/// ports.
 fn record_rank(name: &str) -> u8 {
     match name {
         "spf" => 0,
         "dmarc" => 1,
-        "mx" => 2,
+        "mx" | "dnssec" => 2,
+        _ if name.starts_with("tlsa:") => 2,
         _ if name.starts_with("smtp:") => 4,
         _ => 3,
     }
@@ -1081,8 +1122,11 @@ fn record_label(name: &str) -> String {
         "tls-rpt" => "TLS-RPT record".to_owned(),
         "bimi" => "BIMI record".to_owned(),
         "bimi:certificate" => "BIMI mark certificate".to_owned(),
+        "dnssec" => "DNSSEC status".to_owned(),
         other => {
-            if let Some(selector) = other.strip_prefix("dkim:") {
+            if let Some(host) = other.strip_prefix("tlsa:") {
+                format!("TLSA records of {host} (_25._tcp)")
+            } else if let Some(selector) = other.strip_prefix("dkim:") {
                 format!("DKIM key at selector {selector}")
             } else if let Some(port) = other.strip_prefix("smtp:") {
                 format!("SMTP port {port}")
@@ -1495,6 +1539,7 @@ mod tests {
                     trusted: true,
                     problems: Vec::new(),
                     trust_error: None,
+                    presented: Vec::new(),
                 }),
             });
             session

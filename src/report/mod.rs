@@ -17,7 +17,7 @@ use crate::finding::{self, Code, Finding, Severity};
 use crate::ip::IpReport;
 use crate::requirements::{self, Requirement};
 use crate::score::{self, Grade, Score};
-use crate::{bimi, dkim, dmarc, mta_sts, mx, smtp, spf, tlsrpt};
+use crate::{bimi, dane, dkim, dmarc, dnssec, mta_sts, mx, smtp, spf, tlsrpt};
 
 /// The version of the JSON report's shape; raised only on an incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -55,6 +55,10 @@ pub struct DomainAreas {
     /// The BIMI record, the DMARC prerequisite, and with `--fetch-bimi` the logo and the mark
     /// certificate.
     pub bimi: bimi::BimiReport,
+    /// Whether the domain's zone is DNSSEC-signed and validates.
+    pub dnssec: dnssec::DnssecReport,
+    /// The MX hosts' TLSA records (DANE, RFC 7672).
+    pub dane: dane::DaneReport,
 }
 
 /// The areas of a sending-IP report.

@@ -7,9 +7,11 @@ use std::fmt::Write as _;
 use crate::bimi::prerequisite::Enforcement;
 use crate::bimi::{BimiReport, CertificateCheck, FetchStatus, LogoCheck};
 use crate::completeness::answered;
+use crate::dane::{DaneReport, DaneStatus};
 use crate::dkim::{DkimReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
 use crate::dnsbl::{DomainListingReport, ListAnswer, ListStatus};
+use crate::dnssec::DnssecReport;
 use crate::finding::Verdict;
 use crate::ip::IpReport;
 use crate::mta_sts::{MtaStsReport, TxtAnswer};
@@ -214,7 +216,12 @@ fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
         tls_rpt(&areas.tls_rpt),
         domain_lists(&areas.blocklists),
         bimi(&areas.bimi),
+        dnssec(&areas.dnssec),
     ];
+    if !areas.dane.hosts.is_empty() {
+        lines.push(dane(&areas.dane));
+    }
+    lines.push(domain_lists(&areas.blocklists));
     if !areas.ips.is_empty() {
         lines.push(sending_ips(&areas.ips));
     }
@@ -991,6 +998,62 @@ fn mx(report: &MxReport) -> AreaLine {
         area: "MX",
         verdict: report.verdict,
         found,
+    }
+}
+
+fn dnssec(report: &DnssecReport) -> AreaLine {
+    let validates = match report.resolver_validates {
+        Some(true) => "validates",
+        Some(false) => "does not validate",
+        None => "did not say whether it validates",
+    };
+    let resolver = report.resolver.as_deref().unwrap_or("the resolver");
+    AreaLine {
+        area: "DNSSEC",
+        verdict: report.verdict,
+        found: vec![
+            report.detail.clone(),
+            format!(
+                "zone {}: DS {}, DNSKEY {}; resolver {resolver} {validates}",
+                report.zone.as_deref().unwrap_or(&report.name),
+                report.ds,
+                report.dnskey
+            ),
+        ],
+    }
+}
+
+fn dane(report: &DaneReport) -> AreaLine {
+    let mut lines = Vec::new();
+    for host in &report.hosts {
+        let status = match host.status {
+            DaneStatus::None => format!("no TLSA records ({})", host.answer),
+            DaneStatus::Usable => "TLSA records validated (DNSSEC)".to_owned(),
+            DaneStatus::Unusable => "TLSA records validated, none usable for SMTP".to_owned(),
+            DaneStatus::Unsigned => "TLSA records not DNSSEC-validated: ignored".to_owned(),
+            DaneStatus::Unknown => format!(
+                "unknown: {}",
+                host.unknown.as_deref().unwrap_or("lookup failed")
+            ),
+        };
+        let matched = match host.matched {
+            Some(true) => "; the certificate presented on port 25 matches",
+            Some(false) => "; the certificate presented on port 25 matches NO record",
+            None => "",
+        };
+        lines.push(format!("{}: {status}{matched}", host.name));
+        for record in &host.records {
+            let note = record
+                .problem
+                .as_deref()
+                .map_or_else(|| " (usable)".to_owned(), |p| format!(" ({p})"));
+            lines.push(format!("  TLSA {}{note}", record.record));
+        }
+    }
+    AreaLine {
+        area: "DANE",
+        verdict: report.verdict,
+        found: capped(lines),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::finding::{Checked, Verdict};
 
 pub use explain::{diagnosis, findings, unknown_reason};
 pub use session::{AuthResult, Outcome, Phase, Session};
-pub use tls::{CertificateFacts, CertificateProblem, TlsFacts, Trust};
+pub use tls::{CertificateFacts, CertificateProblem, Presented, TlsFacts, Trust};
 
 /// The ports `--all-ports` tries, each as a client would: MX relay, implicit-TLS submission,
 /// STARTTLS submission, and the alternative submission port some providers open.

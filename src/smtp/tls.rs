@@ -135,7 +135,9 @@ impl Trust {
             X509Certificate::from_der(leaf.as_ref()),
             ParsedCertificate::try_from(leaf),
         ) else {
-            return Some(CertificateFacts::unreadable(chain.len()));
+            let mut facts = CertificateFacts::unreadable(chain.len());
+            facts.presented = Presented::of(chain);
+            return Some(facts);
         };
         let not_before = parsed.validity().not_before.timestamp();
         let not_after = parsed.validity().not_after.timestamp();
@@ -171,6 +173,7 @@ impl Trust {
             trusted: trust_error.is_none(),
             problems,
             trust_error,
+            presented: Presented::of(chain),
         })
     }
 
@@ -350,6 +353,35 @@ pub struct CertificateFacts {
     /// Why it is not trusted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust_error: Option<String>,
+    /// The chain as the server sent it, the leaf first: what DANE's TLSA records are matched
+    /// against (RFC 6698 §2.1.2). Not in the JSON: the digests a TLSA record names are.
+    #[serde(skip)]
+    pub presented: Vec<Presented>,
+}
+
+/// One certificate of the chain a server presented, as TLSA records select it (RFC 6698
+/// §2.1.2): the whole certificate (selector 0) and its `SubjectPublicKeyInfo` (selector 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Presented {
+    /// The certificate, DER.
+    pub certificate: Vec<u8>,
+    /// Its `SubjectPublicKeyInfo`, DER; empty when the certificate cannot be read.
+    pub spki: Vec<u8>,
+}
+
+impl Presented {
+    /// Each certificate of `chain`, in order.
+    fn of(chain: &[CertificateDer<'_>]) -> Vec<Presented> {
+        chain
+            .iter()
+            .map(|der| Presented {
+                certificate: der.as_ref().to_vec(),
+                spki: X509Certificate::from_der(der.as_ref())
+                    .map(|(_, parsed)| parsed.public_key().raw.to_vec())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
 }
 
 /// One problem of a certificate: each is its own finding.
@@ -419,6 +451,7 @@ impl CertificateFacts {
             trust_error: Some(
                 "the certificate cannot be read (not a valid X.509 certificate)".to_owned(),
             ),
+            presented: Vec::new(),
         }
     }
 }

@@ -34,7 +34,9 @@ fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     assert_eq!(root[0].evidence["answer"], answer);
     assert_eq!(
         root[0].evidence["areas_unknown"],
-        serde_json::json!(["spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "bimi"])
+        serde_json::json!([
+            "spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "bimi", "dnssec"
+        ])
     );
     for code in LOOKUP_FAILED.iter().chain(&ABSENT) {
         assert!(!report.has(code), "{domain}: {code} beside the root cause");
@@ -46,8 +48,15 @@ fn assert_one_root_cause_never_missing(domain: &str, answer: &str) {
     let unknown: Vec<&str> = report.unknown.iter().map(|u| u.area.as_str()).collect();
     assert_eq!(
         unknown,
-        ["spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "bimi"],
+        [
+            "spf", "dmarc", "dkim", "mx", "mtasts", "tlsrpt", "bimi", "dnssec"
+        ],
         "{domain}"
+    );
+    let dnssec = &report.unknown[7].reason;
+    assert!(
+        dnssec.contains("name servers") && dnssec.contains(answer),
+        "{dnssec}"
     );
     assert!(
         report.unknown[0].reason.contains(answer),

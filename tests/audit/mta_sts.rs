@@ -563,7 +563,8 @@ fn enforce_with_an_mx_host_whose_certificate_fails_is_undeliverable() {
     // The MX host presents a certificate for another name.
     let wrong = pki.server(&["other.enforce.mtasts.test"]);
     let _mx = smtp_server::Server::start_at(
-        "127.84.61.15:25".parse().expect("address"),
+        std::net::Ipv4Addr::new(127, 84, 61, 15),
+        &[25],
         Script::Smtp(Box::new(
             Smtp::new("mx.enforce.mtasts.test").starttls(wrong),
         )),

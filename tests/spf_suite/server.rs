@@ -171,6 +171,7 @@ pub async fn serve(zone: Zone) -> SocketAddr {
         Name::root(),
         ZoneType::Primary,
         AxfrPolicy::Deny,
+        None,
     );
     let soa = SOA::new(
         name_of("ns.test"),

@@ -130,6 +130,13 @@ fn start_serving(addr: SocketAddr, overlays: &[&Path]) -> TestDns {
         log: Arc::clone(&log),
         mode: Arc::clone(&mode),
     };
+    let addr = serve(addr, handler);
+    TestDns { addr, log, mode }
+}
+
+/// Serves `handler` on `addr` (UDP and TCP on the same port; port 0: one free for both) in a
+/// thread of its own, and returns where it listens.
+pub fn serve(addr: SocketAddr, handler: impl RequestHandler) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -156,10 +163,8 @@ fn start_serving(addr: SocketAddr, overlays: &[&Path]) -> TestDns {
             let _ = server.block_until_done().await;
         });
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("test DNS server started");
-    TestDns { addr, log, mode }
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("test DNS server started")
 }
 
 /// Loads every `NAME.zone` file of `dir` as the zone `NAME.` (`root.zone` is the root zone),
@@ -190,6 +195,7 @@ fn load_zones(catalog: &mut Catalog, dir: &Path) {
                 records,
                 ZoneType::Primary,
                 AxfrPolicy::Deny,
+                None,
             )
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for record in raw_records(&origin) {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dns_server;
+pub mod dnssec;
 pub mod fake_resolver;
 pub mod https_files;
 pub mod https_server;

@@ -40,6 +40,69 @@ pub struct Report {
     pub requirements: Vec<RequirementOut>,
     /// The domain and its MX hosts' domains on the domain blocklists.
     pub blocklists: Vec<serde_json::Value>,
+    /// Whether the domain's zone is DNSSEC-signed and validates.
+    #[serde(default)]
+    pub dnssec: Option<DnssecOut>,
+    /// The MX hosts' TLSA records.
+    #[serde(default)]
+    pub dane: Option<DaneOut>,
+}
+
+/// The DNSSEC area.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnssecOut {
+    pub verdict: String,
+    /// `signed`, `unsigned`, `bogus` or `unknown`.
+    pub status: String,
+    pub name: String,
+    #[serde(default)]
+    pub zone: Option<String>,
+    pub ds: String,
+    pub dnskey: String,
+    pub authenticated: bool,
+    #[serde(default)]
+    pub resolver: Option<String>,
+    pub resolver_validates: Option<bool>,
+    pub detail: String,
+}
+
+/// The DANE area.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaneOut {
+    pub verdict: String,
+    pub hosts: Vec<DaneHostOut>,
+}
+
+/// One MX host's TLSA records.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaneHostOut {
+    pub host: String,
+    pub name: String,
+    pub answer: String,
+    pub authenticated: bool,
+    /// `none`, `usable`, `unusable`, `unsigned` or `unknown`.
+    pub status: String,
+    pub records: Vec<TlsaOut>,
+    #[serde(default)]
+    pub matched: Option<bool>,
+    #[serde(default)]
+    pub unknown: Option<String>,
+}
+
+/// One TLSA record.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsaOut {
+    pub record: String,
+    pub usage: u8,
+    pub selector: u8,
+    pub matching: u8,
+    pub usable: bool,
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Deserialize, serde::Serialize)]

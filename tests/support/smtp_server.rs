@@ -274,21 +274,19 @@ impl Server {
     /// Starts `script` on each of `ports` of 127.0.0.1 (`0`: a free one). A fixed port may be
     /// taken or need privileges: the error says which.
     pub fn start_on(ports: &[u16], script: Script) -> io::Result<Server> {
+        Server::start_at(IP, ports, script)
+    }
+
+    /// Starts `script` on each of `ports` of `ip`, a loopback address (`127.x.y.z`: port 25 of
+    /// an address of its own, for a test that cannot share 127.0.0.1's).
+    pub fn start_at(ip: Ipv4Addr, ports: &[u16], script: Script) -> io::Result<Server> {
         let mut listeners = Vec::new();
         for &port in ports {
-            let listener = std::net::TcpListener::bind((IP, port))
-                .map_err(|e| io::Error::new(e.kind(), format!("bind 127.0.0.1:{port}: {e}")))?;
+            let listener = std::net::TcpListener::bind((ip, port))
+                .map_err(|e| io::Error::new(e.kind(), format!("bind {ip}:{port}: {e}")))?;
             listeners.push(listener);
         }
         Server::serving(listeners, script)
-    }
-
-    /// Starts `script` on `addr` (another loopback address than 127.0.0.1, on a fixed port such
-    /// as 25: an MX host of a fixture zone). The error says why it cannot listen there.
-    pub fn start_at(addr: SocketAddr, script: Script) -> io::Result<Server> {
-        let listener = std::net::TcpListener::bind(addr)
-            .map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?;
-        Server::serving(vec![listener], script)
     }
 
     /// Starts `script` on one port of both loopback addresses, 127.0.0.1 and `::1` (first and
