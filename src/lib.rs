@@ -14,6 +14,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dns;
 pub mod dnsbl;
+pub mod errors;
 pub mod files;
 pub mod finding;
 pub mod https;

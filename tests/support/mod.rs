@@ -4,8 +4,8 @@
 
 pub mod dns_server;
 pub mod fake_resolver;
-pub mod https_files;
 pub mod https_server;
+pub mod marks;
 pub mod report;
 pub mod smtp_server;
 
