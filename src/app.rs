@@ -111,6 +111,7 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     // with --smtp, the MX probes.
     let trust = smtp::Trust::new(args.ca_file.as_deref())?;
     let step = Duration::from_secs_f64(args.common.timeout);
+    let https = HttpsOptions::new(&trust, step);
     let options = AuditOptions {
         sender,
         selectors: args
@@ -119,7 +120,7 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .map(|s| input::parse_selector(s))
             .collect::<Result<_, _>>()?,
         ips: parse_ips(&args.ips)?,
-        https: HttpsOptions::new(&trust, step),
+        https: https.clone(),
         smtp: args.smtp.then(|| smtp::ProbeOptions {
             trust: trust.clone(),
             credentials: None,
@@ -127,10 +128,7 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         }),
         bimi: bimi::BimiOptions {
             selector: input::parse_selector(&args.bimi_selector)?,
-            fetch: args.fetch_bimi.then(|| bimi::FetchOptions {
-                trust,
-                timeout: step,
-            }),
+            fetch: args.fetch_bimi.then_some(https),
         },
     };
     let bulk = args.file.is_some() || total.is_none_or(|total| total > BULK_THRESHOLD);

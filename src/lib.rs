@@ -16,6 +16,7 @@ pub mod dmarc;
 pub mod dns;
 pub mod dnsbl;
 pub mod dnssec;
+pub mod errors;
 pub mod files;
 pub mod finding;
 pub mod https;

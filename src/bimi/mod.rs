@@ -17,16 +17,16 @@ pub mod prerequisite;
 pub mod record;
 pub mod svg;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
 use crate::dmarc::DmarcReport;
 use crate::dns::{Answer, Dns, MAX_TXT_SHOWN, Txt};
 use crate::finding::{Checked, Code, Finding, Verdict};
-use crate::smtp::Trust;
+use crate::https::HttpsOptions;
 use certificate::MarkCertificate;
-use fetch::{Exchange, Limits};
+use fetch::Exchange;
 use prerequisite::{Enforcement, Prerequisite};
 use record::{Candidate, Record};
 use svg::SvgFacts;
@@ -50,8 +50,9 @@ const LOGGED_RECORD_BYTES: usize = 1024;
 pub struct BimiOptions {
     /// `--bimi-selector`: the selector asked (`default` unless given).
     pub selector: String,
-    /// `--fetch-bimi`: fetch the logo and the certificate.
-    pub fetch: Option<FetchOptions>,
+    /// `--fetch-bimi`: fetch the logo and the certificate, trusting `--ca-file` too, within
+    /// `--timeout` a step.
+    pub fetch: Option<HttpsOptions>,
 }
 
 impl Default for BimiOptions {
@@ -61,15 +62,6 @@ impl Default for BimiOptions {
             fetch: None,
         }
     }
-}
-
-/// How the logo and the certificate are fetched.
-#[derive(Clone, Debug)]
-pub struct FetchOptions {
-    /// The web PKI roots and `--ca-file`.
-    pub trust: Trust,
-    /// For connecting, and for each whole fetch.
-    pub timeout: Duration,
 }
 
 /// The BIMI area of an audit.
@@ -302,7 +294,7 @@ async fn fetch_all(
     tokio::join!(logo, certificate)
 }
 
-async fn fetch_logo(dns: &Dns, url: &str, options: Option<&FetchOptions>) -> LogoCheck {
+async fn fetch_logo(dns: &Dns, url: &str, options: Option<&HttpsOptions>) -> LogoCheck {
     let mut check = LogoCheck {
         url: url.to_owned(),
         status: FetchStatus::NotFetched,
@@ -314,15 +306,11 @@ async fn fetch_logo(dns: &Dns, url: &str, options: Option<&FetchOptions>) -> Log
     let Some(options) = options else {
         return check;
     };
-    let limits = Limits {
-        max_bytes: MAX_LOGO_BYTES,
-        timeout: options.timeout,
-    };
-    let (exchange, outcome) = fetch::get(dns, &options.trust, url, limits).await;
+    let (exchange, outcome) = fetch::get(dns, options, url, MAX_LOGO_BYTES).await;
     check.http = Some(exchange);
     match outcome {
-        Ok(response) => {
-            let (facts, problems) = svg::check(&response.body);
+        Ok(body) => {
+            let (facts, problems) = svg::check(&body);
             check.status = if problems.is_empty() {
                 FetchStatus::Valid
             } else {
@@ -352,7 +340,7 @@ async fn fetch_certificate(
     dns: &Dns,
     url: &str,
     domains: &[&str],
-    options: Option<&FetchOptions>,
+    options: Option<&HttpsOptions>,
 ) -> CertificateCheck {
     let mut check = CertificateCheck {
         url: url.to_owned(),
@@ -366,15 +354,11 @@ async fn fetch_certificate(
     let Some(options) = options else {
         return check;
     };
-    let limits = Limits {
-        max_bytes: MAX_CERTIFICATE_BYTES,
-        timeout: options.timeout,
-    };
-    let (exchange, outcome) = fetch::get(dns, &options.trust, url, limits).await;
+    let (exchange, outcome) = fetch::get(dns, options, url, MAX_CERTIFICATE_BYTES).await;
     check.http = Some(exchange);
     match outcome {
-        Ok(response) => {
-            let (facts, problems) = certificate::check(&response.body, domains, SystemTime::now());
+        Ok(body) => {
+            let (facts, problems) = certificate::check(&body, domains, SystemTime::now());
             check.status = if problems.is_empty() {
                 FetchStatus::Valid
             } else {

@@ -304,14 +304,14 @@ fn unique(items: Vec<String>) -> Vec<String> {
 }
 
 /// A webhook must be an absolute `http` or `https` URL. The message never repeats the URL
-/// whole: its user, password and path may be secrets (see [`super::alert::redact_url`]).
+/// whole: its user, password and path may be secrets (see [`crate::errors::redact_url`]).
 pub fn check_webhook(url: &str) -> Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
     match parsed.scheme() {
         "http" | "https" => Ok(()),
         other => Err(format!(
             "{}: the scheme must be http or https, not {other}",
-            super::alert::redact_url(&parsed)
+            crate::errors::redact_url(&parsed)
         )),
     }
 }

@@ -97,17 +97,15 @@ fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
     // Read now: a CA file that cannot be used stops the monitor before anything is asked.
     let trust = smtp::Trust::new(config.ca_file.as_deref())
         .map_err(|e| anyhow::anyhow!("{}: ca_file: {e}", args.config.display()))?;
+    let https = HttpsOptions::new(&trust, Duration::from_secs_f64(args.common.timeout));
     let monitor = Monitor {
         config_path: args.config.display().to_string(),
         dns: DnsSetup::from_args(&args.common)?,
         options: AuditOptions {
             selectors: config.selectors.clone(),
-            https: HttpsOptions::new(&trust, Duration::from_secs_f64(args.common.timeout)),
+            https: https.clone(),
             bimi: bimi::BimiOptions {
-                fetch: config.fetch_bimi.then(|| bimi::FetchOptions {
-                    trust: trust.clone(),
-                    timeout: Duration::from_secs_f64(args.common.timeout),
-                }),
+                fetch: config.fetch_bimi.then_some(https),
                 ..bimi::BimiOptions::default()
             },
             ..AuditOptions::default()

@@ -227,7 +227,7 @@ async fn fetch_policy(
 ) -> (PolicyFetch, Vec<Finding>) {
     let host = format!("mta-sts.{domain}");
     let url = format!("https://{host}{POLICY_PATH}");
-    let fetched = https::get(dns, options, &host, POLICY_PATH, MAX_POLICY_BYTES).await;
+    let fetched = https::get(dns, options, &url, MAX_POLICY_BYTES).await;
     let mut fetch = PolicyFetch {
         url,
         outcome: FetchOutcome::Failed,
@@ -244,8 +244,8 @@ async fn fetch_policy(
     };
     let judged = match fetched.result {
         Ok(response) => read_policy(&mut fetch, domain, &host, response),
-        Err(error) => {
-            let (outcome, finding) = fetch_failure(&fetch, &host, error);
+        Err(failed) => {
+            let (outcome, finding) = fetch_failure(&fetch, &host, failed.error);
             fetch.outcome = outcome;
             Err(finding)
         }
@@ -328,6 +328,10 @@ fn fetch_failure(fetch: &PolicyFetch, host: &str, error: FetchError) -> (FetchOu
             ),
         ),
         FetchError::Failed(why) => (FetchOutcome::Failed, unreachable(url, host, &why)),
+        FetchError::NotHttps => (
+            FetchOutcome::Failed,
+            unreachable(url, host, &format!("{host} is not a host name")),
+        ),
         FetchError::TimedOut(after) => (
             FetchOutcome::Timeout,
             unreachable(
@@ -339,7 +343,7 @@ fn fetch_failure(fetch: &PolicyFetch, host: &str, error: FetchError) -> (FetchOu
                 ),
             ),
         ),
-        FetchError::TooLarge { cap } => (
+        FetchError::TooLarge { cap, .. } => (
             FetchOutcome::TooLarge,
             unreachable(
                 url,
@@ -363,41 +367,42 @@ fn read_policy(
     response: Response,
 ) -> Result<Vec<Finding>, Finding> {
     let url = fetch.url.clone();
-    fetch.status = Some(response.status);
-    fetch.content_type.clone_from(&response.content_type);
-    if (300..400).contains(&response.status) {
-        let target = response.location.clone().unwrap_or_default();
+    let Response { head, body } = response;
+    fetch.status = Some(head.status);
+    fetch.content_type.clone_from(&head.content_type);
+    if (300..400).contains(&head.status) {
+        let target = head.location.clone().unwrap_or_default();
         fetch.outcome = FetchOutcome::Redirect;
-        fetch.location = response.location;
+        fetch.location = head.location;
         let why = format!(
             "it answers {} with a redirect to {}, which senders must not follow (RFC 8461 §3.3)",
-            response.status,
+            head.status,
             record::shown(&target)
         );
         return Err(unreachable(&url, host, &why)
-            .evidence("status", response.status)
+            .evidence("status", head.status)
             .evidence("location", &target));
     }
-    if response.status != 200 {
+    if head.status != 200 {
         fetch.outcome = FetchOutcome::HttpStatus;
         let why = format!(
             "it answers HTTP {}; only 200 gives a policy (RFC 8461 §3.3)",
-            response.status
+            head.status
         );
-        return Err(unreachable(&url, host, &why).evidence("status", response.status));
+        return Err(unreachable(&url, host, &why).evidence("status", head.status));
     }
     fetch.outcome = FetchOutcome::Invalid;
-    let text = String::from_utf8(response.body).ok();
+    let text = String::from_utf8(body).ok();
     fetch.text.clone_from(&text);
-    if !is_text_plain(response.content_type.as_deref()) {
-        let served = response
+    if !is_text_plain(head.content_type.as_deref()) {
+        let served = head
             .content_type
             .as_deref()
             .map_or_else(|| "no media type".to_owned(), record::shown);
         let why = format!(
             "is served as {served}, not text/plain (senders check the media type, RFC 8461 §3.2)"
         );
-        return Err(invalid_policy(&url, &why).evidence("content_type", &response.content_type));
+        return Err(invalid_policy(&url, &why).evidence("content_type", &head.content_type));
     }
     let Some(text) = text else {
         return Err(invalid_policy(&url, "is not UTF-8 text"));

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::support::https_files::{Reply, mark, serve};
+use crate::support::https_server::{HttpsServer, Serve};
+use crate::support::marks::mark;
 use crate::support::smtp_server::{Ca, Leaf};
 use crate::support::{self, FindingOut, Report, dns_server};
 
@@ -417,6 +418,9 @@ fn every_format_has_a_bimi_section() {
 /// The host serving logos and certificates.
 const HOST: &str = "bimi.fetch-bimi.test";
 
+/// A host with ten addresses (127.0.0.1, where the server listens, and nine more).
+const MANY_HOST: &str = "many-addresses.fetch-bimi.test";
+
 const LOGO: &str = r##"<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-ps" viewBox="0 0 64 64">
 <title>Fetch Test</title>
@@ -427,6 +431,7 @@ const LOGO: &str = r##"<?xml version="1.0" encoding="UTF-8"?>
 /// The fetch world: the HTTPS server with every logo and certificate, a DNS server serving a
 /// zone with one domain per case, and the CA file.
 struct World {
+    _server: HttpsServer,
     dns: dns_server::TestDns,
     ca_file: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -436,63 +441,73 @@ fn world() -> &'static World {
     static WORLD: std::sync::OnceLock<World> = std::sync::OnceLock::new();
     WORLD.get_or_init(|| {
         let ca = Ca::new("mailaudit BIMI test CA");
-        let server = ca.issue(&Leaf::valid_for(&[HOST]));
+        let server = ca.issue(&Leaf::valid_for(&[HOST, MANY_HOST]));
         let svg = "image/svg+xml";
         let pem = "application/x-pem-file";
         let mut routes = BTreeMap::new();
-        routes.insert("/good.svg".to_owned(), Reply::ok(svg, LOGO));
+        routes.insert("/good.svg".to_owned(), Serve::ok(svg, LOGO));
         routes.insert(
             "/script.svg".to_owned(),
-            Reply::ok(svg, LOGO.replace("<rect", "<script>alert(1)</script><rect")),
+            Serve::ok(svg, LOGO.replace("<rect", "<script>alert(1)</script><rect")),
         );
         routes.insert(
             "/wide.svg".to_owned(),
-            Reply::ok(svg, LOGO.replace("0 0 64 64", "0 0 128 64")),
+            Serve::ok(svg, LOGO.replace("0 0 64 64", "0 0 128 64")),
         );
         // 40 KB of valid SVG, sent without Content-Length: cut off at 32 KB while reading.
         let padding = format!("<!-- {} -->", "x".repeat(40 * 1024));
-        let mut big = Reply::ok(svg, LOGO.replace("<rect", &format!("{padding}<rect")));
-        big.length = false;
-        routes.insert("/big.svg".to_owned(), big);
+        routes.insert(
+            "/big.svg".to_owned(),
+            Serve::Unsized {
+                content_type: svg.to_owned(),
+                body: LOGO
+                    .replace("<rect", &format!("{padding}<rect"))
+                    .into_bytes(),
+            },
+        );
         routes.insert(
             "/moved.svg".to_owned(),
-            Reply {
-                status: 301,
-                headers: vec![("Location".to_owned(), format!("https://{HOST}/good.svg"))],
-                body: Vec::new(),
-                length: true,
+            Serve::Redirect(format!("https://{HOST}/good.svg")),
+        );
+        // The logo one byte every 0.5 s: a whole fetch never ends in time.
+        routes.insert(
+            "/slow.svg".to_owned(),
+            Serve::Slow {
+                body: LOGO.as_bytes().to_vec(),
+                every: std::time::Duration::from_millis(500),
             },
         );
         let domains = [
             "good", "script", "wide", "big", "moved", "gone", "expired", "wrongsan", "noext",
-            "expiring",
+            "expiring", "slow", "many",
         ];
         let full = |d: &str| format!("{d}.fetch-bimi.test");
         routes.insert(
             "/good.pem".to_owned(),
-            Reply::ok(pem, mark(&ca, &[&full("good")], -30, 300, true)),
+            Serve::ok(pem, mark(&ca, &[&full("good")], -30, 300, true)),
         );
         routes.insert(
             "/expired.pem".to_owned(),
-            Reply::ok(pem, mark(&ca, &[&full("expired")], -400, -2, true)),
+            Serve::ok(pem, mark(&ca, &[&full("expired")], -400, -2, true)),
         );
         routes.insert(
             "/wrongsan.pem".to_owned(),
-            Reply::ok(pem, mark(&ca, &["other.example"], -30, 300, true)),
+            Serve::ok(pem, mark(&ca, &["other.example"], -30, 300, true)),
         );
         routes.insert(
             "/noext.pem".to_owned(),
-            Reply::ok(pem, mark(&ca, &[&full("noext")], -30, 300, false)),
+            Serve::ok(pem, mark(&ca, &[&full("noext")], -30, 300, false)),
         );
         routes.insert(
             "/expiring.pem".to_owned(),
-            Reply::ok(pem, mark(&ca, &[&full("expiring")], -300, 10, true)),
+            Serve::ok(pem, mark(&ca, &[&full("expiring")], -300, 10, true)),
         );
-        let port = serve(server.server_config(), routes);
+        let server = HttpsServer::start_any_port(server.server_config(), Serve::Paths(routes));
+        let port = server.addr.port();
         let base = format!("https://{HOST}:{port}");
         let logo_of = |d: &str| match d {
-            "script" | "wide" | "big" | "moved" => format!("{base}/{d}.svg"),
-            "gone" => format!("{base}/gone.svg"),
+            "script" | "wide" | "big" | "moved" | "gone" | "slow" => format!("{base}/{d}.svg"),
+            "many" => format!("https://{MANY_HOST}:{port}/good.svg"),
             _ => format!("{base}/good.svg"),
         };
         let certificate_of = |d: &str| match d {
@@ -500,6 +515,9 @@ fn world() -> &'static World {
             _ => format!("{base}/good.pem"),
         };
         let mut records = "bimi IN A 127.0.0.1\n".to_owned();
+        for last in 1..=10 {
+            let _ = writeln!(records, "many-addresses IN A 127.0.0.{last}");
+        }
         for d in domains {
             let _ = write!(
                 records,
@@ -515,6 +533,7 @@ fn world() -> &'static World {
         let ca_file = ca.write(dir.path(), "ca.pem");
         let dns = dns_server::start_with_zones("127.0.0.1:0".parse().unwrap(), dir.path());
         World {
+            _server: server,
             dns,
             ca_file,
             _dir: dir,
@@ -531,6 +550,11 @@ fn write_zone(dir: &Path, name: &str, records: &str) {
 
 /// `audit DOMAIN.fetch-bimi.test --fetch-bimi` (with `--ca-file` unless `trusting` is false).
 fn fetch(label: &str, trusting: bool) -> (Report, BimiOut) {
+    fetch_within(label, trusting, "2")
+}
+
+/// [`fetch`] with `--timeout SECS`.
+fn fetch_within(label: &str, trusting: bool, timeout: &str) -> (Report, BimiOut) {
     let world = world();
     let domain = format!("{label}.fetch-bimi.test");
     let mut args = vec![
@@ -547,7 +571,7 @@ fn fetch(label: &str, trusting: bool) -> (Report, BimiOut) {
         args.push(world.ca_file.display().to_string());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = support::command_with_resolvers(&args, &[world.dns.resolver_arg()], "2")
+    let output = support::command_with_resolvers(&args, &[world.dns.resolver_arg()], timeout)
         .output()
         .expect("run mailaudit");
     assert_eq!(
@@ -654,14 +678,49 @@ fn a_server_certificate_outside_the_trusted_roots_fails_the_fetch() {
     );
     assert!(report.has("bimi.certificate-unreachable"));
     let logo = bimi.logo.expect("logo");
+    // Said as for an MTA-STS policy host: which certificate, and why it is refused.
+    let error = logo.error.unwrap_or_default();
     assert!(
-        logo.error
-            .as_deref()
-            .unwrap_or_default()
-            .to_lowercase()
-            .contains("certificate"),
-        "{logo:?}"
+        error.contains("the server's certificate is refused: issued by a CA that is not trusted")
+            && error.contains("--ca-file"),
+        "{error}"
     );
+}
+
+/// The fetch is MTA-STS's: connecting within --timeout, the whole fetch within 4 × --timeout,
+/// what the server answered before it stalled kept.
+#[test]
+fn a_logo_that_drips_times_out_after_four_timeouts() {
+    let started = std::time::Instant::now();
+    let (report, bimi) = fetch_within("slow", true, "0.5");
+    let finding = only(&report, "bimi.logo-unreachable");
+    assert!(
+        finding.message.contains("no answer within 2 s"),
+        "{}",
+        finding.message
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    let logo = bimi.logo.expect("logo");
+    assert_eq!(logo.status, "unreachable");
+    let http = logo.http.expect("the exchange");
+    assert_eq!(http.status, Some(200));
+    assert!(http.bytes.is_none());
+}
+
+/// A hostile zone may list hundreds of addresses: at most 8 are tried, as for MTA-STS.
+#[test]
+fn at_most_eight_addresses_of_a_host_are_tried() {
+    let (report, bimi) = fetch("many", true);
+    assert!(
+        !report.has("bimi.logo-unreachable"),
+        "{:?}",
+        report.findings
+    );
+    let logo = bimi.logo.expect("logo");
+    assert_eq!(logo.status, "valid", "{logo:?}");
+    let http = logo.http.expect("the exchange");
+    assert_eq!(http.addresses.len(), 8, "{:?}", http.addresses);
+    assert!(world().dns.queries_for(MANY_HOST).len() >= 2);
 }
 
 #[test]

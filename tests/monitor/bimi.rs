@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use support::https_files::{Reply, mark, serve};
+use support::https_server::{HttpsServer, Serve};
+use support::marks::mark;
 use support::smtp_server::{Ca, Leaf};
 
 /// The host serving the logos and certificates.
@@ -62,17 +63,18 @@ fn a_changed_bimi_record_and_an_expiring_mark_certificate_are_changes() {
     let server = ca.issue(&Leaf::valid_for(&[HOST]));
     let pem = "application/x-pem-file";
     let mut routes = BTreeMap::new();
-    routes.insert("/one.svg".to_owned(), Reply::ok("image/svg+xml", LOGO));
-    routes.insert("/two.svg".to_owned(), Reply::ok("image/svg+xml", LOGO));
+    routes.insert("/one.svg".to_owned(), Serve::ok("image/svg+xml", LOGO));
+    routes.insert("/two.svg".to_owned(), Serve::ok("image/svg+xml", LOGO));
     routes.insert(
         "/long.pem".to_owned(),
-        Reply::ok(pem, mark(&ca, &["bimimon.test"], -30, 300, true)),
+        Serve::ok(pem, mark(&ca, &["bimimon.test"], -30, 300, true)),
     );
     routes.insert(
         "/short.pem".to_owned(),
-        Reply::ok(pem, mark(&ca, &["bimimon.test"], -300, 10, true)),
+        Serve::ok(pem, mark(&ca, &["bimimon.test"], -300, 10, true)),
     );
-    let port = serve(server.server_config(), routes);
+    let server = HttpsServer::start_any_port(server.server_config(), Serve::Paths(routes));
+    let port = server.addr.port();
 
     let (dir, db) = temp();
     write_zone(&dir.path().join("run1"), port, "one.svg", "long.pem");

@@ -1,10 +1,13 @@
-//! HTTPS servers on loopback, in the test process, standing for MTA-STS policy hosts: tokio and
-//! tokio-rustls, a certificate from a test CA ([`super::smtp_server::Ca`]), port 443 of an
-//! address of 127.0.0.0/8 given by the test (each test its own, so that tests running at once
-//! never meet; listening on 443 needs root, which the tests and CI have). Each serves one
-//! [`Serve`] to every request, logs the requests it read and counts the connections it
+//! HTTPS servers on loopback, in the test process, standing for MTA-STS policy hosts and for the
+//! hosts of BIMI logos and mark certificates: tokio and tokio-rustls, a certificate from a test
+//! CA ([`super::smtp_server::Ca`]). A policy host listens on port 443 of an address of
+//! 127.0.0.0/8 given by the test (each test its own, so that tests running at once never meet;
+//! listening on 443 needs root, which the tests and CI have), since a policy URL names no port;
+//! any other host on a free port of 127.0.0.1, named in its URLs. Each serves one [`Serve`]
+//! (by path with [`Serve::Paths`]), logs the requests it read and counts the connections it
 //! accepted (a TLS handshake refused by the client counts), and stops when dropped.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,7 +24,7 @@ use super::smtp_server::runtime;
 /// reading: far past any cap the client should apply.
 const ENDLESS_LIMIT: usize = 16 * 1024 * 1024;
 
-/// What a server answers to every request.
+/// What a server answers to a request.
 #[derive(Clone, Debug)]
 pub enum Serve {
     /// A whole response: status, `Content-Type` (none: no header), body (with its length).
@@ -30,21 +33,45 @@ pub enum Serve {
         content_type: Option<String>,
         body: Vec<u8>,
     },
+    /// `200`, this `Content-Type`, no length: the body ends when the connection closes.
+    Unsized { content_type: String, body: Vec<u8> },
     /// `301 Moved Permanently` to this location.
     Redirect(String),
     /// `200`, `text/plain`, no length: bytes for as long as the client reads.
     Endless,
     /// `200`, `text/plain`, the length of `body` at once, then `body` one byte every `every`.
     Slow { body: Vec<u8>, every: Duration },
+    /// Each path (`/logo.svg`) its own answer; `404 Not Found` for any other.
+    Paths(BTreeMap<String, Serve>),
 }
 
 impl Serve {
-    /// `200`, `text/plain`, `body`.
-    pub fn policy(body: &str) -> Serve {
+    /// `200`, `content_type`, `body` (with its length).
+    pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Serve {
         Serve::Answer {
             status: 200,
-            content_type: Some("text/plain".to_owned()),
-            body: body.as_bytes().to_vec(),
+            content_type: Some(content_type.to_owned()),
+            body: body.into(),
+        }
+    }
+
+    /// `200`, `text/plain`, `body`: an MTA-STS policy.
+    pub fn policy(body: &str) -> Serve {
+        Serve::ok("text/plain", body)
+    }
+
+    /// What answers a request for `path`.
+    fn for_path(&self, path: &str) -> &Serve {
+        static NOT_FOUND: Serve = Serve::Answer {
+            status: 404,
+            content_type: None,
+            body: Vec::new(),
+        };
+        match self {
+            Serve::Paths(paths) => paths
+                .get(path)
+                .map_or(&NOT_FOUND, |serve| serve.for_path(path)),
+            other => other,
         }
     }
 }
@@ -78,6 +105,23 @@ impl HttpsServer {
         let listener = std::net::TcpListener::bind(addr).unwrap_or_else(|e| {
             panic!("cannot listen on {addr} (the tests need root for port 443): {e}")
         });
+        HttpsServer::serve_on(listener, config, serve)
+    }
+
+    /// Starts serving `serve` on a free port of 127.0.0.1 (in [`HttpsServer::addr`]) with
+    /// `config`'s certificate.
+    pub fn start_any_port(config: Arc<rustls::ServerConfig>, serve: Serve) -> HttpsServer {
+        let listener =
+            std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a free port");
+        HttpsServer::serve_on(listener, config, serve)
+    }
+
+    fn serve_on(
+        listener: std::net::TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        serve: Serve,
+    ) -> HttpsServer {
+        let addr = listener.local_addr().expect("local address");
         listener.set_nonblocking(true).expect("non-blocking");
         let _entered = runtime().enter();
         let listener = TcpListener::from_std(listener).expect("tokio listener");
@@ -174,6 +218,8 @@ async fn respond(
     let text = String::from_utf8_lossy(&head);
     let mut lines = text.lines();
     let line = lines.next().unwrap_or_default().to_owned();
+    let path = line.split_whitespace().nth(1).unwrap_or("/");
+    let serve = serve.for_path(path);
     let host = lines.find_map(|l| {
         l.split_once(':')
             .filter(|(name, _)| name.eq_ignore_ascii_case("host"))
@@ -198,6 +244,13 @@ async fn respond(
                 let _ = write!(head, "Content-Type: {content_type}\r\n");
             }
             head.push_str("\r\n");
+            tls.write_all(head.as_bytes()).await?;
+            tls.write_all(body).await?;
+        }
+        Serve::Unsized { content_type, body } => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nConnection: close\r\n\r\n"
+            );
             tls.write_all(head.as_bytes()).await?;
             tls.write_all(body).await?;
         }
@@ -235,6 +288,7 @@ async fn respond(
                 tls.flush().await?;
             }
         }
+        Serve::Paths(_) => unreachable!("a path's answer is never a table of paths"),
     }
     tls.flush().await?;
     tls.shutdown().await

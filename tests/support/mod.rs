@@ -5,8 +5,8 @@
 pub mod dns_server;
 pub mod dnssec;
 pub mod fake_resolver;
-pub mod https_files;
 pub mod https_server;
+pub mod marks;
 pub mod report;
 pub mod smtp_server;
 
