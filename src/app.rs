@@ -1,7 +1,6 @@
 //! Runs a parsed command line: reads and checks the input, runs the audits, hands the reports
 //! to the chosen reporter, and says which exit status the run earned (cli.md).
 
-use std::cell::Cell;
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -12,17 +11,21 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::audit::{self, AuditOptions, Blocklists};
 use crate::bimi;
-use crate::cli::{AuditArgs, Cli, Command, CommonArgs, FailOn, Format, IpArgs, SmtpArgs};
+use crate::bulk_list::BulkList;
+use crate::cli::{
+    AuditArgs, CatalogArgs, Cli, Command, CommonArgs, DnsArgs, FailOn, Format, IpArgs, OutputArgs,
+    ReportArgs, SmtpArgs,
+};
 use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
 use crate::files::{self, Named};
 use crate::finding::Severity;
 use crate::https::HttpsOptions;
 use crate::input::{self, InputError};
+use crate::progress::Progress;
 use crate::report::stream::{self, ReportSink};
 use crate::report::{TargetReport, json, markdown, table};
 use crate::smtp::{self, TlsMode};
@@ -67,50 +70,24 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     .into_iter()
     .flatten()
     .collect();
-    check_paths(&args.common, &inputs)?;
-    let listed = args
-        .domains
-        .iter()
-        .map(|d| input::normalize_domain(d))
-        .collect::<Result<Vec<_>, _>>()?;
-    // A list file is checked whole first, then read again as the audits consume it: a bad line
-    // stops the run before any query, and the list is never held in memory. Standard input
-    // cannot be read twice: it is read as the audits consume it, its first two lines ahead so
-    // that one target is told from several.
-    let mut file_count = Some(0);
-    let mut from_file: Option<Box<dyn Iterator<Item = Result<String, InputError>>>> = None;
-    if let Some(path) = &args.file {
-        if input::is_stream(path) {
-            let mut lines = input::domain_lines(path)?;
-            let head: Vec<String> = lines.by_ref().take(2).collect::<Result<_, _>>()?;
-            file_count = (head.len() < 2).then_some(head.len());
-            from_file = Some(Box::new(head.into_iter().map(Ok).chain(lines)));
-        } else {
-            let count = input::count_domain_lines(path)?;
-            file_count = Some(count);
-            if count > 0 {
-                from_file = Some(Box::new(input::domain_lines(path)?));
-            }
-        }
-    }
-    let total = file_count.map(|count| count + listed.len());
-    if total == Some(0) {
-        return Err(InputError::NoDomain.into());
-    }
+    check_paths(&args.common.report.output, Some(&args.catalog), &inputs)?;
+    let progress = Progress::new();
+    let note = |line: &str| progress.note(line);
+    let AuditTargets {
+        listed,
+        head,
+        list,
+        total,
+    } = audit_targets(args, &note)?;
     let sender = audit_sender(args, &listed)?;
-    // A line that fails now (standard input, or a file changed since it was checked) stops
-    // the run, and the run still exits 2 once what was written is closed.
-    let read_error: Cell<Option<InputError>> = Cell::new(None);
-    let domains = listed.into_iter().chain(
-        from_file
-            .into_iter()
-            .flatten()
-            .map_while(|domain| domain.map_err(|e| read_error.set(Some(e))).ok()),
-    );
+    let domains = listed.into_iter().chain(head).chain(std::iter::from_fn(|| {
+        list.as_ref()
+            .and_then(|list| list.borrow_mut().next_domain(&note))
+    }));
     // One trust for the run: the MTA-STS policy fetch, with --fetch-bimi the BIMI fetches and,
     // with --smtp, the MX probes.
     let trust = smtp::Trust::new(args.ca_file.as_deref())?;
-    let step = Duration::from_secs_f64(args.common.timeout);
+    let step = Duration::from_secs_f64(args.common.dns.timeout);
     let https = HttpsOptions::new(&trust, step);
     let options = AuditOptions {
         sender,
@@ -132,22 +109,100 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let bulk = args.file.is_some() || total.is_none_or(|total| total > BULK_THRESHOLD);
-    let context = RunContext::prepare(&args.common)?;
-    runtime()?.block_on(async {
+    let context = RunContext::prepare(&args.common, args.catalog.dnsbl.as_deref())?;
+    let status = runtime()?.block_on(async {
         let (dns, blocklists, mut output) = context.start().await?;
         let shared = Arc::new((dns, blocklists, options));
         let audits = domains.map(|domain| {
             let shared = Arc::clone(&shared);
-            on_worker(async move {
+            let target = domain.clone();
+            let audit = on_worker(async move {
                 let (dns, blocklists, options) = &*shared;
                 audit::audit_domain(dns, &domain, options, blocklists).await
-            })
+            });
+            (target, audit)
         });
-        let status = emit(audits, total, bulk, &args.common, &mut output).await?;
-        match read_error.take() {
-            Some(error) => Err(error.into()),
-            None => Ok(status),
+        emit(audits, total, bulk, &args.common, &mut output, &progress).await
+    })?;
+    // The list's own problems come after the report, once each: a bad line was named when it
+    // was met; the run then exits 2 (cli.md: an invalid domain).
+    let Some(list) = list.map(std::cell::RefCell::into_inner) else {
+        return Ok(status);
+    };
+    if let Some(line) = list.duplicates_note() {
+        eprintln!("mailaudit: {line}");
+    }
+    match list.into_error() {
+        Some(error) if !is_stopped(status) => Err(error),
+        _ => Ok(status),
+    }
+}
+
+/// The run was stopped (Ctrl-C, the reader went away): its own status stands.
+fn is_stopped(status: ExitCode) -> bool {
+    status == ExitCode::from(EXIT_INTERRUPTED) || status == ExitCode::from(EXIT_PIPE_CLOSED)
+}
+
+/// The domains of an audit: those of the command line, then those of `--file`.
+struct AuditTargets {
+    /// The command line's, each once, in the order given.
+    listed: Vec<String>,
+    /// The first domains of standard input, read ahead.
+    head: Vec<String>,
+    /// The rest of `--file`, read as the audits consume it.
+    list: Option<std::cell::RefCell<BulkList>>,
+    /// How many domains in all, when known.
+    total: Option<usize>,
+}
+
+/// Reads and checks the domains to audit; a bad line of `--file` goes to `note` (or, with
+/// `--strict`, is the error). A regular file is checked whole first (see [`bulk_list`]);
+/// standard input is read as the audits consume it, its first two domains ahead so that one
+/// target is told from several.
+///
+/// [`bulk_list`]: crate::bulk_list
+fn audit_targets(args: &AuditArgs, note: &dyn Fn(&str)) -> anyhow::Result<AuditTargets> {
+    let mut listed: Vec<String> = Vec::new();
+    for domain in &args.domains {
+        let domain = input::normalize_domain(domain)?;
+        if !listed.contains(&domain) {
+            listed.push(domain);
         }
+    }
+    let mut head: Vec<String> = Vec::new();
+    let mut file_count = Some(0);
+    let mut list = None;
+    if let Some(path) = &args.file {
+        let mut opened = BulkList::open(path, args.strict, &listed)?;
+        if input::is_stream(path) {
+            head.extend(std::iter::from_fn(|| opened.next_domain(note)).take(2));
+            if let Some(error) = opened.stopped.take() {
+                return Err(error.into());
+            }
+            file_count = (head.len() < 2).then_some(head.len());
+        } else {
+            let checked = BulkList::check(path, args.strict, &listed)?;
+            if checked.domains == 0
+                && listed.is_empty()
+                && let Some(error) = checked.first_error
+            {
+                return Err(error.into());
+            }
+            file_count = Some(checked.domains);
+        }
+        list = Some(opened);
+    }
+    let total = file_count.map(|count| count + listed.len());
+    if total == Some(0) {
+        return Err(list
+            .and_then(BulkList::into_error)
+            .unwrap_or_else(|| InputError::NoDomain.into()));
+    }
+    Ok(AuditTargets {
+        listed,
+        head,
+        list: list.map(std::cell::RefCell::new),
+        total,
     })
 }
 
@@ -192,25 +247,31 @@ fn on_worker(
 }
 
 fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
-    check_paths(&args.common, &[])?;
+    check_paths(&args.common.report.output, Some(&args.catalog), &[])?;
+    if args.list_catalog {
+        return write_catalog(&args.common.report);
+    }
     let ips = parse_ips(&args.ips)?;
     let (domain, sender) = ip_sender(args)?;
-    if args.check_lists && args.common.format == Format::Html {
+    let format = args.common.report.format;
+    if args.check_lists && format == Format::Html {
         anyhow::bail!("ip --check-lists has no HTML report: use --format table or json");
     }
-    let context = RunContext::prepare(&args.common)?;
+    let context = RunContext::prepare(&args.common, args.catalog.dnsbl.as_deref())?;
+    let progress = Progress::new();
     runtime()?.block_on(async {
         let (dns, blocklists, mut output) = context.start().await?;
         if args.check_lists {
-            return write_health(&blocklists, &args.common, &mut output);
+            return write_health(&blocklists, format, &mut output);
         }
         let shared = Arc::new((dns, blocklists, domain, sender));
         let audits = ips.iter().map(|&address| {
             let shared = Arc::clone(&shared);
-            on_worker(async move {
+            let audit = on_worker(async move {
                 let (dns, blocklists, domain, sender) = &*shared;
                 audit::audit_ip(dns, address, domain.as_deref(), sender, blocklists).await
-            })
+            });
+            (address.to_string(), audit)
         });
         emit(
             audits,
@@ -218,9 +279,23 @@ fn run_ip(args: &IpArgs) -> anyhow::Result<ExitCode> {
             ips.len() > BULK_THRESHOLD,
             &args.common,
             &mut output,
+            &progress,
         )
         .await
     })
+}
+
+/// `ip --list-catalog`: the built-in blocklist catalog as its TOML file, comments and all, to
+/// start a `--dnsbl` catalog of one's own. Nothing is asked.
+fn write_catalog(report: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let mut output = Output::open(report)?;
+    output
+        .writer
+        .write_all(dnsbl::catalog::BUILTIN_TOML.as_bytes())
+        .and_then(|()| output.writer.flush())
+        .or_else(ignore_broken_pipe)
+        .context(output.describe())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `ip --domain/--mail-from/--helo`: the domain whose SPF is evaluated (the `--mail-from`
@@ -263,7 +338,7 @@ fn run_smtp(args: &SmtpArgs) -> anyhow::Result<ExitCode> {
         .ca_file
         .as_deref()
         .map(|p| Named::input("--ca-file", p));
-    check_paths(&args.common, ca_file.as_slice())?;
+    check_paths(&args.common.report.output, None, ca_file.as_slice())?;
     let host = match args.host.trim().parse::<std::net::IpAddr>() {
         Ok(ip) => ip.to_canonical().to_string(),
         Err(_) => input::normalize_domain(&args.host)?,
@@ -282,12 +357,12 @@ fn run_smtp(args: &SmtpArgs) -> anyhow::Result<ExitCode> {
             args.tls.unwrap_or_else(|| TlsMode::default_for(args.port)),
         )]
     };
-    let setup = DnsSetup::from_args(&args.common)?;
-    let mut output = Output::open(&args.common)?;
+    let setup = DnsSetup::from_args(&args.common.dns, None)?;
+    let mut output = Output::open(&args.common.report)?;
     let options = smtp::ProbeOptions {
         trust,
         credentials,
-        step: Duration::from_secs_f64(args.common.timeout),
+        step: Duration::from_secs_f64(args.common.dns.timeout),
     };
     let ports: Vec<(u16, TlsMode, smtp::ProbeOptions)> = ports
         .iter()
@@ -314,11 +389,12 @@ fn run_smtp(args: &SmtpArgs) -> anyhow::Result<ExitCode> {
         };
         let audit = audit::audit_smtp(&dns, &host, &host, &ports);
         emit(
-            std::iter::once(audit),
+            std::iter::once((host.clone(), audit)),
             Some(1),
             false,
             &args.common,
             &mut output,
+            &Progress::new(),
         )
         .await
     })
@@ -349,10 +425,10 @@ fn smtp_credentials(user: &str) -> anyhow::Result<smtp::Credentials> {
 /// `ip --check-lists`: the health of every list; exit status 1 when one does not work.
 fn write_health(
     blocklists: &Blocklists,
-    common: &CommonArgs,
+    format: Format,
     output: &mut Output,
 ) -> anyhow::Result<ExitCode> {
-    match common.format {
+    match format {
         Format::Json | Format::Jsonl => json::write_health(&mut output.writer, &blocklists.health),
         Format::Table | Format::Markdown => {
             table::write_health(&mut output.writer, &blocklists.health, output.color)
@@ -373,12 +449,16 @@ fn write_health(
 
 /// Refuses an `--output` that is the same file as an input (`inputs`, `--dnsbl`): a report
 /// written over its own list or catalog would destroy it.
-pub(crate) fn check_paths(common: &CommonArgs, inputs: &[Named<'_>]) -> anyhow::Result<()> {
+pub(crate) fn check_paths(
+    output: &OutputArgs,
+    catalog: Option<&CatalogArgs>,
+    inputs: &[Named<'_>],
+) -> anyhow::Result<()> {
     let mut named = inputs.to_vec();
-    if let Some(catalog) = &common.dnsbl {
+    if let Some(catalog) = catalog.and_then(|c| c.dnsbl.as_deref()) {
         named.push(Named::input("--dnsbl", catalog));
     }
-    if let Some(output) = &common.output {
+    if let Some(output) = output.file() {
         named.push(Named::output("--output", output));
     }
     files::check_distinct(&named)?;
@@ -406,24 +486,24 @@ pub(crate) struct DnsSetup {
 
 impl DnsSetup {
     /// Checks the options (resolver addresses, the `--dnsbl` catalog) before anything is asked.
-    pub(crate) fn from_args(common: &CommonArgs) -> anyhow::Result<DnsSetup> {
-        let servers = common
+    pub(crate) fn from_args(dns: &DnsArgs, dnsbl: Option<&Path>) -> anyhow::Result<DnsSetup> {
+        let servers = dns
             .resolvers
             .iter()
             .map(|r| input::parse_resolver(r))
             .collect::<Result<Vec<_>, _>>()?;
         let config = DnsConfig {
             servers,
-            timeout: Duration::from_secs_f64(common.timeout),
-            concurrency: usize::try_from(common.concurrency).unwrap_or(usize::MAX),
+            timeout: Duration::from_secs_f64(dns.timeout),
+            concurrency: usize::try_from(dns.concurrency).unwrap_or(usize::MAX),
         };
-        let catalog = match &common.dnsbl {
+        let catalog = match dnsbl {
             Some(path) => Catalog::from_file(path)?,
             None => Catalog::builtin(),
         };
         Ok(DnsSetup {
             config,
-            rate: common.rate,
+            rate: dns.rate,
             catalog,
         })
     }
@@ -461,10 +541,10 @@ struct RunContext {
 }
 
 impl RunContext {
-    fn prepare(common: &CommonArgs) -> anyhow::Result<RunContext> {
+    fn prepare(common: &CommonArgs, dnsbl: Option<&Path>) -> anyhow::Result<RunContext> {
         Ok(RunContext {
-            setup: DnsSetup::from_args(common)?,
-            output: Output::open(common)?,
+            setup: DnsSetup::from_args(&common.dns, dnsbl)?,
+            output: Output::open(&common.report)?,
         })
     }
 
@@ -474,54 +554,44 @@ impl RunContext {
     }
 }
 
-/// Runs the audits side by side and writes each report as it finishes, in the chosen format;
-/// returns the exit status they earned. Ctrl-C stops the run and closes what was written so
-/// that it stays valid.
+/// Runs the audits (each a target's name and its report to come) side by side and writes each
+/// report as it finishes, in the chosen format; returns the exit status they earned. Ctrl-C
+/// stops the run and closes what was written so that it stays valid.
 async fn emit<I, Fut>(
     audits: I,
     total: Option<usize>,
     bulk: bool,
     common: &CommonArgs,
     output: &mut Output,
+    progress: &Progress,
 ) -> anyhow::Result<ExitCode>
 where
-    I: Iterator<Item = Fut>,
+    I: Iterator<Item = (String, Fut)>,
     Fut: Future<Output = TargetReport>,
 {
+    let report_args = &common.report;
     // Targets run side by side; the DNS layer bounds the queries in flight, so a few dozen
     // targets at once keep it busy without holding many unfinished reports.
-    let parallel = usize::try_from(common.concurrency)
+    let parallel = usize::try_from(common.dns.concurrency)
         .unwrap_or(1)
         .div_ceil(8)
         .max(1);
-    let color = output.color;
-    let mut sink: Box<dyn ReportSink> = match common.format {
-        Format::Jsonl => Box::new(stream::JsonLines),
-        Format::Json => Box::new(stream::JsonDocument::new(total)),
-        Format::Table if bulk => Box::new(stream::BulkTable::new(color)),
-        Format::Table => Box::new(stream::Collected::new(
-            move |out: &mut dyn Write, reports: &[TargetReport]| {
-                table::write_tables(out, reports, color)
-            },
-        )),
-        Format::Markdown => Box::new(stream::Collected::new(markdown::write_markdown)),
-        Format::Html => {
-            let dated = output.dated_html;
-            Box::new(stream::Collected::new(
-                move |out: &mut dyn Write, reports: &[TargetReport]| {
-                    write_html(out, reports, dated)
-                },
-            ))
+    let mut sink = sink(report_args.format, total, bulk, output);
+    let audits = futures::stream::iter(audits.map(|(target, audit)| {
+        let underway = progress.begin(&target);
+        async move {
+            let report = audit.await;
+            drop(underway);
+            report
         }
-    };
-    let audits = futures::stream::iter(audits);
+    }));
     // jsonl is written in the order targets finish; the other formats keep the input order.
-    let mut reports = if common.format == Format::Jsonl {
+    let mut reports = if report_args.format == Format::Jsonl {
         audits.buffer_unordered(parallel).boxed_local()
     } else {
         audits.buffered(parallel).boxed_local()
     };
-    let progress = Progress::new(total);
+    progress.start(total);
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
     let mut worst: Option<Severity> = None;
@@ -585,41 +655,7 @@ where
         );
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
-    Ok(exit_status(worst, common.fail_on))
-}
-
-/// A progress bar on standard error while it is a terminal; nothing otherwise.
-struct Progress {
-    bar: ProgressBar,
-}
-
-impl Progress {
-    /// A bar for `total` targets, or a counter when the total is not known (standard input).
-    fn new(total: Option<usize>) -> Progress {
-        let target = if io::stderr().is_terminal() && total != Some(1) {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let bar = ProgressBar::with_draw_target(total.map(|total| total as u64), target);
-        let template = if total.is_some() {
-            "{bar:40} {pos}/{len} targets  {per_sec}  eta {eta}"
-        } else {
-            "{spinner} {pos} targets  {per_sec}"
-        };
-        bar.set_style(
-            ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        Progress { bar }
-    }
-
-    fn advance(&self) {
-        self.bar.inc(1);
-    }
-
-    fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
+    Ok(exit_status(worst, report_args.fail_on.level))
 }
 
 /// `--format html`: to `--output`, or to a new dated file under `reports/` whose path is printed
@@ -667,6 +703,30 @@ async fn stdout_reader_left(watch: bool) {
     }
     let _ = watch;
     std::future::pending::<()>().await;
+}
+
+/// Where the reports of a run go, in `format`.
+fn sink(format: Format, total: Option<usize>, bulk: bool, output: &Output) -> Box<dyn ReportSink> {
+    let color = output.color;
+    match format {
+        Format::Jsonl => Box::new(stream::JsonLines),
+        Format::Json => Box::new(stream::JsonDocument::new(total)),
+        Format::Table if bulk => Box::new(stream::BulkTable::new(color)),
+        Format::Table => Box::new(stream::Collected::new(
+            move |out: &mut dyn Write, reports: &[TargetReport]| {
+                table::write_tables(out, reports, color)
+            },
+        )),
+        Format::Markdown => Box::new(stream::Collected::new(markdown::write_markdown)),
+        Format::Html => {
+            let dated = output.dated_html;
+            Box::new(stream::Collected::new(
+                move |out: &mut dyn Write, reports: &[TargetReport]| {
+                    write_html(out, reports, dated)
+                },
+            ))
+        }
+    }
 }
 
 /// A reader that stopped reading (`| head`) is not an error of the audit.
@@ -767,9 +827,9 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    fn open(common: &CommonArgs) -> anyhow::Result<Output> {
+    fn open(report: &ReportArgs) -> anyhow::Result<Output> {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if let Some(path) = &common.output {
+        if let Some(path) = report.output.file() {
             return Ok(Output {
                 writer: Box::new(BufWriter::new(LazyFile::new(path)?)),
                 path: Some(path.display().to_string()),
@@ -783,7 +843,7 @@ impl Output {
             writer: Box::new(BufWriter::new(stdout.lock())),
             path: None,
             color,
-            dated_html: common.format == Format::Html,
+            dated_html: report.format == Format::Html && report.output.path.is_none(),
         })
     }
 

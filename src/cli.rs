@@ -1,6 +1,6 @@
 //! The command line of `cli.md`, as clap types. Parsing only: [`crate::app`] runs it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -57,7 +57,9 @@ pub struct AuditArgs {
     #[arg(value_name = "DOMAIN")]
     pub domains: Vec<String>,
 
-    /// Read domains from this file, one a line, '#' comments; '-' is standard input.
+    /// Read domains from this file, one a line, '#' comments; '-' is standard input. Each
+    /// domain is audited once (`GOOD.EXAMPLE.` and `good.example` are one); a line that is not a
+    /// domain is named with its line number and skipped (see --strict).
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
 
@@ -100,14 +102,22 @@ pub struct AuditArgs {
     #[arg(long)]
     pub fetch_bimi: bool,
 
+    /// With --file: stop at the first line that is not a domain (exit status 2). Without it,
+    /// such a line is named (file and line number), skipped, and the run exits 2 at the end.
+    #[arg(long, requires = "file")]
+    pub strict: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
+
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct IpArgs {
     /// Sending IPs to check (IPv4 or IPv6).
-    #[arg(value_name = "IP", required_unless_present = "check_lists")]
+    #[arg(value_name = "IP", required_unless_present_any = ["check_lists", "list_catalog"])]
     pub ips: Vec<String>,
 
     /// Also evaluate this domain's SPF policy for each IP (RFC 7208 §4), with
@@ -131,8 +141,17 @@ pub struct IpArgs {
     #[arg(long, conflicts_with_all = ["ips", "domain", "mail_from", "helo"])]
     pub check_lists: bool,
 
+    /// Print the built-in blocklist catalog as TOML and exit: a start for a catalog of your
+    /// own (`mailaudit ip --list-catalog > lists.toml`, edit, then `--dnsbl lists.toml`).
+    /// Asks nothing.
+    #[arg(long, conflicts_with_all = ["ips", "domain", "mail_from", "helo", "check_lists"])]
+    pub list_catalog: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
+
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
 }
 
 #[derive(Debug, Args)]
@@ -168,45 +187,89 @@ pub struct SmtpArgs {
     pub common: CommonArgs,
 }
 
-/// Options every command takes.
+/// The options of the commands that audit and report (`audit`, `ip`, `smtp`): how the report
+/// is written and how DNS is asked.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
+}
+
+/// How an audit's report is written (`audit`, `ip`, `smtp`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Report")]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub fail_on: FailOnArgs,
+}
+
+/// `--output`, for every command that writes a report.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Write the report to this file instead of standard output ('-' is standard output).
+    #[arg(long = "output", value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    /// The file to write, or `None` for standard output (no `--output`, or `--output -`).
+    pub fn file(&self) -> Option<&Path> {
+        self.path.as_deref().filter(|path| *path != Path::new("-"))
+    }
+}
+
+/// `--fail-on`, for every command whose exit status says what was found.
+#[derive(Debug, Args)]
+pub struct FailOnArgs {
+    /// Exit 1 when a finding is at least this severe. An incomplete audit (something could not
+    /// be determined) counts as an error.
+    #[arg(long = "fail-on", value_enum, value_name = "SEVERITY", default_value_t = FailOn::Error)]
+    pub level: FailOn,
+}
+
+/// How DNS is asked: every command that asks it (`audit`, `ip`, `smtp`, `monitor`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "DNS")]
+pub struct DnsArgs {
     /// DNS server to ask, ADDR[:PORT] (repeatable; default: the system's resolver). Each is
     /// checked first: one that does not answer stops the run (exit status 2).
-    #[arg(long = "resolver", value_name = "ADDR[:PORT]", global = true)]
+    #[arg(long = "resolver", value_name = "ADDR[:PORT]")]
     pub resolvers: Vec<String>,
 
     /// Per-query timeout in seconds (0.05 to 60).
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout, global = true)]
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout)]
     pub timeout: f64,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
-    pub format: Format,
-
-    /// Write the report here instead of standard output.
-    #[arg(long, value_name = "PATH", global = true)]
-    pub output: Option<PathBuf>,
-
-    /// A TOML file of DNS blocklists replacing the built-in catalog (see src/dnsbl/catalog.toml).
-    #[arg(long, value_name = "PATH", global = true)]
-    pub dnsbl: Option<PathBuf>,
 
     /// Queries in flight at once across the whole run. The default (256) keeps a caching
     /// resolver 20 ms away busy; lower it for a small or remote resolver.
-    #[arg(long, value_name = "N", default_value_t = 256, global = true,
+    #[arg(long, value_name = "N", default_value_t = 256,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
 
     /// At most this many queries a second, for resolvers that throttle (default: no cap).
-    #[arg(long, value_name = "QPS", global = true,
+    #[arg(long, value_name = "QPS",
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate: Option<u32>,
+}
 
-    /// Exit 1 when a finding is at least this severe. An incomplete audit (something could not
-    /// be determined) counts as an error.
-    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Error, global = true)]
-    pub fail_on: FailOn,
+/// The blocklists asked: every command that asks them (`audit`, `ip`, `monitor`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Blocklists")]
+pub struct CatalogArgs {
+    /// A TOML file of DNS blocklists replacing the built-in catalog (`mailaudit ip
+    /// --list-catalog` prints the built-in one, to start from).
+    #[arg(long, value_name = "PATH")]
+    pub dnsbl: Option<PathBuf>,
 }
 
 /// How the report is written.
@@ -222,6 +285,17 @@ pub enum Format {
     Html,
     /// Markdown tables, to paste into tickets and pull requests.
     Markdown,
+}
+
+/// How the monitor's run and the history are written: tables or JSON (no page of their own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RunFormat {
+    /// Tables for a terminal (colour only on a terminal; `NO_COLOR` is honoured).
+    Table,
+    /// One JSON object, pretty-printed.
+    Json,
+    /// One JSON object on one line.
+    Jsonl,
 }
 
 /// The `--fail-on` threshold.

@@ -24,11 +24,13 @@ pub enum InputError {
     File { path: String, reason: String },
     #[error("no domain given: name one or more domains, or use --file")]
     NoDomain,
-    #[error("{path}:{line}: {source}")]
+    /// A line of a list file. The line's error is part of this message, not a source of it,
+    /// so that it is printed once.
+    #[error("{path}:{line}: {error}")]
     InFile {
         path: String,
         line: usize,
-        source: Box<InputError>,
+        error: Box<InputError>,
     },
     #[error("invalid IP address '{input}': expected IPv4 (192.0.2.1) or IPv6 (2001:db8::1)")]
     Ip { input: String },
@@ -52,6 +54,18 @@ pub enum InputError {
     LineTooLong,
     #[error("not UTF-8 text")]
     NotUtf8,
+}
+
+impl InputError {
+    /// Whether a list cannot be read past this error (the file cannot be read, or it is not a
+    /// list of domains): the run stops even without `--strict`. Any other bad line is skipped.
+    pub fn ends_list(&self) -> bool {
+        match self {
+            InputError::File { .. } | InputError::LineTooLong => true,
+            InputError::InFile { error, .. } => error.ends_list(),
+            _ => false,
+        }
+    }
 }
 
 /// The longest line a domain list may have: a domain (at most 253 bytes) and a comment.
@@ -177,22 +191,11 @@ pub fn is_stream(path: &Path) -> bool {
     path == Path::new("-") || std::fs::metadata(path).is_ok_and(|meta| !meta.is_file())
 }
 
-/// Checks every domain of the file at `path` without keeping them (a bulk list may be long);
-/// returns how many there are.
-pub fn count_domain_lines(path: &Path) -> Result<usize, InputError> {
-    let mut count = 0;
-    for domain in domain_lines(path)? {
-        domain?;
-        count += 1;
-    }
-    Ok(count)
-}
-
 /// The domains of the file at `path` (`-` is standard input; `#` starts a comment), normalised,
 /// read as they are consumed; a line that is not a domain is an error naming the file and line.
 pub fn domain_lines(
     path: &Path,
-) -> Result<impl Iterator<Item = Result<String, InputError>>, InputError> {
+) -> Result<impl Iterator<Item = Result<String, InputError>> + use<>, InputError> {
     let shown = path.display().to_string();
     let file_error = {
         let shown = shown.clone();
@@ -218,7 +221,7 @@ pub fn domain_lines(
             let in_file = |source: InputError| InputError::InFile {
                 path: shown.clone(),
                 line: number,
-                source: Box::new(source),
+                error: Box::new(source),
             };
             let line = match line {
                 Ok(line) => line,
@@ -241,7 +244,8 @@ enum LineError {
 }
 
 /// The lines of a reader, each refused as soon as it passes [`MAX_LINE`] bytes (never read
-/// whole) or if it is not UTF-8; after an error, no more lines.
+/// whole) or if it is not UTF-8; after a read error or a line too long (not a list of domains),
+/// no more lines.
 struct BoundedLines {
     reader: Box<dyn BufRead>,
     failed: bool,
@@ -253,7 +257,12 @@ impl BoundedLines {
             return None;
         }
         let line = self.read_line();
-        self.failed = line.as_ref().is_some_and(Result::is_err);
+        self.failed = matches!(
+            line,
+            Some(Err(
+                LineError::Io(_) | LineError::Input(InputError::LineTooLong)
+            ))
+        );
         line
     }
 
@@ -367,6 +376,14 @@ mod tests {
         }
     }
 
+    fn first_error(path: &Path) -> String {
+        domain_lines(path)
+            .unwrap()
+            .find_map(Result::err)
+            .expect("a bad line")
+            .to_string()
+    }
+
     #[test]
     fn domain_files_skip_comments_and_name_the_bad_line() {
         let dir = std::env::temp_dir().join(format!("mailaudit-input-{}", std::process::id()));
@@ -378,10 +395,9 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(domains, ["example.com", "xn--bcher-kva.example"]);
-        assert_eq!(count_domain_lines(&good).unwrap(), 2);
         let bad = dir.join("bad.txt");
         std::fs::write(&bad, "example.com\nnot a domain\n").unwrap();
-        let err = count_domain_lines(&bad).unwrap_err().to_string();
+        let err = first_error(&bad);
         assert!(
             err.contains("bad.txt:2: invalid domain 'not a domain'"),
             "{err}"
@@ -390,12 +406,17 @@ mod tests {
     }
 
     #[test]
-    fn a_line_that_is_not_utf8_or_too_long_is_named_and_ends_the_list() {
+    fn a_line_that_is_not_utf8_or_too_long_is_named_and_only_a_long_one_ends_the_list() {
         let dir = tempfile::tempdir().unwrap();
         let binary = dir.path().join("binary.txt");
         std::fs::write(&binary, b"example.com\nbad\xff.com\nexample.org\n").unwrap();
-        let err = count_domain_lines(&binary).unwrap_err().to_string();
+        let err = first_error(&binary);
         assert!(err.ends_with("binary.txt:2: not UTF-8 text"), "{err}");
+        assert_eq!(
+            domain_lines(&binary).unwrap().count(),
+            3,
+            "the line after it is read"
+        );
         let long = dir.path().join("long.txt");
         let mut text = b"example.com\n".to_vec();
         text.extend(std::iter::repeat_n(b'a', 10 * MAX_LINE));
@@ -410,7 +431,7 @@ mod tests {
         // Windows line ends and a last line without one are fine.
         let crlf = dir.path().join("crlf.txt");
         std::fs::write(&crlf, b"example.com\r\nexample.org").unwrap();
-        assert_eq!(count_domain_lines(&crlf).unwrap(), 2);
+        assert_eq!(domain_lines(&crlf).unwrap().count(), 2);
     }
 
     #[test]

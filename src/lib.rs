@@ -7,6 +7,7 @@
 pub mod app;
 pub mod audit;
 pub mod bimi;
+pub mod bulk_list;
 pub mod cli;
 pub mod completeness;
 pub mod dane;
@@ -26,6 +27,7 @@ pub mod monitor;
 pub mod mta_sts;
 pub mod mx;
 pub mod nameservers;
+pub mod progress;
 pub mod report;
 pub mod requirements;
 pub mod score;

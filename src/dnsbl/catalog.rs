@@ -192,10 +192,14 @@ pub enum CatalogError {
     },
 }
 
+/// The built-in catalog as written, comments and all: what `ip --list-catalog` prints for a
+/// user to start a catalog of their own.
+pub const BUILTIN_TOML: &str = include_str!("catalog.toml");
+
 static BUILT_IN: LazyLock<Catalog> = LazyLock::new(|| {
     // The file is part of the binary and a unit test parses it; an empty catalog is the only
     // sane fallback should it ever fail.
-    parse(include_str!("catalog.toml"), "built-in catalog").unwrap_or_default()
+    parse(BUILTIN_TOML, "built-in catalog").unwrap_or_default()
 });
 
 impl Catalog {

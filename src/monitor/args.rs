@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cli::CommonArgs;
+use crate::cli::{CatalogArgs, DnsArgs, FailOnArgs, OutputArgs, RunFormat};
 
 /// The longest `--interval`: a week. A longer pause is a cron job's work.
 const MAX_INTERVAL: Duration = Duration::from_hours(7 * 24);
@@ -49,7 +49,28 @@ pub struct MonitorArgs {
     pub metrics: Option<PathBuf>,
 
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub report: RunReportArgs,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
+
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+}
+
+/// How a monitor run is written: a table or JSON, and which findings fail it.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Report")]
+pub struct RunReportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RunFormat::Table)]
+    pub format: RunFormat,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub fail_on: FailOnArgs,
 }
 
 #[derive(Debug, Args)]
@@ -68,7 +89,19 @@ pub struct HistoryArgs {
     pub run: Option<i64>,
 
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub report: HistoryReportArgs,
+}
+
+/// How the history is written: a table or JSON.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Report")]
+pub struct HistoryReportArgs {
+    /// Output format (`--run` always prints JSON).
+    #[arg(long, value_enum, default_value_t = RunFormat::Table)]
+    pub format: RunFormat,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Parses `30s`, `15m`, `1h`, `1d` (a whole number and one unit), between one second and a week.

@@ -30,14 +30,14 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use futures::{FutureExt, StreamExt};
 
-use self::args::{HistoryArgs, MonitorArgs};
+use self::args::{HistoryArgs, MonitorArgs, RunReportArgs};
 use self::config::{Config, SmtpTarget};
 use self::output::{HistoryReport, RunOut, RunReport, TargetSummary};
 use self::store::Store;
 use crate::app::{DnsSetup, LazyFile};
 use crate::audit::{self, AuditOptions, Blocklists};
 use crate::bimi;
-use crate::cli::{CommonArgs, Format};
+use crate::cli::{OutputArgs, RunFormat};
 use crate::dns::Dns;
 use crate::dnsbl::Catalog;
 use crate::files::{self, Named};
@@ -70,7 +70,6 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
 
 fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
     // Everything is checked before anything is queried, created or written.
-    check_format(args.common.format, "monitor")?;
     let db = db_path(args.db.as_deref())?;
     let cli_metrics = args.metrics.as_deref().map(|path| ("--metrics", path));
     check_paths(args, &db, cli_metrics, None)?;
@@ -97,10 +96,10 @@ fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
     // Read now: a CA file that cannot be used stops the monitor before anything is asked.
     let trust = smtp::Trust::new(config.ca_file.as_deref())
         .map_err(|e| anyhow::anyhow!("{}: ca_file: {e}", args.config.display()))?;
-    let https = HttpsOptions::new(&trust, Duration::from_secs_f64(args.common.timeout));
+    let https = HttpsOptions::new(&trust, Duration::from_secs_f64(args.dns.timeout));
     let monitor = Monitor {
         config_path: args.config.display().to_string(),
-        dns: DnsSetup::from_args(&args.common)?,
+        dns: DnsSetup::from_args(&args.dns, args.catalog.dnsbl.as_deref())?,
         options: AuditOptions {
             selectors: config.selectors.clone(),
             https: https.clone(),
@@ -114,16 +113,17 @@ fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         probe: smtp::ProbeOptions {
             trust,
             credentials: None,
-            step: Duration::from_secs_f64(args.common.timeout),
+            step: Duration::from_secs_f64(args.dns.timeout),
         },
         config,
         webhook,
         metrics,
         retry: alert::Retry::default(),
-        common: &args.common,
+        report: &args.report,
+        concurrency: args.dns.concurrency,
         stored: std::cell::Cell::new(None),
     };
-    let mut out = Out::open(&args.common)?;
+    let mut out = Out::open(&args.report.output)?;
     let mut store = Store::open(&db)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -138,16 +138,15 @@ fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn show_history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
-    check_format(args.common.format, "history")?;
     let target = normalize_target(&args.target)?;
     let db = db_path(args.db.as_deref())?;
     let mut named = vec![Named::input("--db", &db)];
-    if let Some(output) = &args.common.output {
+    if let Some(output) = args.report.output.file() {
         named.push(Named::output("--output", output));
     }
     files::check_distinct(&named)?;
     let store = Store::open_read_only(&db)?;
-    let mut out = Out::open(&args.common)?;
+    let mut out = Out::open(&args.report.output)?;
     if let Some(run) = args.run {
         let report = store.report(&target, run)?.with_context(|| {
             format!(
@@ -174,9 +173,9 @@ fn show_history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let report = HistoryReport::new(&target, db.display().to_string(), &entries);
-    match args.common.format {
-        Format::Json | Format::Jsonl => {
-            let pretty = args.common.format == Format::Json;
+    match args.report.format {
+        RunFormat::Json | RunFormat::Jsonl => {
+            let pretty = args.report.format == RunFormat::Json;
             let result = if pretty {
                 serde_json::to_writer_pretty(&mut out.writer, &report)
             } else {
@@ -187,7 +186,7 @@ fn show_history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                 .and_then(|()| writeln!(out.writer))
                 .and_then(|()| out.writer.flush())
         }
-        _ => output::write_history_table(&mut out.writer, &report, out.color),
+        RunFormat::Table => output::write_history_table(&mut out.writer, &report, out.color),
     }
     .or_else(ignore_broken_pipe)
     .context(out.describe())?;
@@ -224,10 +223,10 @@ fn check_paths(
     if let Some(path) = ca_file {
         named.push(Named::input("`ca_file` of the config", path));
     }
-    if let Some(dnsbl) = &args.common.dnsbl {
+    if let Some(dnsbl) = &args.catalog.dnsbl {
         named.push(Named::input("--dnsbl", dnsbl));
     }
-    if let Some(output) = &args.common.output {
+    if let Some(output) = args.report.output.file() {
         named.push(Named::output("--output", output));
     }
     if let Some((option, path)) = metrics {
@@ -255,16 +254,6 @@ fn one_line(error: &anyhow::Error) -> anyhow::Error {
     }
 }
 
-/// The monitor reports are a run summary and a timeline: no HTML or Markdown page.
-fn check_format(format: Format, command: &str) -> anyhow::Result<()> {
-    match format {
-        Format::Table | Format::Json | Format::Jsonl => Ok(()),
-        Format::Html | Format::Markdown => {
-            anyhow::bail!("{command} writes tables or JSON: use --format table, json or jsonl")
-        }
-    }
-}
-
 /// `--db`, or `history.sqlite3` in the user's data directory.
 fn db_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(path) = given {
@@ -288,7 +277,9 @@ struct Monitor<'a> {
     webhook: Option<String>,
     metrics: Option<PathBuf>,
     retry: alert::Retry,
-    common: &'a CommonArgs,
+    report: &'a RunReportArgs,
+    /// `--concurrency`: how many targets are audited side by side.
+    concurrency: u32,
     /// The id of the run under way once it is stored (for the message of a second signal).
     stored: std::cell::Cell<Option<i64>>,
 }
@@ -373,7 +364,7 @@ impl Monitor<'_> {
         };
         let reports = self.audit_all(&dns, &blocklists).await;
         let finished = SystemTime::now();
-        let fail_on = self.common.fail_on.threshold();
+        let fail_on = self.report.fail_on.level.threshold();
         let saved = tokio::task::block_in_place(|| {
             store.save_run(&self.config_path, started, finished, &reports, fail_on)
         })?;
@@ -400,10 +391,10 @@ impl Monitor<'_> {
             changes: &saved.changes,
             targets: summaries,
         };
-        match self.common.format {
-            Format::Json => output::write_run_json(&mut out.writer, &run_report, true),
-            Format::Jsonl => output::write_run_json(&mut out.writer, &run_report, false),
-            _ => output::write_run_table(&mut out.writer, &run_report, out.color),
+        match self.report.format {
+            RunFormat::Json => output::write_run_json(&mut out.writer, &run_report, true),
+            RunFormat::Jsonl => output::write_run_json(&mut out.writer, &run_report, false),
+            RunFormat::Table => output::write_run_table(&mut out.writer, &run_report, out.color),
         }
         .or_else(ignore_broken_pipe)
         .context(out.describe())?;
@@ -465,7 +456,7 @@ impl Monitor<'_> {
     /// of its host), in the config's order. When the resolver stops answering, the run stops
     /// after the audits under way: the rest would only be unknown.
     async fn audit_all(&self, dns: &Dns, blocklists: &Blocklists) -> Vec<TargetReport> {
-        let parallel = usize::try_from(self.common.concurrency)
+        let parallel = usize::try_from(self.concurrency)
             .unwrap_or(1)
             .div_ceil(16)
             .max(1);
@@ -543,11 +534,11 @@ struct Out {
 }
 
 impl Out {
-    fn open(common: &CommonArgs) -> anyhow::Result<Out> {
-        if let Some(path) = &common.output {
+    fn open(output: &OutputArgs) -> anyhow::Result<Out> {
+        if let Some(path) = output.file() {
             return Ok(Out {
                 writer: Box::new(BufWriter::new(LazyFile::new(path)?)),
-                path: Some(path.clone()),
+                path: Some(path.to_owned()),
                 color: false,
             });
         }
@@ -624,12 +615,5 @@ mod tests {
         );
         let error = one_line(&anyhow::anyhow!("two\nlines")).to_string();
         assert_eq!(error, "two lines");
-    }
-
-    #[test]
-    fn html_and_markdown_are_refused_before_anything_runs() {
-        assert!(check_format(Format::Html, "monitor").is_err());
-        assert!(check_format(Format::Markdown, "history").is_err());
-        assert!(check_format(Format::Jsonl, "monitor").is_ok());
     }
 }

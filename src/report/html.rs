@@ -18,6 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use askama::Template;
 use serde::Serialize;
 
+use super::ranking;
 use super::summary::{self, AreaLine};
 use super::table::{list_cell_text, verdict_word};
 use super::visible::visible;
@@ -141,18 +142,19 @@ impl Page {
             _ => format!("mailaudit report: {} targets", names.len()),
         };
         let summary = if reports.len() > 1 {
-            reports
-                .iter()
-                .enumerate()
-                .map(|(i, r)| SummaryRow {
+            // Worst first, as every summary ([`ranking`]); the sections keep the input order.
+            let rows: Vec<super::SummaryRow> = reports.iter().map(super::SummaryRow::of).collect();
+            ranking::order(&rows)
+                .into_iter()
+                .map(|i| SummaryRow {
                     anchor: anchor(i),
-                    target: shown(&r.target),
-                    grade: r.grade.to_string(),
-                    score: r.score,
-                    worst: r
-                        .findings
-                        .first()
-                        .map_or_else(|| "-".to_owned(), |f| format!("{} {}", f.severity, f.code)),
+                    target: shown(&rows[i].target),
+                    grade: rows[i].grade.to_string(),
+                    score: rows[i].score,
+                    worst: rows[i].worst.map_or_else(
+                        || "-".to_owned(),
+                        |(severity, code)| format!("{severity} {code}"),
+                    ),
                 })
                 .collect()
         } else {

@@ -6,8 +6,9 @@
 
 use std::io::{self, Write};
 
+use super::ranking::{self, Tally};
 use super::summary::{self, AreaLine};
-use super::{Areas, INCOMPLETE_NOTE, TargetKind, TargetReport, unknown_line};
+use super::{Areas, INCOMPLETE_NOTE, SummaryRow, TargetKind, TargetReport, unknown_line};
 use crate::dnsbl::ListAnswer;
 use crate::ip::IpReport;
 use crate::report::table::{clean, list_cell_text, verdict_word};
@@ -27,25 +28,42 @@ pub fn write_markdown(out: &mut dyn Write, reports: &[TargetReport]) -> io::Resu
         write_matrix(out, &ips)?;
     }
     if reports.len() > 1 {
-        writeln!(out, "## Summary\n")?;
-        writeln!(out, "| Target | Grade | Score | Worst finding |")?;
-        writeln!(out, "|---|---|---|---|")?;
-        for report in reports {
-            let worst = report.findings.first().map_or_else(
-                || "-".to_owned(),
-                |f| format!("{} `{}`", f.severity, f.code),
-            );
-            writeln!(
-                out,
-                "| {} | {} | {} | {worst} |",
-                cell(&report.target),
-                report.grade,
-                report.score
-            )?;
+        let rows: Vec<SummaryRow> = reports.iter().map(SummaryRow::of).collect();
+        write_summary(out, &rows)?;
+    }
+    Ok(())
+}
+
+/// The summary of several targets: one row a target, worst first ([`ranking`]), then how many
+/// targets have each finding code and each grade.
+fn write_summary(out: &mut dyn Write, rows: &[SummaryRow]) -> io::Result<()> {
+    writeln!(out, "## Summary\n")?;
+    writeln!(out, "| Target | Grade | Score | Worst finding |")?;
+    writeln!(out, "|---|---|---|---|")?;
+    for row in ranking::order(rows).into_iter().map(|i| &rows[i]) {
+        let worst = row.worst.map_or_else(
+            || "-".to_owned(),
+            |(severity, code)| format!("{severity} `{code}`"),
+        );
+        let incomplete = if row.incomplete { " (incomplete)" } else { "" };
+        writeln!(
+            out,
+            "| {} | {}{incomplete} | {} | {worst} |",
+            cell(&row.target),
+            row.grade,
+            row.score
+        )?;
+    }
+    writeln!(out)?;
+    let tally = Tally::of(rows);
+    if !tally.codes.is_empty() {
+        writeln!(out, "Findings, by how many {} have them:\n", tally.noun)?;
+        for count in &tally.codes {
+            writeln!(out, "- {}", tally.code_line(count))?;
         }
         writeln!(out)?;
     }
-    Ok(())
+    writeln!(out, "{}\n", tally.grade_line())
 }
 
 fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -> io::Result<()> {

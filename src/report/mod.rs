@@ -4,6 +4,7 @@
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod ranking;
 pub mod stream;
 pub mod summary;
 pub mod table;
@@ -204,11 +205,14 @@ pub fn unknown_line(unknown: &Unknown) -> String {
 #[derive(Clone, Debug)]
 pub struct SummaryRow {
     pub target: String,
+    pub kind: TargetKind,
     pub grade: Grade,
     pub score: u8,
     pub incomplete: bool,
     /// The most severe finding (findings are ordered most severe first).
     pub worst: Option<(Severity, Code)>,
+    /// Each code found, once, at its most severe: what the bulk summary counts per code.
+    pub codes: Vec<(Code, Severity)>,
 }
 
 impl SummaryRow {
@@ -216,10 +220,23 @@ impl SummaryRow {
     pub fn of(report: &TargetReport) -> SummaryRow {
         SummaryRow {
             target: report.target.clone(),
+            kind: report.kind,
             grade: report.grade,
             score: report.score,
             incomplete: report.incomplete,
             worst: report.findings.first().map(|f| (f.severity, f.code)),
+            codes: distinct_codes(&report.findings),
         }
     }
+}
+
+/// Each code of `findings` once, at the severity of its first (most severe) finding.
+fn distinct_codes(findings: &[Finding]) -> Vec<(Code, Severity)> {
+    let mut codes: Vec<(Code, Severity)> = Vec::new();
+    for finding in findings {
+        if !codes.iter().any(|(code, _)| *code == finding.code) {
+            codes.push((finding.code, finding.severity));
+        }
+    }
+    codes
 }

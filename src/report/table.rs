@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
+use super::ranking::{self, Tally};
 use super::summary::{self, AreaLine};
 use super::visible::visible;
 use super::{INCOMPLETE_NOTE, SummaryRow, TargetKind, TargetReport, unknown_line};
@@ -23,6 +24,8 @@ use std::net::IpAddr;
 const DEFAULT_WIDTH: u16 = 120;
 /// Narrower terminals are laid out as if they were [`DEFAULT_WIDTH`] wide.
 const MIN_TERMINAL_WIDTH: u16 = 60;
+/// The narrowest `COLUMNS` honoured: below it a table's columns would be a few characters.
+const MIN_COLUMNS: u16 = 40;
 /// Longest text shown in one cell; longer text is cut and says how long it was.
 const MAX_CELL_CHARS: usize = 300;
 
@@ -317,11 +320,12 @@ pub fn write_health(out: &mut dyn Write, health: &[ListHealth], color: bool) -> 
     )
 }
 
-/// The closing summary of a run of several targets: one row a target, then a count by grade.
+/// The closing summary of a run of several targets: one row a target, worst first
+/// ([`ranking`]), then how many targets have each finding code and each grade.
 pub fn write_bulk_summary(out: &mut dyn Write, rows: &[SummaryRow], color: bool) -> io::Result<()> {
     let mut table = new_table(color);
     table.set_header(vec!["Target", "Grade", "Score", "Worst finding"]);
-    for row in rows {
+    for row in ranking::order(rows).into_iter().map(|i| &rows[i]) {
         let worst = row.worst.map_or_else(
             || "-".to_owned(),
             |(severity, code)| format!("{severity} {code}"),
@@ -339,42 +343,45 @@ pub fn write_bulk_summary(out: &mut dyn Write, rows: &[SummaryRow], color: bool)
         ]);
     }
     writeln!(out, "{table}")?;
-    let mut by_grade = std::collections::BTreeMap::new();
-    for row in rows {
-        *by_grade.entry(row.grade).or_insert(0usize) += 1;
+    let tally = Tally::of(rows);
+    if !tally.codes.is_empty() {
+        writeln!(out, "Findings, by how many {} have them:", tally.noun)?;
+        for count in &tally.codes {
+            writeln!(out, "  {}", tally.code_line(count))?;
+        }
     }
-    let grades: Vec<String> = by_grade.iter().map(|(g, n)| format!("{g}: {n}")).collect();
-    let incomplete = rows.iter().filter(|r| r.incomplete).count();
-    let incomplete = if incomplete > 0 {
-        format!(" {incomplete} incomplete (something could not be determined).")
-    } else {
-        String::new()
-    };
-    writeln!(
-        out,
-        "{} targets. {}.{incomplete}",
-        rows.len(),
-        grades.join(", ")
-    )
+    writeln!(out, "{}", tally.grade_line())
 }
 
-/// A table laid out to the terminal, or to [`DEFAULT_WIDTH`] columns without colour elsewhere.
+/// A table laid out to the terminal, or elsewhere (a pipe, a file) to `COLUMNS` columns when
+/// it is set, else to [`DEFAULT_WIDTH`], without colour.
 pub(crate) fn new_table(color: bool) -> Table {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
+    let asked = columns(std::env::var("COLUMNS").ok().as_deref());
     if color {
         table.enforce_styling();
         // A terminal that reports no usable width (a pseudo-terminal of `script`, a serial
         // console) would squeeze every column to one character.
         if table.width().is_none_or(|width| width < MIN_TERMINAL_WIDTH) {
-            table.set_width(DEFAULT_WIDTH);
+            table.set_width(asked.unwrap_or(DEFAULT_WIDTH));
         }
     } else {
-        table.force_no_tty().set_width(DEFAULT_WIDTH);
+        table
+            .force_no_tty()
+            .set_width(asked.unwrap_or(DEFAULT_WIDTH));
     }
     table
+}
+
+/// The width `COLUMNS` asks for (POSIX.1 XBD §8.3: the user's preferred width), at least
+/// [`MIN_COLUMNS`] so that no column is squeezed to nothing; `None` when it is unset or not a
+/// number.
+fn columns(value: Option<&str>) -> Option<u16> {
+    let columns: u16 = value?.trim().parse().ok().filter(|&n| n > 0)?;
+    Some(columns.max(MIN_COLUMNS))
 }
 
 fn severity_cell(severity: Severity, color: bool) -> Cell {
@@ -430,7 +437,24 @@ fn clean_long(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::clean;
+    use super::{MIN_COLUMNS, clean, columns};
+
+    #[test]
+    fn columns_is_a_positive_width_and_not_below_the_minimum() {
+        assert_eq!(columns(Some("80")), Some(80));
+        assert_eq!(columns(Some(" 200 ")), Some(200));
+        assert_eq!(columns(Some("10")), Some(MIN_COLUMNS));
+        for ignored in [
+            None,
+            Some(""),
+            Some("wide"),
+            Some("0"),
+            Some("-5"),
+            Some("99999"),
+        ] {
+            assert_eq!(columns(ignored), None, "{ignored:?}");
+        }
+    }
 
     #[test]
     fn escape_sequences_and_binary_are_shown_not_sent() {

@@ -80,17 +80,191 @@ fn jsonl_from_standard_input_gives_one_valid_report_a_line() {
 }
 
 #[test]
-fn a_bad_line_in_the_list_stops_the_run_before_any_query_naming_file_and_line() {
+fn with_strict_a_bad_line_in_the_list_stops_the_run_before_any_query_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let list = list_file(&dir, &["good.test", "# a comment", "bad domain.test"]);
-    let output = support::run(&["audit", "--file", &list]);
+    let output = support::run(&["audit", "--file", &list, "--strict"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("domains.txt:3: invalid domain 'bad domain.test'"),
         "{stderr}"
     );
+    assert_eq!(
+        stderr.matches("invalid domain").count(),
+        1,
+        "the error is printed once: {stderr}"
+    );
     assert!(output.stdout.is_empty());
+}
+
+/// The list of the bulk tests below: mixed grades, two names that are one domain after
+/// normalisation (and a third spelling of another), and a line that is not a domain (line 5).
+const MESSY: [&str; 9] = [
+    "# customers",
+    "GOOD.TEST.",
+    "pass-all.spf.test",
+    "good.test",
+    "bad domain.test",
+    "none.dmarc.test",
+    "M365.test",
+    "missing.mx.test",
+    "m365.test.",
+];
+
+/// The five distinct domains of [`MESSY`], in input order.
+const MESSY_DOMAINS: [&str; 5] = [
+    "good.test",
+    "pass-all.spf.test",
+    "none.dmarc.test",
+    "m365.test",
+    "missing.mx.test",
+];
+
+/// Runs `audit --file MESSY ARGS...` and returns its exit status, standard output and error.
+fn audit_messy(args: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let list = list_file(&dir, &MESSY);
+    let mut all = vec!["audit", "--file", &list, "--fail-on", "never"];
+    all.extend_from_slice(args);
+    let output = support::run(&all);
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// The bad line is named once, with its file and line number, then the run goes on.
+fn assert_bad_line_named_once(stderr: &str) {
+    assert_eq!(
+        stderr
+            .matches("domains.txt:5: invalid domain 'bad domain.test'")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("invalid domain").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("domains.txt: 1 line skipped, not a domain"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_messy_list_audits_each_domain_once_skips_the_bad_line_and_exits_2_at_the_end() {
+    let (status, jsonl, stderr) = audit_messy(&["--format", "jsonl"]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert_bad_line_named_once(&stderr);
+    assert!(
+        stderr.contains("domains.txt: 2 lines repeat a domain listed before"),
+        "{stderr}"
+    );
+    let mut targets: Vec<String> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<Report>(l).expect("a report").target)
+        .collect();
+    targets.sort();
+    let mut expected = MESSY_DOMAINS.map(str::to_owned).to_vec();
+    expected.sort();
+    assert_eq!(targets, expected, "each domain once, the bad line skipped");
+}
+
+#[test]
+fn the_bulk_table_ranks_worst_first_and_counts_domains_per_finding_code() {
+    // What the reports say, to check the summary's counts against.
+    let (_, jsonl, _) = audit_messy(&["--format", "jsonl"]);
+    let reports: Vec<Report> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a report"))
+        .collect();
+    let mut per_code = std::collections::BTreeMap::<String, usize>::new();
+    for report in &reports {
+        let mut codes = report.codes();
+        codes.sort();
+        codes.dedup();
+        for code in codes {
+            *per_code.entry(code).or_default() += 1;
+        }
+    }
+    assert!(per_code.contains_key("dmarc.missing"), "{per_code:?}");
+
+    let (status, table, stderr) = audit_messy(&[]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert_bad_line_named_once(&stderr);
+    let row_of = |domain: &str| {
+        let rows: Vec<usize> = table
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains(&format!(" {domain} ")))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(rows.len(), 1, "one row for {domain}:\n{table}");
+        rows[0]
+    };
+    let failing = row_of("pass-all.spf.test");
+    assert!(
+        table.lines().nth(failing).unwrap().contains(" F "),
+        "{table}"
+    );
+    for domain in MESSY_DOMAINS {
+        assert!(row_of(domain) >= failing, "F first:\n{table}");
+    }
+    assert!(row_of("pass-all.spf.test") < row_of("good.test"), "{table}");
+    let grades: Vec<&str> = MESSY_DOMAINS
+        .iter()
+        .map(|d| {
+            let report = reports.iter().find(|r| r.target == *d).unwrap();
+            report.grade.as_str()
+        })
+        .collect();
+    assert!(grades.contains(&"A") && grades.contains(&"F"), "{grades:?}");
+    for (code, count) in &per_code {
+        let noun = if *count == 1 { "domain" } else { "domains" };
+        assert!(
+            table.contains(&format!("  {code}: {count} {noun} (")),
+            "{code}: {count} {noun}\n{table}"
+        );
+    }
+    assert!(table.contains("5 targets."), "{table}");
+    assert!(table.contains("Complete audits by grade: F: "), "{table}");
+}
+
+#[test]
+fn markdown_and_html_summaries_rank_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = list_file(&dir, &MESSY);
+    for format in ["markdown", "html"] {
+        let out = dir.path().join(format!("report.{format}"));
+        let output = support::run(&[
+            "audit",
+            "--file",
+            &list,
+            "--format",
+            format,
+            "--fail-on",
+            "never",
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(2), "the bad line");
+        let text = std::fs::read_to_string(&out).unwrap();
+        let summary = if format == "markdown" {
+            &text[text.find("## Summary").expect("a summary")..]
+        } else {
+            let start = text.find("id=\"summary\"").expect("a summary");
+            &text[start..start + text[start..].find("</section>").unwrap()]
+        };
+        let at = |domain: &str| summary.find(domain).expect(domain);
+        assert!(
+            at("pass-all.spf.test") < at("good.test"),
+            "{format}: F before A:\n{summary}"
+        );
+        assert_eq!(summary.matches("good.test").count(), 1, "{summary}");
+        if format == "markdown" {
+            assert!(summary.contains("- dmarc.missing: "), "{summary}");
+        }
+    }
 }
 
 /// Ctrl-C in the middle of a run: what was written is complete and valid, and the exit status
@@ -187,15 +361,47 @@ fn one_domain_on_standard_input_gives_one_json_object() {
 }
 
 #[test]
-fn a_bad_line_later_on_standard_input_exits_2_after_closing_what_was_written() {
+fn a_bad_line_later_on_standard_input_is_skipped_and_the_run_exits_2_at_the_end() {
     let output = audit_stdin(
-        "good.test\nm365.test\nhostile.test\nnot a domain\nnull.mx.test\n",
+        "good.test\nm365.test\nhostile.test\nnot a domain\nnull.mx.test\nGood.Test\n",
         "json",
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("-:4: invalid domain 'not a domain'"),
+    assert_eq!(
+        stderr.matches("-:4: invalid domain 'not a domain'").count(),
+        1,
+        "{stderr}"
+    );
+    let reports: Vec<Report> = serde_json::from_slice(&output.stdout).expect("a closed array");
+    let targets: Vec<_> = reports.iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        ["good.test", "m365.test", "hostile.test", "null.mx.test"],
+        "every domain once, in order, the bad line skipped"
+    );
+}
+
+#[test]
+fn with_strict_a_bad_line_later_on_standard_input_stops_the_run_after_closing_what_was_written() {
+    let output = support::run_with_stdin(
+        &[
+            "audit",
+            "--file",
+            "-",
+            "--strict",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+        "good.test\nm365.test\nhostile.test\nnot a domain\nnull.mx.test\n",
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.matches("-:4: invalid domain 'not a domain'").count(),
+        1,
         "{stderr}"
     );
     let reports: Vec<Report> = serde_json::from_slice(&output.stdout).expect("a closed array");

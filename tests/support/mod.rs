@@ -21,6 +21,11 @@ pub fn working_catalog() -> String {
     format!("{}/fixtures/dnsbl/working.toml", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Whether the command of `args` asks blocklists and so takes `--dnsbl` (`smtp` does not).
+fn asks_blocklists(args: &[&str]) -> bool {
+    args.first() != Some(&"smtp")
+}
+
 /// `mailaudit ARGS... --resolver <test server> --timeout 1`, not started yet. Unless the
 /// arguments name a catalog, the fixture lists of [`working_catalog`] are used: no test ever
 /// asks a real blocklist.
@@ -28,7 +33,7 @@ pub fn command(args: &[&str]) -> Command {
     let server = dns_server::server();
     let mut command = Command::new(env!("CARGO_BIN_EXE_mailaudit"));
     command.args(args);
-    if !args.contains(&"--dnsbl") {
+    if asks_blocklists(args) && !args.contains(&"--dnsbl") {
         command.args(["--dnsbl", &working_catalog()]);
     }
     command
@@ -44,7 +49,7 @@ pub fn command(args: &[&str]) -> Command {
 pub fn command_with_resolvers(args: &[&str], resolvers: &[String], timeout: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mailaudit"));
     command.args(args);
-    if !args.contains(&"--dnsbl") {
+    if asks_blocklists(args) && !args.contains(&"--dnsbl") {
         command.args(["--dnsbl", &working_catalog()]);
     }
     for resolver in resolvers {
