@@ -53,6 +53,8 @@ pub async fn audit_domain(
     options: &AuditOptions,
     blocklists: &Blocklists,
 ) -> TargetReport {
+    // The audit's own view: its questions counted, its domain's dead name servers cut short.
+    let dns = &dns.scoped(Some(domain));
     let mx_and_listings = async {
         let mx = mx::check(dns, domain).await;
         let names = listing_domains(domain, &mx.report);
@@ -139,6 +141,7 @@ pub async fn audit_ip(
     domain: Option<&str>,
     blocklists: &Blocklists,
 ) -> TargetReport {
+    let dns = &dns.scoped(None);
     let checked = sending_ip(dns, address, domain, blocklists).await;
     let target = checked.report.ip.to_string();
     let areas = Areas::Ip(Box::new(IpAreas { ip: checked.report }));
@@ -163,6 +166,7 @@ pub async fn audit_smtp(
     host: &str,
     ports: &[(u16, smtp::TlsMode, smtp::ProbeOptions)],
 ) -> TargetReport {
+    let dns = &dns.scoped(None);
     let probes = join_all(ports.iter().map(|(port, mode, options)| {
         smtp::probe(
             dns,
@@ -221,7 +225,8 @@ async fn failure_cause(dns: &Dns, areas: &Areas, findings: &[Finding]) -> Failur
     }
 }
 
-/// The report, saying which resolver was asked and whether it stopped answering.
+/// The report, saying which resolver was asked, what the audit asked it, and whether it stopped
+/// answering.
 fn finish(
     dns: &Dns,
     target: &str,
@@ -232,6 +237,7 @@ fn finish(
 ) -> TargetReport {
     let resolvers = dns.servers().iter().map(ToString::to_string).collect();
     let mut report = TargetReport::new(target, kind, findings, areas, resolvers);
+    report.stats = Some(dns.stats());
     if resolver_stopped {
         report.mark_resolver_stopped();
     }

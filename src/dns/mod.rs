@@ -1,16 +1,23 @@
 //! The DNS layer: every question the audit asks goes through [`Dns`].
 //!
 //! It wraps hickory-resolver so that (1) every answer is typed ([`Answer`]), (2) identical
-//! questions are asked once per run, even when asked concurrently, and (3) the number of
-//! questions in flight is bounded. Truncated UDP answers are retried over TCP by the resolver.
+//! questions are asked once per run, even when asked concurrently, (3) the questions in flight
+//! are bounded by an adaptive window under `--concurrency` ([`adaptive`]), each sent again after
+//! a time-out derived from the round trips observed ([`flow`]), and (4) each audit's questions
+//! are counted, and those about a domain whose name servers are dead cut short ([`scope`]).
+//! Truncated UDP answers are retried over TCP by the resolver.
 
+mod adaptive;
 mod answer;
 mod cache;
+mod flow;
 mod probe;
 mod rate;
+mod rtt;
+mod scope;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
@@ -19,22 +26,23 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use tokio::sync::Semaphore;
 
 use cache::AnswerCache;
-use rate::RateLimit;
+use flow::Flow;
+use scope::Scope;
 
 pub use answer::{Answer, Failure, Mx, Txt};
 pub use probe::ResolverDown;
+pub use scope::Stats;
 
 /// TXT records an area lists per name: it reads every record (a DMARC or SPF record among
 /// hundreds is still found, and several still counted) but keeps the first 32 and says how many
 /// there were, so that a name of thousands of records does not become thousands of everything.
 pub const MAX_TXT_SHOWN: usize = 32;
 
-/// Questions in flight by default: enough to keep a local caching resolver 20 ms away busy
-/// (about 10,000 questions a second), few enough not to look like a flood.
-pub const DEFAULT_CONCURRENCY: usize = 256;
+/// The most questions in flight by default: the adaptive window ([`adaptive`]) stays below it
+/// on its own; it is high enough for a resolver 20 ms away answering 10,000 questions a second.
+pub const DEFAULT_CONCURRENCY: u32 = 1024;
 
 /// Questions whose answers a run keeps (at least; at most twice as many): a few hundred
 /// domains' worth, so that shared names stay cached while memory stays flat in bulk runs.
@@ -53,14 +61,18 @@ const FAILURE_TTL: Duration = Duration::from_secs(30);
 /// library (hickory-resolver's `MAX_QUERY_DEPTH`) and of hickory-server's own chasing.
 const MAX_CNAME_CHAIN: usize = 8;
 
+/// The answers of a run by question, with when each came.
+type Cache = AnswerCache<(String, RecordType), (Answer<RData>, Instant)>;
+
 /// How to reach the resolver.
 #[derive(Clone, Debug)]
 pub struct DnsConfig {
     /// Servers to ask; empty means the system's configuration (`/etc/resolv.conf`).
     pub servers: Vec<SocketAddr>,
-    /// Per-query timeout.
+    /// The longest one question waits for an answer, resends included.
     pub timeout: Duration,
-    /// Questions in flight at once, across the whole run.
+    /// The most questions in flight at once, across the whole run (the adaptive window's
+    /// ceiling).
     pub concurrency: usize,
 }
 
@@ -69,7 +81,7 @@ impl Default for DnsConfig {
         DnsConfig {
             servers: Vec::new(),
             timeout: Duration::from_secs(5),
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: usize::try_from(DEFAULT_CONCURRENCY).unwrap_or(usize::MAX),
         }
     }
 }
@@ -88,16 +100,19 @@ pub enum DnsSetupError {
 }
 
 /// The DNS client of one run: a resolver, an answer cache, and a bound on queries in flight.
+/// Cloned cheaply: [`Dns::scoped`] gives each audit its own view of the same client.
+#[derive(Clone)]
 pub struct Dns {
-    resolver: TokioResolver,
+    /// The resolver of the liveness probe: it asks twice on its own.
+    probe: TokioResolver,
     /// The servers asked, in the order given (from `--resolver` or the system's configuration).
     servers: Vec<SocketAddr>,
     timeout: Duration,
-    cache: AnswerCache<(String, RecordType), (Answer<RData>, Instant)>,
-    in_flight: Semaphore,
-    rate: Option<RateLimit>,
-    sent: AtomicUsize,
-    liveness: probe::Liveness,
+    cache: Arc<Cache>,
+    flow: Arc<Flow>,
+    liveness: Arc<probe::Liveness>,
+    /// The audit this view asks for, if any.
+    scope: Option<Arc<Scope>>,
 }
 
 impl Dns {
@@ -109,17 +124,44 @@ impl Dns {
         } else {
             config.servers.clone()
         };
-        let resolver = build_resolver(&servers, config.timeout)?;
+        // Resends are the flow's, after time-outs derived from the round trips, each through a
+        // resolver of its own: a resolver shares an identical question in flight, so a resend
+        // through the same one would send nothing (each may still resend on its own after
+        // 333 ms, within the time-out).
+        let senders = (0..flow::ATTEMPTS)
+            .map(|_| build_resolver(&servers, config.timeout, 0))
+            .collect::<Result<Vec<_>, _>>()?;
+        let probe = build_resolver(&servers, config.timeout, probe::ATTEMPTS)?;
         Ok(Dns {
-            resolver,
+            probe,
             servers,
             timeout: config.timeout,
-            cache: AnswerCache::new(CACHE_CAPACITY, CACHE_BYTES),
-            in_flight: Semaphore::new(config.concurrency.max(1)),
-            rate: None,
-            sent: AtomicUsize::new(0),
-            liveness: probe::Liveness::default(),
+            cache: Arc::new(AnswerCache::new(CACHE_CAPACITY, CACHE_BYTES)),
+            flow: Arc::new(Flow::new(senders, config.concurrency, config.timeout)),
+            liveness: Arc::new(probe::Liveness::default()),
+            scope: None,
         })
+    }
+
+    /// The same client, asking for the audit of `target` (`None`: a target that is no domain):
+    /// its questions are counted ([`Dns::stats`]), and once the questions about the domain have
+    /// timed out or failed without one answer, the rest about it get one short try each.
+    #[must_use]
+    pub fn scoped(&self, target: Option<&str>) -> Dns {
+        Dns {
+            scope: Some(Arc::new(Scope::new(target))),
+            ..self.clone()
+        }
+    }
+
+    /// The questions this audit's view sent (all zero for an unscoped client).
+    pub fn stats(&self) -> Stats {
+        self.scope.as_deref().map(Scope::stats).unwrap_or_default()
+    }
+
+    /// How many questions may be in flight now (the adaptive window).
+    pub fn window(&self) -> usize {
+        self.flow.limit()
     }
 
     /// The servers this client asks.
@@ -132,10 +174,13 @@ impl Dns {
     /// fails stops the run instead of turning every later answer into "unknown".
     pub async fn check_resolvers(&self) -> Result<(), ResolverDown> {
         let checks = self.servers.iter().map(|&server| async move {
-            let resolver = build_resolver(&[server], self.timeout).map_err(|e| ResolverDown {
-                server,
-                problem: e.to_string(),
-            })?;
+            let resolver =
+                build_resolver(&[server], self.timeout, probe::ATTEMPTS).map_err(|e| {
+                    ResolverDown {
+                        server,
+                        problem: e.to_string(),
+                    }
+                })?;
             probe::check(&resolver)
                 .await
                 .map_err(|problem| ResolverDown { server, problem })
@@ -151,19 +196,19 @@ impl Dns {
     /// DNS failures, to tell the domain's own name servers failing from the resolver dying.
     /// Concurrent askers share one probe, and its result is reused for a moment.
     pub async fn resolver_answers(&self) -> bool {
-        self.liveness.answers(&self.resolver).await
+        self.liveness.answers(&self.probe).await
     }
 
     /// Caps the questions sent to `qps` a second (`--rate`).
     #[must_use]
-    pub fn with_rate(mut self, qps: u32) -> Dns {
-        self.rate = Some(RateLimit::new(qps));
+    pub fn with_rate(self, qps: u32) -> Dns {
+        self.flow.limit_rate(qps);
         self
     }
 
-    /// How many questions went to the resolver (cache hits are not counted).
+    /// How many questions went to the resolver (cache hits are not counted), for the whole run.
     pub fn queries_sent(&self) -> usize {
-        self.sent.load(Ordering::Relaxed)
+        self.flow.sent()
     }
 
     /// TXT records of `name`.
@@ -280,12 +325,10 @@ impl Dns {
             Ok(fqdn) => fqdn,
             Err(reason) => return Answer::Failed(Failure::InvalidName(reason)),
         };
-        let permit = self.in_flight.acquire().await;
-        if let Some(rate) = &self.rate {
-            rate.wait().await;
-        }
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        match self.resolver.lookup(fqdn.clone(), record_type).await {
+        match (self.flow)
+            .exchange(self.scope.as_deref(), name, &fqdn, record_type)
+            .await
+        {
             Ok(lookup) => {
                 let mut aliases = Vec::new();
                 let mut links = Vec::new();
@@ -318,7 +361,6 @@ impl Dns {
                     && no_records.soa.is_none()
                     && record_type != RecordType::CNAME =>
             {
-                drop(permit);
                 self.follow_aliases(name).await
             }
             Err(error) => classify(&error),
@@ -439,10 +481,12 @@ fn system_servers() -> Result<Vec<SocketAddr>, DnsSetupError> {
     Ok(servers)
 }
 
-/// A resolver asking `servers` over UDP, and TCP for truncated answers.
+/// A resolver asking `servers` over UDP, and TCP for truncated answers; a question that gets no
+/// answer in `timeout` is asked `retries` times more.
 fn build_resolver(
     servers: &[SocketAddr],
     timeout: Duration,
+    retries: usize,
 ) -> Result<TokioResolver, DnsSetupError> {
     let mut resolver_config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
     for server in servers {
@@ -456,7 +500,7 @@ fn build_resolver(
         TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default());
     let options: &mut ResolverOpts = builder.options_mut();
     options.timeout = timeout;
-    options.attempts = 2;
+    options.attempts = retries;
     // Every name is asked fully qualified: no search list, no hosts file.
     options.ndots = 0;
     options.use_hosts_file = ResolveHosts::Never;

@@ -106,3 +106,114 @@ async fn identical_questions_are_asked_once_even_concurrently() {
     assert_eq!(b, c);
     assert_eq!(dns.queries_sent(), 1);
 }
+
+/// A client of a server of its own (so that nothing else's questions land in its log).
+fn own_client(server: &dns_server::TestDns, timeout_ms: u64) -> Dns {
+    Dns::new(&DnsConfig {
+        servers: vec![server.addr],
+        timeout: Duration::from_millis(timeout_ms),
+        concurrency: 1024,
+    })
+    .expect("client")
+}
+
+/// Answers that came back fast bring the retransmission time-out down to the round trips: a
+/// question that gets no answer is sent again soon and twice more, each wait twice the last
+/// (RFC 6298 §5.5), and given up within `--timeout` in all, not after three of them.
+#[tokio::test]
+async fn an_unanswered_question_is_sent_again_after_a_time_out_from_the_round_trips() {
+    let server = dns_server::start_switchable();
+    let dns = own_client(&server, 3000).scoped(None);
+    for n in 0..20 {
+        assert_eq!(dns.txt(&format!("n{n}.dns.test")).await, Answer::NxDomain);
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(
+        dns.txt("resent.dead.test").await,
+        Answer::Failed(Failure::Timeout)
+    );
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    let sent = server.queries_for("resent.dead.test").len();
+    assert!(sent >= 3, "sent {sent} times");
+    let stats = dns.stats();
+    assert_eq!((stats.queries, stats.retries, stats.timeouts), (21, 2, 1));
+}
+
+/// Once a domain's questions timed out without one answer, the rest about it get one short try
+/// each: they are failures (unknown), never missing records, and only the first waited out the
+/// whole time-out.
+#[tokio::test]
+async fn a_dead_domains_later_questions_are_cut_short() {
+    let server = dns_server::start_switchable();
+    let dns = own_client(&server, 3000).scoped(Some("gone.dead.test"));
+    // Another domain's answers: the round trips are known.
+    assert_eq!(dns.txt("nope.dns.test").await, Answer::NxDomain);
+    assert_eq!(
+        dns.txt("gone.dead.test").await,
+        Answer::Failed(Failure::Timeout)
+    );
+    let later = futures::future::join_all((0..10).map(|n| {
+        let dns = &dns;
+        async move { dns.txt(&format!("s{n}._domainkey.gone.dead.test")).await }
+    }))
+    .await;
+    assert!(
+        later
+            .iter()
+            .all(|answer| *answer == Answer::Failed(Failure::Timeout)),
+        "{later:?}"
+    );
+    let stats = dns.stats();
+    assert_eq!(stats.queries, 12);
+    assert_eq!((stats.timeouts, stats.cut_short), (1, 10), "{stats:?}");
+    // Only the first was sent again: the later ones once each.
+    assert_eq!(stats.retries, 2, "{stats:?}");
+    // A name outside the domain still gets the whole time-out and its resends.
+    assert_eq!(
+        dns.txt("other.dead.test").await,
+        Answer::Failed(Failure::Timeout)
+    );
+    assert_eq!(dns.stats().timeouts, 2);
+}
+
+/// The window of questions in flight starts modestly and grows while answers come back fast.
+#[tokio::test]
+async fn the_window_grows_while_answers_come_back_fast() {
+    let server = dns_server::start_switchable();
+    let dns = own_client(&server, 3000);
+    assert_eq!(dns.window(), 32);
+    // Fewer answers than the window needs before it compares round trips: it only grows.
+    let answers = futures::future::join_all((0..60).map(|n| {
+        let dns = &dns;
+        async move { dns.txt(&format!("w{n}.dns.test")).await }
+    }))
+    .await;
+    assert!(answers.iter().all(|a| *a == Answer::NxDomain));
+    assert!(dns.window() > 48, "window {}", dns.window());
+}
+
+/// A question unanswered while the others about its domain are answered is a loss: the window
+/// shrinks by a factor.
+#[tokio::test]
+async fn a_lost_question_shrinks_the_window() {
+    let server = dns_server::start_switchable();
+    let dns = Dns::new(&DnsConfig {
+        servers: vec![server.addr],
+        timeout: Duration::from_secs(1),
+        concurrency: 32,
+    })
+    .expect("client")
+    .scoped(Some("good.test"));
+    for n in 0..40 {
+        assert_eq!(dns.txt(&format!("w{n}.good.test")).await, Answer::NxDomain);
+    }
+    assert_eq!(dns.window(), 32);
+    server.go_silent();
+    assert_eq!(
+        dns.txt("_dmarc.good.test").await,
+        Answer::Failed(Failure::Timeout)
+    );
+    assert_eq!(dns.window(), 22);
+    assert_eq!(dns.stats().cut_short, 0);
+}
