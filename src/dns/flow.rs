@@ -1,19 +1,25 @@
 //! Sending one question: at most the adaptive window's questions in flight ([`Window`]), each
-//! sent again after a time-out derived from the round trips observed ([`RttEstimate`]), and the
-//! answer of whichever send comes back first taken.
+//! sent again after a retransmission time-out derived from the round trips observed
+//! ([`RttEstimate`], RFC 6298), and given up after seven of them (RTO + 2 RTO + 4 RTO: three
+//! sends' worth of RFC 6298 §5.5's back-off), but never before [`MIN_WAIT`] nor after
+//! `--timeout`.
 //!
-//! A send holds its place in the window until it is answered or its time-out passes: a question
-//! lost to a full socket no longer counts as in flight, so lost and unanswered questions (a dead
-//! domain's) do not starve the others; a late answer to an earlier send is still taken. A
-//! question is sent at most [`ATTEMPTS`] times, each time-out twice the one before (RFC 6298
-//! §5.5), and never waits more than `--timeout` in all.
+//! It is sent again once only, through a resolver of its own (a resolver shares an identical
+//! question in flight, so a resend through the same one would send nothing); the first answer
+//! of either is taken. More copies would not help: a resolver joins copies of a question it is
+//! already resolving, and a local unbound (1.17) sent seven copies each of a hundred and fifty
+//! questions it could not answer, from sockets closed at once, stopped taking questions from
+//! anyone.
+//!
+//! A question holds its place in the window until it is answered or given up: a resolver that
+//! answers late still has it in its queue (a dead domain's questions cannot fill the window:
+//! [`super::scope`] sends them one at a time). An answer that came after the time-out is a sign
+//! of congestion (a lost first send, or a queue): the window shrinks.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::{DnsError, NetError};
@@ -24,20 +30,28 @@ use tokio::time::Instant;
 
 use super::adaptive::Window;
 use super::rate::RateLimit;
-use super::rtt::{RttEstimate, backed_off};
-use super::scope::{Outcome, Scope};
-
-/// How many times one question is sent at most.
-pub(super) const ATTEMPTS: usize = 3;
+use super::rtt::RttEstimate;
+use super::scope::{Outcome, Scope, Turn};
 
 /// The shortest retransmission time-out: a resolver on the same machine answers in well under a
 /// millisecond, but a question it must resolve takes it a few round trips to other servers.
 const MIN_RTO: Duration = Duration::from_millis(100);
 
+/// How many times a question is sent at most.
+pub(super) const SENDS: usize = 2;
+
+/// The shortest wait for an answer to a question, resends included (unless `--timeout` is
+/// shorter): a resolver on a busy machine, or one that must ask slow servers, can take a second
+/// or two though its usual answers take a millisecond.
+const MIN_WAIT: Duration = Duration::from_secs(2);
+
+/// Retransmission time-outs a question waits in all: those of three sends, each twice the last.
+const WAIT_IN_RTOS: u32 = 1 + 2 + 4;
+
 /// The questions in flight across a run, and what their round trips have shown.
 pub(super) struct Flow {
-    /// One resolver per send of a question (see [`super::Dns::new`]).
-    senders: Vec<TokioResolver>,
+    /// One resolver per send of a question.
+    resolvers: Vec<TokioResolver>,
     gate: Semaphore,
     state: Mutex<State>,
     rate: OnceLock<RateLimit>,
@@ -52,18 +66,18 @@ struct State {
     in_flight: usize,
     /// The window the gate's permits stand for: free permits + `in_flight` - `debt`.
     granted: usize,
-    /// Permits to take back as sends end, because the window shrank while they were out.
+    /// Permits to take back as questions end, because the window shrank while they were out.
     debt: usize,
 }
 
 impl Flow {
-    /// At most `ceiling` questions in flight, each waiting at most `timeout` in all, its `n`th
-    /// send through `senders[n]`.
-    pub(super) fn new(senders: Vec<TokioResolver>, ceiling: usize, timeout: Duration) -> Flow {
+    /// At most `ceiling` questions in flight, each waiting at most `timeout`, its `n`th send
+    /// through `resolvers[n]` ([`SENDS`] of them).
+    pub(super) fn new(resolvers: Vec<TokioResolver>, ceiling: usize, timeout: Duration) -> Flow {
         let window = Window::new(ceiling);
         let granted = window.limit();
         Flow {
-            senders,
+            resolvers,
             gate: Semaphore::new(granted),
             state: Mutex::new(State {
                 window,
@@ -78,12 +92,12 @@ impl Flow {
         }
     }
 
-    /// Caps the sends at `qps` a second (`--rate`).
+    /// Caps the questions sent at `qps` a second (`--rate`).
     pub(super) fn limit_rate(&self, qps: u32) {
         let _ = self.rate.set(RateLimit::new(qps));
     }
 
-    /// Questions sent so far (each once, however many times it was sent again).
+    /// Questions sent so far.
     pub(super) fn sent(&self) -> usize {
         self.sent.load(Ordering::Relaxed)
     }
@@ -93,8 +107,8 @@ impl Flow {
         self.lock().window.limit()
     }
 
-    /// Asks `fqdn` (`name` as given, for `scope`): the first answer of any send, or the error of
-    /// the last one, or [`NetError::Timeout`].
+    /// Asks `fqdn` (`name` as given, for `scope`): the answer, or the error of the lookup, or
+    /// [`NetError::Timeout`].
     pub(super) async fn exchange(
         &self,
         scope: Option<&Scope>,
@@ -102,85 +116,97 @@ impl Flow {
         fqdn: &Name,
         record_type: RecordType,
     ) -> Result<Lookup, NetError> {
-        // The audited domain's verdict on its name servers, for the names it covers.
+        // The audited domain's verdict on its name servers, for the names it covers: until one
+        // of its questions is answered they go one at a time (the turn is held while this one
+        // is asked), and after a time-out none is sent.
         let domain = scope.filter(|s| s.covers(name));
-        let cut_short = domain.is_some_and(Scope::failing);
-        let attempts = if cut_short { 1 } else { self.senders.len() };
+        let (turn, _alone) = match domain {
+            Some(domain) => domain.turn().await,
+            None => (Turn::Ask, None),
+        };
+        if turn == Turn::Skip {
+            return Err(NetError::Timeout);
+        }
+        let mut slot = self.slot().await;
         self.sent.fetch_add(1, Ordering::Relaxed);
         if let Some(scope) = scope {
             scope.sent();
         }
-        let mut lookups = FuturesUnordered::new();
-        let mut deadline = None;
-        let mut last_error = None;
-        for attempt in 0..attempts {
-            let mut slot = self.slot().await;
-            // The time-out runs from the first send, not from the wait for a place.
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.timeout);
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            if attempt > 0
-                && let Some(scope) = scope
-            {
-                scope.resent();
-            }
-            let wait = backed_off(self.rto(), u32::try_from(attempt).unwrap_or(u32::MAX), left);
-            let sent_at = Instant::now();
-            let resolver = &self.senders[attempt];
-            lookups.push(async move {
-                (
-                    attempt,
-                    sent_at,
-                    resolver.lookup(fqdn.clone(), record_type).await,
-                )
-            });
-            let timer = tokio::time::sleep(wait);
-            tokio::pin!(timer);
-            loop {
-                tokio::select! {
-                    Some((sent, sent_at, result)) = lookups.next() => {
-                        let answered = result.as_ref().map_or_else(is_answer, |_| true);
-                        if answered {
-                            // Measured from the send it answers (each send is its own
-                            // message, so there is no doubt which: RFC 6298 §3's is TCP's).
-                            slot.answered(sent_at.elapsed());
-                            if attempt > 0 {
-                                // It took a resend: lost, or slower than the window allows.
-                                self.lost();
-                            }
-                            if let Some(domain) = domain {
-                                domain.record(outcome(&result));
-                            }
-                            return result;
-                        }
-                        last_error = result.err();
-                        if sent == attempt {
-                            // This send failed at once (no route, refused): send again now.
-                            break;
-                        }
-                    }
-                    () = &mut timer => break,
+        let rto = self.rto();
+        let wait = rto
+            .saturating_mul(WAIT_IN_RTOS)
+            .clamp(MIN_WAIT.min(self.timeout), self.timeout);
+        let first_sent = Instant::now();
+        // The resolver's own time-out (`--timeout`, as long as the longest wait) is this one's.
+        // Boxed: two lookups' state would make every audit's future large.
+        let answer = Box::pin(self.ask(scope, fqdn, record_type, rto, wait))
+            .await
+            .filter(|(result, _)| !matches!(result, Err(NetError::Timeout)));
+        match answer {
+            Some((result, sent_at)) if result.as_ref().map_or_else(is_answer, |_| true) => {
+                slot.answered(sent_at.elapsed());
+                if first_sent.elapsed() > rto {
+                    // Later than the window allows: a lost send, or a queue.
+                    self.lost();
                 }
+                if let Some(domain) = domain {
+                    domain.record(outcome(&result));
+                }
+                result
+            }
+            // A send that failed at once (no route, refused): no answer, no time-out either.
+            Some((failed, _)) => failed,
+            None => {
+                drop(slot);
+                if let Some(scope) = scope {
+                    scope.timed_out();
+                }
+                if let Some(domain) = domain {
+                    domain.record(Outcome::Failed);
+                    // Unanswered while the domain's other questions are answered: a drop.
+                    if domain.answered() {
+                        self.lost();
+                    }
+                }
+                Err(NetError::Timeout)
             }
         }
-        if lookups.is_empty()
-            && let Some(error) = last_error
-        {
-            return Err(error);
+    }
+
+    /// The first answer to `fqdn` and when the send it answers went out: sent once, and once more
+    /// if none came within `rto`; `None` when none came within `wait`.
+    async fn ask(
+        &self,
+        scope: Option<&Scope>,
+        fqdn: &Name,
+        record_type: RecordType,
+        rto: Duration,
+        wait: Duration,
+    ) -> Option<(Result<Lookup, NetError>, Instant)> {
+        let first_sent = Instant::now();
+        let deadline = first_sent + wait;
+        let first = self.resolvers[0].lookup(fqdn.clone(), record_type);
+        tokio::pin!(first);
+        if let Ok(result) = tokio::time::timeout(rto.min(wait), &mut first).await {
+            return Some((result, first_sent));
+        }
+        let resolver = self.resolvers.get(1)?;
+        if let Some(rate) = self.rate.get() {
+            rate.wait().await;
         }
         if let Some(scope) = scope {
-            scope.timed_out(cut_short);
+            scope.resent();
         }
-        if let Some(domain) = domain {
-            domain.record(Outcome::Failed);
-            // Unanswered while the domain's other questions are answered: a drop.
-            if !cut_short && domain.answered() {
-                self.lost();
+        let second_sent = Instant::now();
+        let second = resolver.lookup(fqdn.clone(), record_type);
+        tokio::pin!(second);
+        let either = async {
+            tokio::select! {
+                result = &mut first => (result, first_sent),
+                result = &mut second => (result, second_sent),
             }
-        }
-        Err(NetError::Timeout)
+        };
+        tokio::time::timeout_at(deadline, either).await.ok()
     }
 
     /// A place in the window (waiting for one), then the `--rate` turn.
@@ -248,14 +274,14 @@ impl Flow {
     }
 }
 
-/// One send's place in the window, given back when it ends.
+/// One question's place in the window, given back when it ends.
 struct Slot<'a> {
     flow: &'a Flow,
     done: bool,
 }
 
 impl Slot<'_> {
-    /// An answer came back `rtt` after the send it answers (this one or an earlier one).
+    /// An answer came back `rtt` after the send it answers.
     fn answered(&mut self, rtt: Duration) {
         self.done = true;
         self.flow.release(Some(rtt));
@@ -286,11 +312,9 @@ fn outcome(result: &Result<Lookup, NetError>) -> Outcome {
         Err(NetError::Dns(DnsError::NoRecordsFound(no_records))) => {
             match no_records.response_code {
                 ResponseCode::NoError | ResponseCode::NXDomain => Outcome::Answered,
-                ResponseCode::ServFail => Outcome::Failed,
                 _ => Outcome::Neither,
             }
         }
-        Err(NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail))) => Outcome::Failed,
         Err(_) => Outcome::Neither,
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! It wraps hickory-resolver so that (1) every answer is typed ([`Answer`]), (2) identical
 //! questions are asked once per run, even when asked concurrently, (3) the questions in flight
-//! are bounded by an adaptive window under `--concurrency` ([`adaptive`]), each sent again after
-//! a time-out derived from the round trips observed ([`flow`]), and (4) each audit's questions
-//! are counted, and those about a domain whose name servers are dead cut short ([`scope`]).
+//! are bounded by an adaptive window under `--concurrency` ([`adaptive`]), each sent again and
+//! given up after time-outs derived from the round trips observed ([`flow`]), and (4) each
+//! audit's questions are counted, and those about a domain whose name servers are dead not sent
+//! ([`scope`]).
 //! Truncated UDP answers are retried over TCP by the resolver.
 
 mod adaptive;
@@ -124,11 +125,8 @@ impl Dns {
         } else {
             config.servers.clone()
         };
-        // Resends are the flow's, after time-outs derived from the round trips, each through a
-        // resolver of its own: a resolver shares an identical question in flight, so a resend
-        // through the same one would send nothing (each may still resend on its own after
-        // 333 ms, within the time-out).
-        let senders = (0..flow::ATTEMPTS)
+        // The flow sends each question, and again through a resolver of its own (see `flow`).
+        let resolvers = (0..flow::SENDS)
             .map(|_| build_resolver(&servers, config.timeout, 0))
             .collect::<Result<Vec<_>, _>>()?;
         let probe = build_resolver(&servers, config.timeout, probe::ATTEMPTS)?;
@@ -137,7 +135,7 @@ impl Dns {
             servers,
             timeout: config.timeout,
             cache: Arc::new(AnswerCache::new(CACHE_CAPACITY, CACHE_BYTES)),
-            flow: Arc::new(Flow::new(senders, config.concurrency, config.timeout)),
+            flow: Arc::new(Flow::new(resolvers, config.concurrency, config.timeout)),
             liveness: Arc::new(probe::Liveness::default()),
             scope: None,
         })

@@ -47,12 +47,6 @@ impl RttEstimate {
     }
 }
 
-/// The time-out of attempt `attempt` (0 for the first send) of one question: `rto` doubled at
-/// each resend (RFC 6298 §5.5's back-off), never past `ceiling`.
-pub fn backed_off(rto: Duration, attempt: u32, ceiling: Duration) -> Duration {
-    rto.saturating_mul(1 << attempt.min(16)).min(ceiling)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,14 +114,5 @@ mod tests {
         let mut slow = RttEstimate::default();
         slow.sample(ms(4000));
         assert_eq!(slow.timeout(FLOOR, CEILING), CEILING);
-    }
-
-    #[test]
-    fn each_resend_doubles_the_wait_up_to_the_ceiling() {
-        assert_eq!(backed_off(ms(100), 0, CEILING), ms(100));
-        assert_eq!(backed_off(ms(100), 1, CEILING), ms(200));
-        assert_eq!(backed_off(ms(100), 2, CEILING), ms(400));
-        assert_eq!(backed_off(ms(3000), 1, CEILING), CEILING);
-        assert_eq!(backed_off(ms(100), 60, CEILING), CEILING);
     }
 }

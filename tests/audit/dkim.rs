@@ -249,7 +249,7 @@ fn no_selector_is_guessed_below_a_domainkey_that_does_not_exist() {
         (
             report.stats.retries,
             report.stats.timeouts,
-            report.stats.cut_short
+            report.stats.skipped
         ),
         (0, 0, 0)
     );

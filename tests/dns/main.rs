@@ -118,10 +118,10 @@ fn own_client(server: &dns_server::TestDns, timeout_ms: u64) -> Dns {
 }
 
 /// Answers that came back fast bring the retransmission time-out down to the round trips: a
-/// question that gets no answer is sent again soon and twice more, each wait twice the last
-/// (RFC 6298 §5.5), and given up within `--timeout` in all, not after three of them.
+/// question that gets no answer is sent again after it and given up after seven of them (at
+/// least two seconds), within `--timeout` in all: not after three whole time-outs.
 #[tokio::test]
-async fn an_unanswered_question_is_sent_again_after_a_time_out_from_the_round_trips() {
+async fn an_unanswered_question_is_given_up_after_a_time_out_from_the_round_trips() {
     let server = dns_server::start_switchable();
     let dns = own_client(&server, 3000).scoped(None);
     for n in 0..20 {
@@ -135,16 +135,16 @@ async fn an_unanswered_question_is_sent_again_after_a_time_out_from_the_round_tr
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(3), "waited {waited:?}");
     let sent = server.queries_for("resent.dead.test").len();
-    assert!(sent >= 3, "sent {sent} times");
+    assert!(sent >= 2, "sent {sent} times");
     let stats = dns.stats();
-    assert_eq!((stats.queries, stats.retries, stats.timeouts), (21, 2, 1));
+    assert_eq!((stats.queries, stats.retries, stats.timeouts), (21, 1, 1));
 }
 
-/// Once a domain's questions timed out without one answer, the rest about it get one short try
-/// each: they are failures (unknown), never missing records, and only the first waited out the
+/// Until a domain answers, its questions go one at a time; once one timed out, the rest are not
+/// sent: all are failures (unknown), never missing records, and only the first waited out the
 /// whole time-out.
 #[tokio::test]
-async fn a_dead_domains_later_questions_are_cut_short() {
+async fn a_dead_domains_later_questions_are_not_sent() {
     let server = dns_server::start_switchable();
     let dns = own_client(&server, 3000).scoped(Some("gone.dead.test"));
     // Another domain's answers: the round trips are known.
@@ -165,10 +165,13 @@ async fn a_dead_domains_later_questions_are_cut_short() {
         "{later:?}"
     );
     let stats = dns.stats();
-    assert_eq!(stats.queries, 12);
-    assert_eq!((stats.timeouts, stats.cut_short), (1, 10), "{stats:?}");
-    // Only the first was sent again: the later ones once each.
-    assert_eq!(stats.retries, 2, "{stats:?}");
+    // None of the ten sent.
+    assert_eq!(stats.queries, 2, "{stats:?}");
+    assert_eq!((stats.timeouts, stats.skipped), (1, 10), "{stats:?}");
+    for n in 0..10 {
+        let name = format!("s{n}._domainkey.gone.dead.test");
+        assert!(server.queries_for(&name).is_empty(), "{name} sent");
+    }
     // A name outside the domain still gets the whole time-out and its resends.
     assert_eq!(
         dns.txt("other.dead.test").await,
@@ -190,7 +193,8 @@ async fn the_window_grows_while_answers_come_back_fast() {
     }))
     .await;
     assert!(answers.iter().all(|a| *a == Answer::NxDomain));
-    assert!(dns.window() > 48, "window {}", dns.window());
+    // (A slow answer on a busy machine may shrink it once on the way: by 0.7, from up to 64.)
+    assert!(dns.window() > 32, "window {}", dns.window());
 }
 
 /// A question unanswered while the others about its domain are answered is a loss: the window
@@ -215,5 +219,5 @@ async fn a_lost_question_shrinks_the_window() {
         Answer::Failed(Failure::Timeout)
     );
     assert_eq!(dns.window(), 22);
-    assert_eq!(dns.stats().cut_short, 0);
+    assert_eq!(dns.stats().skipped, 0);
 }

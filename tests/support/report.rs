@@ -61,12 +61,12 @@ pub struct RequirementOut {
 pub struct StatsOut {
     /// Questions sent, each once.
     pub queries: usize,
-    /// Resends after a time-out derived from the round trips.
+    /// Questions sent a second time, after a time-out derived from the round trips.
     pub retries: usize,
     /// Questions unanswered in their whole time-out.
     pub timeouts: usize,
-    /// Questions of a domain whose name servers had failed, unanswered in one short try.
-    pub cut_short: usize,
+    /// Questions of a domain whose name servers had timed out, not sent.
+    pub skipped: usize,
 }
 
 /// One part of a report that could not be determined.
