@@ -144,8 +144,9 @@ pub struct CommonArgs {
     #[arg(long = "resolver", value_name = "ADDR[:PORT]", global = true)]
     pub resolvers: Vec<String>,
 
-    /// The longest one query waits for an answer, in seconds (0.05 to 60); it is sent again
-    /// sooner, after a time-out derived from the round trips observed.
+    /// The longest one query waits for an answer, in seconds (0.05 to 60). It is sent again
+    /// after a time-out derived from the round trips observed, and given up after seven of
+    /// them (at least 2 s) when that is sooner.
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout, global = true)]
     pub timeout: f64,
 
