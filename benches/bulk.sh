@@ -289,10 +289,12 @@ if tool == "mailaudit":
         report = json.loads(line)  # raises on a line that is not JSON
         target = report["target"]
         targets.add(target)
+        # (A build from before `stats` has none: its queries are the server's count, direct.)
+        own = report.get("stats", {})
         for key in stats:
-            stats[key] += report["stats"][key]
-        max_queries = max(max_queries, report["stats"]["queries"])
-        per_domain.append(report["stats"]["queries"])
+            stats[key] += own.get(key, 0)
+        max_queries = max(max_queries, own.get("queries", 0))
+        per_domain.append(own.get("queries", 0))
         found = [f["code"] for f in report["findings"]]
         for code in found:
             codes[code] = codes.get(code, 0) + 1
@@ -307,7 +309,7 @@ if tool == "mailaudit":
     verdict = "ok" if not codes else "findings " + ", ".join(f"{c} x{k}" for c, k in sorted(codes.items()))
     if problems:
         verdict += f"; {len(problems)} WRONG: " + "; ".join(problems[:5])
-    queries = stats["queries"]
+    queries = stats["queries"] or server_queries
 else:
     data = json.load(open(f"{d}/checkdmarc.json"))
     data = data if isinstance(data, list) else [data]
