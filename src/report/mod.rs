@@ -12,6 +12,7 @@ pub mod visible;
 use serde::Serialize;
 
 use crate::completeness::{self, Unknown};
+use crate::dns::Stats;
 use crate::dnsbl::DomainListingReport;
 use crate::finding::{self, Code, Finding, Severity};
 use crate::ip::IpReport;
@@ -98,6 +99,10 @@ pub struct TargetReport {
     pub unknown: Vec<Unknown>,
     /// The DNS servers asked (`ADDR:PORT`).
     pub resolvers: Vec<String>,
+    /// What the audit asked the resolver: questions, resends, time-outs (not stored by the
+    /// monitor: it is the cost of one run, not a fact about the target).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
     /// Why the score is what it is, and the fixes that would raise it most.
     pub scoring: Score,
     /// Every finding, most severe first.
@@ -143,6 +148,7 @@ impl TargetReport {
             incomplete: !unknown.is_empty(),
             unknown,
             resolvers,
+            stats: None,
             scoring,
             findings,
             requirements,
@@ -209,6 +215,8 @@ pub struct SummaryRow {
     pub incomplete: bool,
     /// The most severe finding (findings are ordered most severe first).
     pub worst: Option<(Severity, Code)>,
+    /// The questions its audit sent to the resolver.
+    pub queries: usize,
 }
 
 impl SummaryRow {
@@ -220,6 +228,7 @@ impl SummaryRow {
             score: report.score,
             incomplete: report.incomplete,
             worst: report.findings.first().map(|f| (f.severity, f.code)),
+            queries: report.stats.map_or(0, |stats| stats.queries),
         }
     }
 }

@@ -47,7 +47,7 @@ pub fn write_tables(out: &mut dyn Write, reports: &[TargetReport], color: bool) 
     if reports.len() > 1 {
         writeln!(out)?;
         let rows: Vec<SummaryRow> = reports.iter().map(SummaryRow::of).collect();
-        write_bulk_summary(out, &rows, color)?;
+        write_bulk_summary(out, &rows, color, None)?;
     }
     Ok(())
 }
@@ -317,8 +317,14 @@ pub fn write_health(out: &mut dyn Write, health: &[ListHealth], color: bool) -> 
     )
 }
 
-/// The closing summary of a run of several targets: one row a target, then a count by grade.
-pub fn write_bulk_summary(out: &mut dyn Write, rows: &[SummaryRow], color: bool) -> io::Result<()> {
+/// The closing summary of a run of several targets: one row a target, then a count by grade and
+/// the queries the audits sent (a second, over the run's `elapsed` time when known).
+pub fn write_bulk_summary(
+    out: &mut dyn Write,
+    rows: &[SummaryRow],
+    color: bool,
+    elapsed: Option<std::time::Duration>,
+) -> io::Result<()> {
     let mut table = new_table(color);
     table.set_header(vec!["Target", "Grade", "Score", "Worst finding"]);
     for row in rows {
@@ -350,9 +356,21 @@ pub fn write_bulk_summary(out: &mut dyn Write, rows: &[SummaryRow], color: bool)
     } else {
         String::new()
     };
+    let queries: usize = rows.iter().map(|r| r.queries).sum();
+    let rate = match elapsed {
+        Some(elapsed) if !elapsed.is_zero() => {
+            #[allow(clippy::cast_precision_loss)] // a count of queries far below 2^52
+            let per_second = queries as f64 / elapsed.as_secs_f64();
+            format!(
+                " in {:.1} s ({per_second:.0} a second)",
+                elapsed.as_secs_f64()
+            )
+        }
+        _ => String::new(),
+    };
     writeln!(
         out,
-        "{} targets. {}.{incomplete}",
+        "{} targets. {}.{incomplete} {queries} DNS queries{rate}.",
         rows.len(),
         grades.join(", ")
     )
