@@ -35,7 +35,18 @@
 //!   testing key record whose `p=` is not a key. (The short names make the 1,500 records fit in
 //!   one 64 KB message: hickory-server compresses only the first 120 names of an answer.)
 //!
-//! Everything is in one zone, the root, so every name outside the data is NXDOMAIN (never
+//! With `--no-dkim`, no domain publishes a DKIM key: `_domainkey.D` does not exist (NXDOMAIN),
+//! as for a domain that signs nothing (the queries such a domain costs).
+//!
+//! With `--dead-every N`, every Nth domain (`d00010`, `d00020`, ... for 10: 10 % of them) is dead:
+//! its name servers never answer. Asked by a stub (recursion desired: mailaudit asking this
+//! server directly), its names get no answer at all. Asked by a resolver (no recursion desired:
+//! unbound, for which this server is the root, `benches/bulk.sh`), they get a referral to the
+//! domain's own name server, an address of its own (`--dead-servers` plus the domain's number:
+//! `127.1.0.10` for `d00010`), where this server listens (UDP) and never answers: the resolver
+//! waits on a dead server as it would on the internet, one per dead domain.
+//!
+//! Everything else is in one zone, the root, so every name outside the data is NXDOMAIN (never
 //! REFUSED). The server runs on loopback only.
 
 use std::collections::HashMap;
@@ -51,7 +62,7 @@ use hickory_server::Server;
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, Header, HeaderCounts, Metadata, ResponseCode};
-use hickory_server::proto::rr::rdata::{MX, PTR, TXT};
+use hickory_server::proto::rr::rdata::{MX, NS, PTR, TXT};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::proto::serialize::txt::Parser;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -115,6 +126,17 @@ struct Args {
     /// `dNNNNN.t`): a 3,500-URI DMARC record and 1,500 TXT records at `s1._domainkey`.
     #[arg(long)]
     hostile: bool,
+    /// No domain publishes a DKIM key (`_domainkey.D` is NXDOMAIN).
+    #[arg(long)]
+    no_dkim: bool,
+    /// Every Nth domain is dead: its names are never answered (0: none).
+    #[arg(long, default_value_t = 0)]
+    dead_every: u32,
+    /// The first address of the dead domains' name servers: domain N's is this plus N (port 53:
+    /// a referral carries no port), on loopback; this server listens on each (UDP) and never
+    /// answers.
+    #[arg(long, default_value = "127.1.0.0")]
+    dead_servers: Ipv4Addr,
 }
 
 fn main() {
@@ -123,8 +145,13 @@ fn main() {
         args.listen.ip().is_loopback(),
         "the benchmark server listens on loopback only"
     );
+    assert!(
+        args.dead_servers.is_loopback()
+            && Ipv4Addr::from(u32::from(args.dead_servers) + args.domains).is_loopback(),
+        "the dead domains' servers listen on loopback"
+    );
     let started = Instant::now();
-    let data = build(args.domains, args.hostile);
+    let data = build(args.domains, args.hostile, args.no_dkim);
     if let Some(path) = &args.list {
         let list: String = (1..=args.domains).fold(String::new(), |mut text, i| {
             let _ = writeln!(text, "{}", domain(i, args.hostile));
@@ -138,6 +165,8 @@ fn main() {
         data,
         delay: Duration::from_millis(args.delay_ms),
         counters: Arc::clone(&counters),
+        dead_every: if args.hostile { 0 } else { args.dead_every },
+        dead_servers: args.dead_servers,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.max(1))
@@ -154,20 +183,58 @@ fn main() {
         let mut server = Server::new(handler);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(10), 64 * 1024);
+        if args.dead_every > 0 && !args.hostile {
+            for n in (args.dead_every..=args.domains).step_by(args.dead_every as usize) {
+                let address = dead_server(args.dead_servers, n);
+                tokio::spawn(never_answer(SocketAddr::new(IpAddr::V4(address), 53)));
+            }
+        }
         eprintln!(
             "bench_dns: {} {}domains, {records} records, built in {} ms; serving on {} (UDP and \
-             TCP), {} ms per answer",
+             TCP), {} ms per answer{}",
             args.domains,
             if args.hostile { "hostile " } else { "" },
             started.elapsed().as_millis(),
             args.listen,
-            args.delay_ms
+            args.delay_ms,
+            if args.dead_every > 0 {
+                format!(
+                    "; every {}th domain dead (its server: {} + its number)",
+                    args.dead_every, args.dead_servers
+                )
+            } else {
+                String::new()
+            }
         );
         if let Some(path) = args.stats {
             tokio::spawn(write_stats(path, counters));
         }
         let _ = server.block_until_done().await;
     });
+}
+
+/// The name server of dead domain `n`.
+fn dead_server(base: Ipv4Addr, n: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(base) + n)
+}
+
+/// Listens on `address` (UDP) and never answers: a dead domain's name server.
+async fn never_answer(address: SocketAddr) {
+    let udp = tokio::net::UdpSocket::bind(address)
+        .await
+        .expect("bind a dead server's UDP");
+    let mut buffer = vec![0u8; 4096];
+    while udp.recv_from(&mut buffer).await.is_ok() {}
+}
+
+/// The number of the generated domain `name` is or is below (`d00042.bench.test` → 42).
+fn domain_number(name: &str) -> Option<u32> {
+    let rest = name
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+        .strip_suffix(".bench.test")?
+        .to_owned();
+    rest.rsplit('.').next()?.strip_prefix('d')?.parse().ok()
 }
 
 fn domain(i: u32, hostile: bool) -> String {
@@ -266,8 +333,8 @@ fn character_strings(text: &str) -> Vec<String> {
 }
 
 /// Generates the records of `domains` domains (the hostile records of `bloat.test` with
-/// `hostile`).
-fn build(domains: u32, hostile: bool) -> Data {
+/// `hostile`; no DKIM key with `no_dkim`).
+fn build(domains: u32, hostile: bool, no_dkim: bool) -> Data {
     let (_, shared) = Parser::new(SHARED_ZONE, None, Some(Name::root()))
         .parse()
         .expect("shared records parse");
@@ -318,7 +385,7 @@ fn build(domains: u32, hostile: bool) -> Data {
                 let record = format!("t=y;p={}{}", BASE64[n / 64] as char, BASE64[n % 64] as char);
                 data.add(&s1, RData::TXT(TXT::new(vec![record])));
             }
-        } else {
+        } else if !no_dkim {
             data.add(
                 &name(&format!("selector1._domainkey.{d}")),
                 RData::TXT(TXT::new(dkim_strings.clone())),
@@ -350,6 +417,8 @@ struct Counters {
     nxdomain: AtomicU64,
     nodata: AtomicU64,
     other_rcode: AtomicU64,
+    /// Questions about dead domains: dropped, or referred to the dead server.
+    dead: AtomicU64,
 }
 
 const TYPES: [(&str, RecordType); 5] = [
@@ -364,12 +433,13 @@ impl Counters {
     fn text(&self) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut text = format!(
-            "queries={}\ntcp={}\nnxdomain={}\nnodata={}\nother_rcode={}\n",
+            "queries={}\ntcp={}\nnxdomain={}\nnodata={}\nother_rcode={}\ndead={}\n",
             get(&self.queries),
             get(&self.tcp),
             get(&self.nxdomain),
             get(&self.nodata),
-            get(&self.other_rcode)
+            get(&self.other_rcode),
+            get(&self.dead)
         );
         for (index, (label, _)) in TYPES.iter().enumerate() {
             let _ = writeln!(text, "{label}={}", get(&self.by_type[index]));
@@ -400,9 +470,48 @@ struct Bench {
     data: Data,
     delay: Duration,
     counters: Arc<Counters>,
+    /// Every this many domains one is dead (0: none).
+    dead_every: u32,
+    /// The first address of the dead domains' name servers.
+    dead_servers: Ipv4Addr,
 }
 
 impl Bench {
+    /// Whether `name` is a dead domain's or below one.
+    fn is_dead(&self, name: &str) -> bool {
+        self.dead_every > 0 && domain_number(name).is_some_and(|n| n % self.dead_every == 0)
+    }
+
+    /// A referral of the dead domain of `name` to its name server at the black hole.
+    async fn refer<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        name: &str,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let number = domain_number(name).unwrap_or_default();
+        let zone = self::name(&format!("d{number:05}.bench.test"));
+        let server = self::name(&format!("ns.d{number:05}.bench.test"));
+        let ns = Record::from_rdata(zone, 300, RData::NS(NS(server.clone())));
+        let address = dead_server(self.dead_servers, number);
+        let glue = Record::from_rdata(server, 300, RData::A(address.into()));
+        let metadata = Metadata::response_from_request(&request.metadata);
+        let response = MessageResponseBuilder::from_message_request(request).build(
+            metadata,
+            &[],
+            std::slice::from_ref(&ns),
+            &[],
+            std::slice::from_ref(&glue),
+        );
+        match response_handle.send_response(response).await {
+            Ok(info) => info,
+            Err(_) => ResponseInfo::from(Header {
+                metadata: Metadata::response_from_request(&request.metadata),
+                counts: HeaderCounts::default(),
+            }),
+        }
+    }
+
     /// Answers from the table: records, NODATA or NXDOMAIN (both with the SOA, RFC 2308 §3),
     /// EDNS echoed as hickory's `Catalog` does, so large answers fit in UDP.
     async fn answer<R: ResponseHandler>(
@@ -466,6 +575,7 @@ impl RequestHandler for Bench {
         if request.protocol() == Protocol::Tcp {
             counters.tcp.fetch_add(1, Ordering::Relaxed);
         }
+        let mut dead = None;
         if let Ok(info) = request.request_info() {
             let asked = info.query.query_type();
             let index = TYPES
@@ -473,6 +583,21 @@ impl RequestHandler for Bench {
                 .position(|(_, t)| *t == asked)
                 .unwrap_or(TYPES.len());
             counters.by_type[index].fetch_add(1, Ordering::Relaxed);
+            let name = info.query.name().to_string();
+            if self.is_dead(&name) {
+                dead = Some(name);
+            }
+        }
+        if let Some(name) = dead {
+            counters.dead.fetch_add(1, Ordering::Relaxed);
+            if request.metadata.recursion_desired {
+                // A stub asking: the dead server's silence, as its resolver would pass it on.
+                return ResponseInfo::from(Header {
+                    metadata: Metadata::response_from_request(&request.metadata),
+                    counts: HeaderCounts::default(),
+                });
+            }
+            return self.refer(request, &name, response_handle).await;
         }
         if !self.delay.is_zero() {
             // Each UDP request runs in a task of its own: the waits overlap.

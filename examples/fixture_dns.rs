@@ -5,6 +5,9 @@
 //! cargo run --example fixture_dns -- 127.0.0.1:5353 &
 //! cargo run --release -- audit hostile.test --resolver 127.0.0.1:5353
 //! ```
+//!
+//! With `FIXTURE_DNS_LOG=1` in its environment it prints each question it is asked (name and
+//! type) on standard error: what an audit asks, and how many.
 
 #[path = "../tests/support/dns_server.rs"]
 #[allow(dead_code)] // the tests use more of it than this server does

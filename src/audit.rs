@@ -76,6 +76,8 @@ pub async fn audit_domain(
     options: &AuditOptions,
     blocklists: &Blocklists,
 ) -> TargetReport {
+    // The audit's own view: its questions counted, its domain's dead name servers cut short.
+    let dns = &dns.scoped(Some(domain));
     // Boxed: the areas' futures (HTTPS fetches, SMTP sessions) are large.
     let (areas, mut findings) = Box::pin(check_areas(dns, domain, options, blocklists)).await;
     findings.extend(delivery::rejection_finding(domain, &areas, &findings));
@@ -218,6 +220,7 @@ pub async fn audit_ip(
     sender: &Sender,
     blocklists: &Blocklists,
 ) -> TargetReport {
+    let dns = &dns.scoped(None);
     let checked = sending_ip(dns, address, domain, sender, blocklists).await;
     let target = checked.report.ip.to_string();
     let areas = Areas::Ip(Box::new(IpAreas { ip: checked.report }));
@@ -242,6 +245,7 @@ pub async fn audit_smtp(
     host: &str,
     ports: &[(u16, smtp::TlsMode, smtp::ProbeOptions)],
 ) -> TargetReport {
+    let dns = &dns.scoped(None);
     let probes = join_all(ports.iter().map(|(port, mode, options)| {
         smtp::probe(
             dns,
@@ -302,7 +306,8 @@ async fn failure_cause(dns: &Dns, areas: &Areas, findings: &[Finding]) -> Failur
     }
 }
 
-/// The report, saying which resolver was asked and whether it stopped answering.
+/// The report, saying which resolver was asked, what the audit asked it, and whether it stopped
+/// answering.
 fn finish(
     dns: &Dns,
     target: &str,
@@ -313,6 +318,7 @@ fn finish(
 ) -> TargetReport {
     let resolvers = dns.servers().iter().map(ToString::to_string).collect();
     let mut report = TargetReport::new(target, kind, findings, areas, resolvers);
+    report.stats = Some(dns.stats());
     if resolver_stopped {
         report.mark_resolver_stopped();
     }

@@ -246,13 +246,16 @@ pub struct DnsArgs {
     #[arg(long = "resolver", value_name = "ADDR[:PORT]")]
     pub resolvers: Vec<String>,
 
-    /// Per-query timeout in seconds (0.05 to 60).
+    /// The longest one query waits for an answer, in seconds (0.05 to 60). It is sent again
+    /// after a time-out derived from the round trips observed, and given up after seven of
+    /// them (at least 2 s) when that is sooner.
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout)]
     pub timeout: f64,
 
-    /// Queries in flight at once across the whole run. The default (256) keeps a caching
-    /// resolver 20 ms away busy; lower it for a small or remote resolver.
-    #[arg(long, value_name = "N", default_value_t = 256,
+    /// The most queries in flight at once across the whole run. Below it the number adapts: it
+    /// starts at 32, grows while answers come back fast and shrinks when they slow down or get
+    /// lost, so the default (1024) rarely needs changing; lower it to spare a small resolver.
+    #[arg(long, value_name = "N", default_value_t = crate::dns::DEFAULT_CONCURRENCY,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
 

@@ -1,9 +1,13 @@
 //! DKIM (RFC 6376, RFC 8301, RFC 8463): find the domain's public keys and judge them.
 //!
-//! Without a signed message the selectors in use are unknown, so every built-in selector and
-//! every `--selector` is probed at `<selector>._domainkey.<domain>`, all at once: probing costs
-//! one round trip, not one per selector. Each key record found is parsed ([`record`]) and its
-//! key read: RSA size from the modulus itself (RFC 8301 §3.2), Ed25519 recognised (RFC 8463).
+//! Without a signed message the selectors in use are unknown, so the built-in selectors and
+//! every `--selector` are probed at `<selector>._domainkey.<domain>`, each batch all at once:
+//! probing costs a round trip, not one per selector. `_domainkey.<domain>` is asked first, beside
+//! the `--selector` names: NXDOMAIN there means no name exists below it (RFC 8020 §2), so the
+//! built-in selectors are not asked (but for those of the providers the domain's MX or SPF names,
+//! in case a server answered NXDOMAIN for a name that only has names below it). Each key record
+//! found is parsed ([`record`]) and its key read: RSA size from the modulus itself (RFC 8301
+//! §3.2), Ed25519 recognised (RFC 8463).
 
 pub mod record;
 pub mod selectors;
@@ -13,6 +17,7 @@ use serde::Serialize;
 
 use crate::dns::{Answer, Dns, Failure, MAX_TXT_SHOWN, Txt};
 use crate::finding::{Checked, Code, Finding, Verdict};
+use crate::spf::record::{Mechanism, Modifier, TermKind};
 
 pub use record::{KeyAlgorithm, KeyEncoding, KeyRecord, PublicKeyInfo, Tag};
 pub use selectors::Source;
@@ -35,6 +40,9 @@ pub struct DkimReport {
     pub found: Vec<String>,
     /// Every selector tried, in the order tried.
     pub selectors: Vec<SelectorReport>,
+    /// The answer at `_domainkey.<domain>`, asked first: `nxdomain` means no selector exists
+    /// below it (RFC 8020 §2), and the built-in selectors were not asked.
+    pub domainkey: String,
 }
 
 /// What one selector's name held.
@@ -108,8 +116,60 @@ pub struct SelectorReport {
 
 /// Checks the domain's DKIM keys at the built-in selectors and at `extra_selectors`.
 pub async fn check(dns: &Dns, domain: &str, extra_selectors: &[String]) -> Checked<DkimReport> {
-    let candidates = selectors::candidates(extra_selectors);
-    let answers = join_all(candidates.iter().map(|candidate| async {
+    let mut candidates = selectors::candidates(extra_selectors);
+    let given = candidates
+        .iter()
+        .take_while(|c| c.source == Source::Given)
+        .count();
+    // The names given are asked as given, whatever `_domainkey` says; the MX and SPF records
+    // are the MX and SPF areas' own questions (asked once, through the cache).
+    let below = format!("_domainkey.{domain}");
+    let (mut answers, domainkey, providers) = tokio::join!(
+        ask(dns, domain, &candidates[..given]),
+        dns.txt(&below),
+        sending_providers(dns, domain),
+    );
+    let hinted = selectors::providers_first(&mut candidates[given..], &providers);
+    // RFC 8020 §2: below a name that does not exist, no name exists. The selectors of the
+    // providers that send the domain's mail are asked still: a server that wrongly denies a
+    // name with names below it (RFC 8020 §1) is found out by a key at one of them.
+    let denied = matches!(domainkey, Answer::NxDomain { .. });
+    let first = if denied {
+        given + hinted
+    } else {
+        candidates.len()
+    };
+    answers.extend(ask(dns, domain, &candidates[given..first]).await);
+    let lied = answers[given..]
+        .iter()
+        .flatten()
+        .any(|a| !a.records().is_empty());
+    if denied && lied {
+        answers.extend(ask(dns, domain, &candidates[first..]).await);
+    } else {
+        candidates.truncate(first);
+    }
+    let selectors: Vec<SelectorReport> = candidates
+        .into_iter()
+        .zip(answers)
+        .map(|(candidate, answer)| selector_report(candidate, domain, answer.as_ref()))
+        .collect();
+    let mut checked = evaluate(domain, selectors);
+    checked.report.domainkey = domainkey.status();
+    if denied && !lied {
+        explain_denied(domain, &mut checked.findings);
+    }
+    checked
+}
+
+/// Asks the TXT record of each candidate selector that can be a name, all at once (`None`: not
+/// asked).
+async fn ask(
+    dns: &Dns,
+    domain: &str,
+    candidates: &[selectors::Candidate],
+) -> Vec<Option<Answer<Txt>>> {
+    join_all(candidates.iter().map(|candidate| async {
         if selectors::is_valid_selector(&candidate.selector)
             && selectors::fits_domain(&candidate.selector, domain)
         {
@@ -118,13 +178,48 @@ pub async fn check(dns: &Dns, domain: &str, extra_selectors: &[String]) -> Check
             None
         }
     }))
-    .await;
-    let selectors: Vec<SelectorReport> = candidates
-        .into_iter()
-        .zip(answers)
-        .map(|(candidate, answer)| selector_report(candidate, domain, answer.as_ref()))
-        .collect();
-    evaluate(domain, selectors)
+    .await
+}
+
+/// The providers the domain's MX hosts (RFC 5321 §5.1) and the `include:` and `redirect=`
+/// domains of its SPF record (RFC 7208 §5.2, §6.1) name.
+async fn sending_providers(dns: &Dns, domain: &str) -> Vec<String> {
+    let (mx, apex) = tokio::join!(dns.mx(domain), dns.txt(domain));
+    let hosts: Vec<String> = mx.records().iter().map(|m| m.exchange.clone()).collect();
+    let mut spf_domains = Vec::new();
+    for txt in apex.records() {
+        let text = txt.joined();
+        if !crate::spf::record::is_spf_record(&text) {
+            continue;
+        }
+        let (record, _) = crate::spf::record::parse_lenient(&text);
+        for term in &record.terms {
+            let named = match &term.kind {
+                TermKind::Directive(directive) => match &directive.mechanism {
+                    Mechanism::Include { domain } => Some(domain),
+                    _ => None,
+                },
+                TermKind::Modifier(Modifier::Redirect { domain }) => Some(domain),
+                TermKind::Modifier(_) => None,
+            };
+            spf_domains.extend(named.map(|d| d.as_str().to_ascii_lowercase()));
+        }
+    }
+    selectors::providers_named(&hosts, &spf_domains)
+}
+
+/// `dkim.not-found` of a domain whose `_domainkey` does not exist says so: no selector was
+/// guessed, none can exist.
+fn explain_denied(domain: &str, findings: &mut [Finding]) {
+    for finding in findings.iter_mut().filter(|f| f.code == Code::DkimNotFound) {
+        finding.message = format!(
+            "No DKIM key for {domain}: _domainkey.{domain} does not exist (NXDOMAIN), so no \
+             selector exists below it (RFC 8020 §2) and none was guessed"
+        );
+        finding
+            .evidence
+            .insert("domainkey".to_owned(), serde_json::json!("nxdomain"));
+    }
 }
 
 fn key_name(selector: &str, domain: &str) -> String {
@@ -267,6 +362,7 @@ fn evaluate(domain: &str, selectors: Vec<SelectorReport>) -> Checked<DkimReport>
             verdict,
             found,
             selectors,
+            domainkey: String::new(),
         },
         findings,
     }

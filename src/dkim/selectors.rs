@@ -29,9 +29,12 @@ pub struct Candidate {
     pub provider: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct File {
     selector: Vec<Entry>,
+    /// How to tell that a provider sends a domain's mail.
+    #[serde(default)]
+    provider: Vec<Provider>,
 }
 
 #[derive(Deserialize)]
@@ -40,13 +43,56 @@ struct Entry {
     provider: String,
 }
 
+/// A provider's MX hosts and SPF include domains: a domain whose MX or SPF names one of them
+/// (or a name below it) has its mail sent by the provider.
+#[derive(Deserialize)]
+struct Provider {
+    name: String,
+    #[serde(default)]
+    mx: Vec<String>,
+    #[serde(default)]
+    spf: Vec<String>,
+}
+
 /// The built-in list, parsed once.
-static BUILT_IN: LazyLock<Vec<Entry>> = LazyLock::new(|| {
+static FILE: LazyLock<File> = LazyLock::new(|| {
     // The file is part of the binary and checked by a unit test; an empty list is the only
     // sane fallback should it ever fail to parse.
-    toml::from_str::<File>(include_str!("selectors.toml"))
-        .map_or_else(|_| Vec::new(), |file| file.selector)
+    toml::from_str::<File>(include_str!("selectors.toml")).unwrap_or_default()
 });
+static BUILT_IN: LazyLock<&'static [Entry]> = LazyLock::new(|| FILE.selector.as_slice());
+
+/// The providers whose MX hosts are among `mx_hosts` or whose SPF domains are among
+/// `spf_domains` (the domain's MX exchanges, its SPF record's `include:` and `redirect=`
+/// domains; each may be a name below the provider's), each once, in the list's order.
+pub fn providers_named(mx_hosts: &[String], spf_domains: &[String]) -> Vec<String> {
+    let under = |name: &str, hint: &str| {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        name == hint || name.ends_with(&format!(".{hint}"))
+    };
+    FILE.provider
+        .iter()
+        .filter(|provider| {
+            provider
+                .mx
+                .iter()
+                .any(|hint| mx_hosts.iter().any(|host| under(host, hint)))
+                || provider
+                    .spf
+                    .iter()
+                    .any(|hint| spf_domains.iter().any(|domain| under(domain, hint)))
+        })
+        .map(|provider| provider.name.clone())
+        .collect()
+}
+
+/// Moves the selectors of `providers` to the front, keeping the order otherwise; returns how
+/// many there are.
+pub fn providers_first(candidates: &mut [Candidate], providers: &[String]) -> usize {
+    let of_provider = |c: &Candidate| c.provider.as_ref().is_some_and(|p| providers.contains(p));
+    candidates.sort_by_key(|c| !of_provider(c));
+    candidates.iter().filter(|c| of_provider(c)).count()
+}
 
 /// The selectors to probe: the user's first (in their order), then the built-in ones, each
 /// name once. User names are lowercased: DNS names compare case-insensitively.
@@ -67,7 +113,7 @@ pub fn candidates(extra: &[String]) -> Vec<Candidate> {
             provider,
         });
     }
-    for entry in BUILT_IN.iter() {
+    for entry in *BUILT_IN {
         if !out.iter().any(|c| c.selector == entry.name) {
             out.push(Candidate {
                 selector: entry.name.clone(),
@@ -143,7 +189,7 @@ mod tests {
                 "{expected} missing from selectors.toml"
             );
         }
-        for entry in BUILT_IN.iter() {
+        for entry in *BUILT_IN {
             assert!(is_valid_selector(&entry.name), "{}", entry.name);
             assert!(!entry.provider.is_empty(), "{} has no provider", entry.name);
         }
@@ -151,6 +197,58 @@ mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), names.len(), "a selector is listed twice");
+    }
+
+    #[test]
+    fn every_provider_hint_names_a_provider_of_the_list() {
+        assert!(FILE.provider.len() >= 10);
+        for provider in &FILE.provider {
+            assert!(
+                BUILT_IN.iter().any(|e| e.provider == provider.name),
+                "{} has hints but no selector",
+                provider.name
+            );
+            assert!(!provider.mx.is_empty() || !provider.spf.is_empty());
+        }
+    }
+
+    #[test]
+    fn mx_hosts_and_spf_includes_name_their_providers() {
+        let named = |mx: &[&str], spf: &[&str]| {
+            let own = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+            providers_named(&own(mx), &own(spf))
+        };
+        assert_eq!(
+            named(&["example-com.mail.protection.outlook.com"], &[]),
+            ["Microsoft 365"]
+        );
+        assert_eq!(
+            named(&["ASPMX.L.GOOGLE.COM."], &["servers.mcsv.net"]),
+            ["Google Workspace", "Mailchimp"]
+        );
+        assert_eq!(
+            named(&[], &["sendgrid.net"]),
+            ["SendGrid", "SendGrid (legacy)"]
+        );
+        // A name that only ends like a provider's is not one of its names.
+        assert!(named(&["notgoogle.com"], &["evilsendgrid.net"]).is_empty());
+        assert!(named(&["mx.example.com"], &["_spf.example.com"]).is_empty());
+    }
+
+    #[test]
+    fn the_named_providers_selectors_come_first_in_order() {
+        let mut list = candidates(&[]);
+        let moved = providers_first(&mut list, &["Google Workspace".to_owned()]);
+        assert_eq!(moved, 1);
+        assert_eq!(list[0].selector, "google");
+        // The others keep their order.
+        assert_eq!(list[1].selector, "selector1");
+        assert_eq!(list[2].selector, "selector2");
+        assert_eq!(list.len(), BUILT_IN.len());
+        let mut list = candidates(&[]);
+        assert_eq!(providers_first(&mut list, &["Mailchimp".to_owned()]), 3);
+        let first: Vec<&str> = list[..3].iter().map(|c| c.selector.as_str()).collect();
+        assert_eq!(first, ["k1", "k2", "k3"]);
     }
 
     #[test]

@@ -1,18 +1,26 @@
 //! The DNS layer: every question the audit asks goes through [`Dns`].
 //!
 //! It wraps hickory-resolver so that (1) every answer is typed ([`Answer`]), (2) identical
-//! questions are asked once per run, even when asked concurrently, and (3) the number of
-//! questions in flight is bounded. Truncated UDP answers are retried over TCP by the resolver.
+//! questions are asked once per run, even when asked concurrently, (3) the questions in flight
+//! are bounded by an adaptive window under `--concurrency` ([`adaptive`]), each sent again and
+//! given up after time-outs derived from the round trips observed ([`flow`]), and (4) each
+//! audit's questions are counted, and those about a domain whose name servers are dead not sent
+//! ([`scope`]).
+//! Truncated UDP answers are retried over TCP by the resolver.
 
+mod adaptive;
 mod answer;
 mod cache;
+mod flow;
 mod name;
 mod probe;
 mod rate;
 mod raw;
+mod rtt;
+mod scope;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
@@ -21,23 +29,24 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
-use tokio::sync::Semaphore;
 
 use cache::AnswerCache;
-use rate::RateLimit;
+use flow::Flow;
+use scope::Scope;
 
 pub use answer::{Answer, Failure, Mx, ResolverValidation, Tlsa, Txt, Validated};
 pub use name::{MAX_LABEL, MAX_NAME, NameError, QueryName, Syntax};
 pub use probe::ResolverDown;
+pub use scope::Stats;
 
 /// TXT records an area lists per name: it reads every record (a DMARC or SPF record among
 /// hundreds is still found, and several still counted) but keeps the first 32 and says how many
 /// there were, so that a name of thousands of records does not become thousands of everything.
 pub const MAX_TXT_SHOWN: usize = 32;
 
-/// Questions in flight by default: enough to keep a local caching resolver 20 ms away busy
-/// (about 10,000 questions a second), few enough not to look like a flood.
-pub const DEFAULT_CONCURRENCY: usize = 256;
+/// The most questions in flight by default: the adaptive window ([`adaptive`]) stays below it
+/// on its own; it is high enough for a resolver 20 ms away answering 10,000 questions a second.
+pub const DEFAULT_CONCURRENCY: u32 = 1024;
 
 /// Questions whose answers a run keeps (at least; at most twice as many): a few hundred
 /// domains' worth, so that shared names stay cached while memory stays flat in bulk runs.
@@ -56,14 +65,21 @@ const FAILURE_TTL: Duration = Duration::from_secs(30);
 /// library (hickory-resolver's `MAX_QUERY_DEPTH`) and of hickory-server's own chasing.
 const MAX_CNAME_CHAIN: usize = 8;
 
+/// The answers of a run by question, with when each came.
+type Cache = AnswerCache<(String, RecordType), (Answer<RData>, Instant)>;
+
+/// The answers asked with DO set, keyed also by the CD bit asked with.
+type ValidatedCache = AnswerCache<(String, RecordType, bool), (Validated<RData>, Instant)>;
+
 /// How to reach the resolver.
 #[derive(Clone, Debug)]
 pub struct DnsConfig {
     /// Servers to ask; empty means the system's configuration (`/etc/resolv.conf`).
     pub servers: Vec<SocketAddr>,
-    /// Per-query timeout.
+    /// The longest one question waits for an answer, resends included.
     pub timeout: Duration,
-    /// Questions in flight at once, across the whole run.
+    /// The most questions in flight at once, across the whole run (the adaptive window's
+    /// ceiling).
     pub concurrency: usize,
 }
 
@@ -72,7 +88,7 @@ impl Default for DnsConfig {
         DnsConfig {
             servers: Vec::new(),
             timeout: Duration::from_secs(5),
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: usize::try_from(DEFAULT_CONCURRENCY).unwrap_or(usize::MAX),
         }
     }
 }
@@ -91,20 +107,23 @@ pub enum DnsSetupError {
 }
 
 /// The DNS client of one run: a resolver, an answer cache, and a bound on queries in flight.
+/// Cloned cheaply: [`Dns::scoped`] gives each audit its own view of the same client.
+#[derive(Clone)]
 pub struct Dns {
-    resolver: TokioResolver,
+    /// The resolver of the liveness probe: it asks twice on its own.
+    probe: TokioResolver,
     /// The servers asked, in the order given (from `--resolver` or the system's configuration).
     servers: Vec<SocketAddr>,
     timeout: Duration,
-    cache: AnswerCache<(String, RecordType), (Answer<RData>, Instant)>,
+    cache: Arc<Cache>,
     /// Answers asked with DO set (and CD when the flag says so), apart from the others.
-    validated: AnswerCache<(String, RecordType, bool), (Validated<RData>, Instant)>,
+    validated: Arc<ValidatedCache>,
     /// Whether the resolver validates, asked at most once a run.
-    validation: tokio::sync::OnceCell<ResolverValidation>,
-    in_flight: Semaphore,
-    rate: Option<RateLimit>,
-    sent: AtomicUsize,
-    liveness: probe::Liveness,
+    validation: Arc<tokio::sync::OnceCell<ResolverValidation>>,
+    flow: Arc<Flow>,
+    liveness: Arc<probe::Liveness>,
+    /// The audit this view asks for, if any.
+    scope: Option<Arc<Scope>>,
 }
 
 impl Dns {
@@ -116,19 +135,43 @@ impl Dns {
         } else {
             config.servers.clone()
         };
-        let resolver = build_resolver(&servers, config.timeout)?;
+        // The flow sends each question, and again through a resolver of its own (see `flow`).
+        let resolvers = (0..flow::SENDS)
+            .map(|_| build_resolver(&servers, config.timeout, 0))
+            .collect::<Result<Vec<_>, _>>()?;
+        let probe = build_resolver(&servers, config.timeout, probe::ATTEMPTS)?;
         Ok(Dns {
-            resolver,
+            probe,
             servers,
             timeout: config.timeout,
-            cache: AnswerCache::new(CACHE_CAPACITY, CACHE_BYTES),
-            validated: AnswerCache::new(CACHE_CAPACITY, CACHE_BYTES),
-            validation: tokio::sync::OnceCell::new(),
-            in_flight: Semaphore::new(config.concurrency.max(1)),
-            rate: None,
-            sent: AtomicUsize::new(0),
-            liveness: probe::Liveness::default(),
+            cache: Arc::new(AnswerCache::new(CACHE_CAPACITY, CACHE_BYTES)),
+            validated: Arc::new(AnswerCache::new(CACHE_CAPACITY, CACHE_BYTES)),
+            validation: Arc::new(tokio::sync::OnceCell::new()),
+            flow: Arc::new(Flow::new(resolvers, config.concurrency, config.timeout)),
+            liveness: Arc::new(probe::Liveness::default()),
+            scope: None,
         })
+    }
+
+    /// The same client, asking for the audit of `target` (`None`: a target that is no domain):
+    /// its questions are counted ([`Dns::stats`]), and once the questions about the domain have
+    /// timed out or failed without one answer, the rest about it get one short try each.
+    #[must_use]
+    pub fn scoped(&self, target: Option<&str>) -> Dns {
+        Dns {
+            scope: Some(Arc::new(Scope::new(target))),
+            ..self.clone()
+        }
+    }
+
+    /// The questions this audit's view sent (all zero for an unscoped client).
+    pub fn stats(&self) -> Stats {
+        self.scope.as_deref().map(Scope::stats).unwrap_or_default()
+    }
+
+    /// How many questions may be in flight now (the adaptive window).
+    pub fn window(&self) -> usize {
+        self.flow.limit()
     }
 
     /// The servers this client asks.
@@ -141,10 +184,13 @@ impl Dns {
     /// fails stops the run instead of turning every later answer into "unknown".
     pub async fn check_resolvers(&self) -> Result<(), ResolverDown> {
         let checks = self.servers.iter().map(|&server| async move {
-            let resolver = build_resolver(&[server], self.timeout).map_err(|e| ResolverDown {
-                server,
-                problem: e.to_string(),
-            })?;
+            let resolver =
+                build_resolver(&[server], self.timeout, probe::ATTEMPTS).map_err(|e| {
+                    ResolverDown {
+                        server,
+                        problem: e.to_string(),
+                    }
+                })?;
             probe::check(&resolver)
                 .await
                 .map_err(|problem| ResolverDown { server, problem })
@@ -160,19 +206,19 @@ impl Dns {
     /// DNS failures, to tell the domain's own name servers failing from the resolver dying.
     /// Concurrent askers share one probe, and its result is reused for a moment.
     pub async fn resolver_answers(&self) -> bool {
-        self.liveness.answers(&self.resolver).await
+        self.liveness.answers(&self.probe).await
     }
 
     /// Caps the questions sent to `qps` a second (`--rate`).
     #[must_use]
-    pub fn with_rate(mut self, qps: u32) -> Dns {
-        self.rate = Some(RateLimit::new(qps));
+    pub fn with_rate(self, qps: u32) -> Dns {
+        self.flow.limit_rate(qps);
         self
     }
 
-    /// How many questions went to the resolver (cache hits are not counted).
+    /// How many questions went to the resolver (cache hits are not counted), for the whole run.
     pub fn queries_sent(&self) -> usize {
-        self.sent.load(Ordering::Relaxed)
+        self.flow.sent()
     }
 
     /// TXT records of `name`.
@@ -315,7 +361,12 @@ impl Dns {
     pub async fn resolver_validation(&self) -> ResolverValidation {
         self.validation
             .get_or_init(|| async {
-                let root = self.soa_validated(".", false).await;
+                // A question of the run, not of the audit that happens to ask first.
+                let run = Dns {
+                    scope: None,
+                    ..self.clone()
+                };
+                let root = run.soa_validated(".", false).await;
                 ResolverValidation {
                     server: root.server,
                     validates: root.answer.failure().is_none().then_some(root.authentic),
@@ -375,13 +426,8 @@ impl Dns {
             dnssec_ok: true,
             checking_disabled,
         };
-        let _permit = self.in_flight.acquire().await;
-        if let Some(rate) = &self.rate {
-            rate.wait().await;
-        }
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        if let Some(reply) = raw::ask(&self.servers, &fqdn, record_type, flags, self.timeout).await
-        {
+        let ask = raw::ask(&self.servers, &fqdn, record_type, flags, self.timeout);
+        if let Some(reply) = self.flow.raw(self.scope.as_deref(), ask).await {
             let answer = match reply.response_code {
                 ResponseCode::NoError => from_answer_section(name, record_type, &reply.answers),
                 ResponseCode::NXDomain => Answer::nx_domain(),
@@ -427,12 +473,10 @@ impl Dns {
                 return Answer::Failed(Failure::InvalidName(format!("{name}: {reason}")));
             }
         };
-        let permit = self.in_flight.acquire().await;
-        if let Some(rate) = &self.rate {
-            rate.wait().await;
-        }
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        match self.resolver.lookup(fqdn.clone(), record_type).await {
+        match (self.flow)
+            .exchange(self.scope.as_deref(), name, &fqdn, record_type)
+            .await
+        {
             Ok(lookup) => from_answer_section(name, record_type, lookup.answers()),
             // A negative answer that may be about another name than the one asked: the name is
             // then an alias, and the answer is about its chain's last name (RFC 6604 §2), which
@@ -452,14 +496,13 @@ impl Dns {
                         .as_ref()
                         .is_none_or(|soa| !soa.name.zone_of(&fqdn)) =>
             {
-                drop(permit);
                 let answered = classify(&NetError::Dns(DnsError::NoRecordsFound(no_records)));
                 self.follow_aliases(name, answered).await
             }
             Err(NetError::Proto(error)) if raw::is_empty_record(&error) => {
-                self.sent.fetch_add(1, Ordering::Relaxed);
                 let flags = raw::Flags::default();
-                match raw::ask(&self.servers, &fqdn, record_type, flags, self.timeout).await {
+                let ask = raw::ask(&self.servers, &fqdn, record_type, flags, self.timeout);
+                match self.flow.raw(self.scope.as_deref(), ask).await {
                     Some(reply) if reply.response_code == ResponseCode::NoError => {
                         from_answer_section(name, record_type, &reply.answers)
                     }
@@ -630,10 +673,12 @@ fn system_servers() -> Result<Vec<SocketAddr>, DnsSetupError> {
     Ok(servers)
 }
 
-/// A resolver asking `servers` over UDP, and TCP for truncated answers.
+/// A resolver asking `servers` over UDP, and TCP for truncated answers; a question that gets no
+/// answer in `timeout` is asked `retries` times more.
 fn build_resolver(
     servers: &[SocketAddr],
     timeout: Duration,
+    retries: usize,
 ) -> Result<TokioResolver, DnsSetupError> {
     let mut resolver_config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
     for server in servers {
@@ -647,7 +692,7 @@ fn build_resolver(
         TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default());
     let options: &mut ResolverOpts = builder.options_mut();
     options.timeout = timeout;
-    options.attempts = 2;
+    options.attempts = retries;
     // Every name is asked fully qualified: no search list, no hosts file.
     options.ndots = 0;
     options.use_hosts_file = ResolveHosts::Never;

@@ -18,6 +18,10 @@ use tokio::time::Instant;
 
 use super::{Answer, Failure, classify};
 
+/// How many times the probe asks again after a time-out (hickory's `attempts` counts the resends):
+/// the question is asked twice, as the message says.
+pub(super) const ATTEMPTS: usize = 1;
+
 /// How long a liveness result is reused: audits that fail together share one probe.
 const REUSE: Duration = Duration::from_secs(2);
 

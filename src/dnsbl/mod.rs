@@ -23,7 +23,7 @@ pub use answer::{ListStatus, ReturnCode, ReturnKind};
 pub use catalog::{Access, Catalog, CatalogError, CodeKind, List, Takes, Weight};
 pub use health::{HealthStatus, ListHealth, health_check};
 
-use crate::dns::Dns;
+use crate::dns::{Answer, Dns};
 use crate::finding::{Checked, Code, Finding, Severity, Verdict};
 
 /// What one list said about one item: the raw answer and its reading, so that a report can
@@ -267,10 +267,16 @@ fn skipped(list: &List, item: &str, reason: String, health: Option<HealthStatus>
     }
 }
 
-/// Asks one list: A and TXT at the same name, at once.
+/// Asks one list: the A record, then the TXT record (the reason, RFC 5782 §2.1) only at a name
+/// that has A records: an item a list does not hold costs one question, not two.
 async fn ask(dns: &Dns, list: &List, item: &str) -> ListAnswer {
     let name = query::query_name(item, list);
-    let (a, txt) = tokio::join!(dns.a(&name), dns.txt(&name));
+    let a = dns.a(&name).await;
+    let txt = if a.records().is_empty() {
+        Answer::no_data()
+    } else {
+        dns.txt(&name).await
+    };
     let reading = answer::read_answer(list, &a);
     ListAnswer {
         list: list.name.clone(),

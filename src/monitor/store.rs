@@ -374,7 +374,13 @@ fn save_target(
     saved: &mut SavedRun,
 ) -> anyhow::Result<()> {
     let snapshot = Snapshot::of(report);
-    let json = serde_json::to_string(report).context("cannot serialise a report")?;
+    // Without the run's costs (queries sent vary with what other targets had cached): an
+    // unchanged target keeps sharing its stored report.
+    let stored = TargetReport {
+        stats: None,
+        ..report.clone()
+    };
+    let json = serde_json::to_string(&stored).context("cannot serialise a report")?;
     let before: Option<(String, i64, String)> = tx
         .prepare_cached(
             "SELECT COALESCE(o.known, o.snapshot), o.report_id, r.json FROM observations o

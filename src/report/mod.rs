@@ -13,6 +13,7 @@ pub mod visible;
 use serde::Serialize;
 
 use crate::completeness::{self, Unknown};
+use crate::dns::Stats;
 use crate::dnsbl::DomainListingReport;
 use crate::finding::{self, Code, Finding, Severity};
 use crate::ip::IpReport;
@@ -99,6 +100,10 @@ pub struct TargetReport {
     pub unknown: Vec<Unknown>,
     /// The DNS servers asked (`ADDR:PORT`).
     pub resolvers: Vec<String>,
+    /// What the audit asked the resolver: questions, resends, time-outs (not stored by the
+    /// monitor: it is the cost of one run, not a fact about the target).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
     /// Why the score is what it is, and the fixes that would raise it most.
     pub scoring: Score,
     /// Every finding, most severe first.
@@ -144,6 +149,7 @@ impl TargetReport {
             incomplete: !unknown.is_empty(),
             unknown,
             resolvers,
+            stats: None,
             scoring,
             findings,
             requirements,
@@ -213,6 +219,8 @@ pub struct SummaryRow {
     pub worst: Option<(Severity, Code)>,
     /// Each code found, once, at its most severe: what the bulk summary counts per code.
     pub codes: Vec<(Code, Severity)>,
+    /// The questions its audit sent to the resolver.
+    pub queries: usize,
 }
 
 impl SummaryRow {
@@ -226,6 +234,7 @@ impl SummaryRow {
             incomplete: report.incomplete,
             worst: report.findings.first().map(|f| (f.severity, f.code)),
             codes: distinct_codes(&report.findings),
+            queries: report.stats.map_or(0, |stats| stats.queries),
         }
     }
 }

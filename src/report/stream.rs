@@ -97,6 +97,8 @@ impl<F: FnMut(&mut dyn Write, &[TargetReport]) -> io::Result<()>> ReportSink for
 pub struct BulkTable {
     rows: Vec<SummaryRow>,
     color: bool,
+    /// When the run began: the summary says how many queries a second it made.
+    started: std::time::Instant,
 }
 
 impl BulkTable {
@@ -105,6 +107,7 @@ impl BulkTable {
         BulkTable {
             rows: Vec::new(),
             color,
+            started: std::time::Instant::now(),
         }
     }
 }
@@ -116,7 +119,7 @@ impl ReportSink for BulkTable {
     }
 
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        table::write_bulk_summary(out, &self.rows, self.color)?;
+        table::write_bulk_summary(out, &self.rows, self.color, Some(self.started.elapsed()))?;
         writeln!(out, "Details: --format json or jsonl.")
     }
 }

@@ -941,7 +941,14 @@ fn dkim(report: &DkimReport) -> AreaLine {
     if found_count == 0 {
         found.push("no key at any selector tried".to_owned());
     }
-    found.push(format!("{} selectors tried", report.selectors.len()));
+    if report.domainkey == "nxdomain" && report.found.is_empty() {
+        found.push(format!(
+            "_domainkey does not exist (NXDOMAIN): no selector below it (RFC 8020), {} tried",
+            report.selectors.len()
+        ));
+    } else {
+        found.push(format!("{} selectors tried", report.selectors.len()));
+    }
     AreaLine {
         area: "DKIM",
         verdict: report.verdict,

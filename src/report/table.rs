@@ -50,7 +50,7 @@ pub fn write_tables(out: &mut dyn Write, reports: &[TargetReport], color: bool) 
     if reports.len() > 1 {
         writeln!(out)?;
         let rows: Vec<SummaryRow> = reports.iter().map(SummaryRow::of).collect();
-        write_bulk_summary(out, &rows, color)?;
+        write_bulk_summary(out, &rows, color, None)?;
     }
     Ok(())
 }
@@ -321,8 +321,14 @@ pub fn write_health(out: &mut dyn Write, health: &[ListHealth], color: bool) -> 
 }
 
 /// The closing summary of a run of several targets: one row a target, worst first
-/// ([`ranking`]), then how many targets have each finding code and each grade.
-pub fn write_bulk_summary(out: &mut dyn Write, rows: &[SummaryRow], color: bool) -> io::Result<()> {
+/// ([`ranking`]), then how many targets have each finding code and each grade, and the queries
+/// the audits sent (a second, over the run's `elapsed` time when known).
+pub fn write_bulk_summary(
+    out: &mut dyn Write,
+    rows: &[SummaryRow],
+    color: bool,
+    elapsed: Option<std::time::Duration>,
+) -> io::Result<()> {
     let mut table = new_table(color);
     table.set_header(vec!["Target", "Grade", "Score", "Worst finding"]);
     for row in ranking::order(rows).into_iter().map(|i| &rows[i]) {
@@ -350,7 +356,19 @@ pub fn write_bulk_summary(out: &mut dyn Write, rows: &[SummaryRow], color: bool)
             writeln!(out, "  {}", tally.code_line(count))?;
         }
     }
-    writeln!(out, "{}", tally.grade_line())
+    let queries: usize = rows.iter().map(|r| r.queries).sum();
+    let rate = match elapsed {
+        Some(elapsed) if !elapsed.is_zero() => {
+            #[allow(clippy::cast_precision_loss)] // a count of queries far below 2^52
+            let per_second = queries as f64 / elapsed.as_secs_f64();
+            format!(
+                " in {:.1} s ({per_second:.0} a second)",
+                elapsed.as_secs_f64()
+            )
+        }
+        _ => String::new(),
+    };
+    writeln!(out, "{} {queries} DNS queries{rate}.", tally.grade_line())
 }
 
 /// A table laid out to the terminal, or elsewhere (a pipe, a file) to `COLUMNS` columns when

@@ -53,6 +53,17 @@ fn a_bulk_table_has_one_row_a_domain_and_a_count_by_grade() {
         );
     }
     assert!(table.contains("12 targets."), "{table}");
+    // The queries the audits sent, and how many a second.
+    let summary = table.lines().find(|l| l.contains("12 targets.")).unwrap();
+    let (count, rest) = summary
+        .split_once(" DNS queries in ")
+        .unwrap_or_else(|| panic!("{summary}"));
+    let queries: usize = count.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(queries > 12 * 10, "{summary}");
+    assert!(
+        rest.contains(" s (") && rest.ends_with(" a second)."),
+        "{summary}"
+    );
     assert!(
         !table.contains("What was found"),
         "a bulk table shows no per-area tables:\n{table}"

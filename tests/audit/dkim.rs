@@ -242,7 +242,10 @@ fn a_selector_delegated_to_a_key_that_does_not_exist_shows_the_chain() {
 
 #[test]
 fn no_key_at_any_selector_is_not_found_naming_those_tried() {
-    let report = audit("none.dkim.test");
+    // `_domainkey.custom.dkim.test` exists (a selector no list knows is below it): every
+    // built-in selector is asked.
+    let report = audit("custom.dkim.test");
+    assert_eq!(report.dkim["domainkey"], "nodata");
     assert_eq!(dkim_codes(&report), ["dkim.not-found"]);
     let finding = &report.with_code("dkim.not-found")[0];
     assert_eq!(finding.severity, "warning");
@@ -284,4 +287,90 @@ fn a_selector_whose_server_never_answers_is_lookup_failed_not_not_found() {
     assert_eq!(selector(&report, "selector1")["status"], "lookup-failed");
     let finding = &report.with_code("dkim.lookup-failed")[0];
     assert!(finding.message.contains("selector1"), "{}", finding.message);
+}
+
+/// RFC 8020 §2: `_domainkey.none.dkim.test` is NXDOMAIN, so no selector exists below it: the
+/// built-in selectors are not guessed, and the whole audit costs few questions.
+#[test]
+fn no_selector_is_guessed_below_a_domainkey_that_does_not_exist() {
+    let report = audit("none.dkim.test");
+    let server = crate::support::dns_server::server();
+    for selector in ["selector1", "google", "k1", "s1", "default"] {
+        let name = format!("{selector}._domainkey.none.dkim.test");
+        assert!(server.queries_for(&name).is_empty(), "{name} was asked");
+    }
+    assert_eq!(report.dkim["domainkey"], "nxdomain");
+    assert_eq!(report.dkim["selectors"], serde_json::json!([]));
+    assert_eq!(dkim_codes(&report), ["dkim.not-found"]);
+    let finding = &report.with_code("dkim.not-found")[0];
+    assert!(finding.message.contains("RFC 8020"), "{}", finding.message);
+    assert_eq!(finding.evidence["domainkey"], "nxdomain");
+    assert_eq!(report.dkim["verdict"], "weak");
+    // One question for DKIM; the others: SPF, MX (none: the implicit MX's A, AAAA, PTR, and its
+    // DANE TLSA), DMARC with its tree walk (3), MTA-STS, TLS-RPT, BIMI, DNSSEC (DNSKEY, DS) and
+    // the domain on the fixture domain list.
+    assert!(
+        report.stats.queries <= 16,
+        "{} queries: {:?}",
+        report.stats.queries,
+        report.stats
+    );
+    // Nothing failed: every question was answered at once.
+    assert_eq!(
+        (
+            report.stats.retries,
+            report.stats.timeouts,
+            report.stats.skipped
+        ),
+        (0, 0, 0)
+    );
+}
+
+/// The names given with --selector are asked exactly as given, whatever `_domainkey` says.
+#[test]
+fn a_given_selector_is_asked_below_a_domainkey_that_does_not_exist() {
+    let report = audit_with("none.dkim.test", &["--selector", "mykey"]);
+    let selectors = report.dkim["selectors"].as_array().unwrap();
+    assert_eq!(selectors.len(), 1, "{selectors:?}");
+    assert_eq!(selectors[0]["selector"], "mykey");
+    assert_eq!(selectors[0]["source"], "given");
+    assert_eq!(selectors[0]["answer"], "nxdomain");
+}
+
+/// A domain whose selectors exist still has every built-in selector asked and its keys found.
+#[test]
+fn selectors_below_an_existing_domainkey_are_all_asked() {
+    for (domain, found) in [
+        ("good.dkim.test", "selector1"),
+        ("weak.dkim.test", "google"),
+        ("revoked.dkim.test", "default"),
+    ] {
+        let report = audit(domain);
+        assert_eq!(report.dkim["domainkey"], "nodata", "{domain}");
+        assert_eq!(report.dkim["found"], serde_json::json!([found]), "{domain}");
+        assert!(
+            report.dkim["selectors"].as_array().unwrap().len() > 30,
+            "{domain}: {}",
+            report.dkim["selectors"]
+        );
+    }
+}
+
+/// The selectors of the provider the MX and SPF name are asked first, and even below a
+/// `_domainkey` the server denies (RFC 8020 §1 warns of servers that deny names with names below
+/// them): their key shows the denial wrong, and every other selector is asked too.
+#[test]
+fn the_senders_provider_is_asked_first_and_despite_a_wrong_nxdomain() {
+    let report = audit("entlie.dkim.test");
+    assert_eq!(report.dkim["domainkey"], "nxdomain");
+    assert_eq!(report.dkim["selectors"][0]["selector"], "google");
+    assert_eq!(report.dkim["selectors"][0]["provider"], "Google Workspace");
+    assert_eq!(
+        report.dkim["found"],
+        serde_json::json!(["google", "s1"]),
+        "{}",
+        report.dkim
+    );
+    assert!(report.dkim["selectors"].as_array().unwrap().len() > 30);
+    assert!(!report.has("dkim.not-found"));
 }

@@ -79,6 +79,28 @@ fn a_zone_whose_server_never_answers_is_one_root_cause_not_missing() {
     assert_one_root_cause_never_missing("x.dead.test", "timeout");
 }
 
+/// A dead domain costs a few full time-outs, not one per question: its questions go one at a
+/// time until one is answered, so once the first timed out the others (SPF, DMARC, MX, the DKIM
+/// selectors, the SOA that names the root cause) are not sent; the report counts both.
+#[test]
+fn a_dead_domain_waits_out_few_full_time_outs() {
+    let report = audit("y.dead.test");
+    let stats = &report.stats;
+    // The first question, and the DMARC record of the organisational domain (dead.test: not the
+    // audited domain) wait out the time-out.
+    assert!(stats.timeouts <= 3, "{stats:?}");
+    let questions = stats.queries + stats.skipped;
+    assert!(questions >= 30, "{stats:?}");
+    assert!(stats.skipped >= questions - 10, "{stats:?}");
+    assert!(stats.timeouts * 10 < questions, "{stats:?}");
+    // Cut short is unknown, never missing.
+    assert_eq!(report.dkim["verdict"], "unknown");
+    assert!(report.has("dns.nameservers-failed"), "{:?}", report.codes());
+    for code in ABSENT {
+        assert!(!report.has(code), "{code}: {:?}", report.codes());
+    }
+}
+
 #[test]
 fn a_servfail_zone_is_one_root_cause_not_missing() {
     assert_one_root_cause_never_missing("x.servfail.test", "SERVFAIL");

@@ -123,3 +123,124 @@ async fn identical_questions_are_asked_once_even_concurrently() {
     assert_eq!(b, c);
     assert_eq!(dns.queries_sent(), 1);
 }
+
+/// A client of a server of its own (so that nothing else's questions land in its log).
+fn own_client(server: &dns_server::TestDns, timeout_ms: u64) -> Dns {
+    Dns::new(&DnsConfig {
+        servers: vec![server.addr],
+        timeout: Duration::from_millis(timeout_ms),
+        concurrency: 1024,
+    })
+    .expect("client")
+}
+
+/// Answers that came back fast bring the retransmission time-out down to the round trips: a
+/// question that gets no answer is sent again after it and given up after seven of them (at
+/// least two seconds), within `--timeout` in all: not after three whole time-outs.
+#[tokio::test]
+async fn an_unanswered_question_is_given_up_after_a_time_out_from_the_round_trips() {
+    let server = dns_server::start_switchable();
+    let dns = own_client(&server, 3000).scoped(None);
+    for n in 0..20 {
+        assert_eq!(
+            dns.txt(&format!("n{n}.dns.test")).await,
+            Answer::nx_domain()
+        );
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(
+        dns.txt("resent.dead.test").await,
+        Answer::Failed(Failure::Timeout)
+    );
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    let sent = server.queries_for("resent.dead.test").len();
+    assert!(sent >= 2, "sent {sent} times");
+    let stats = dns.stats();
+    assert_eq!((stats.queries, stats.retries, stats.timeouts), (21, 1, 1));
+}
+
+/// Until a domain answers, its questions go one at a time; once one timed out, the rest are not
+/// sent: all are failures (unknown), never missing records, and only the first waited out the
+/// whole time-out.
+#[tokio::test]
+async fn a_dead_domains_later_questions_are_not_sent() {
+    let server = dns_server::start_switchable();
+    let dns = own_client(&server, 3000).scoped(Some("gone.dead.test"));
+    // Another domain's answers: the round trips are known.
+    assert_eq!(dns.txt("nope.dns.test").await, Answer::nx_domain());
+    assert_eq!(
+        dns.txt("gone.dead.test").await,
+        Answer::Failed(Failure::Timeout)
+    );
+    let later = futures::future::join_all((0..10).map(|n| {
+        let dns = &dns;
+        async move { dns.txt(&format!("s{n}._domainkey.gone.dead.test")).await }
+    }))
+    .await;
+    assert!(
+        later
+            .iter()
+            .all(|answer| *answer == Answer::Failed(Failure::Timeout)),
+        "{later:?}"
+    );
+    let stats = dns.stats();
+    // None of the ten sent.
+    assert_eq!(stats.queries, 2, "{stats:?}");
+    assert_eq!((stats.timeouts, stats.skipped), (1, 10), "{stats:?}");
+    for n in 0..10 {
+        let name = format!("s{n}._domainkey.gone.dead.test");
+        assert!(server.queries_for(&name).is_empty(), "{name} sent");
+    }
+    // A name outside the domain still gets the whole time-out and its resends.
+    assert_eq!(
+        dns.txt("other.dead.test").await,
+        Answer::Failed(Failure::Timeout)
+    );
+    assert_eq!(dns.stats().timeouts, 2);
+}
+
+/// The window of questions in flight starts modestly and grows while answers come back fast.
+#[tokio::test]
+async fn the_window_grows_while_answers_come_back_fast() {
+    let server = dns_server::start_switchable();
+    let dns = own_client(&server, 3000);
+    assert_eq!(dns.window(), 32);
+    // Fewer answers than the window needs before it compares round trips: it only grows.
+    let answers = futures::future::join_all((0..60).map(|n| {
+        let dns = &dns;
+        async move { dns.txt(&format!("w{n}.dns.test")).await }
+    }))
+    .await;
+    assert!(answers.iter().all(|a| *a == Answer::nx_domain()));
+    // (A slow answer on a busy machine may shrink it once on the way: by 0.7, from up to 64.)
+    assert!(dns.window() > 32, "window {}", dns.window());
+}
+
+/// A question unanswered while the others about its domain are answered is a loss: the window
+/// shrinks by a factor.
+#[tokio::test]
+async fn a_lost_question_shrinks_the_window() {
+    let server = dns_server::start_switchable();
+    let dns = Dns::new(&DnsConfig {
+        servers: vec![server.addr],
+        timeout: Duration::from_secs(1),
+        concurrency: 32,
+    })
+    .expect("client")
+    .scoped(Some("good.test"));
+    for n in 0..40 {
+        assert_eq!(
+            dns.txt(&format!("w{n}.good.test")).await,
+            Answer::nx_domain()
+        );
+    }
+    assert_eq!(dns.window(), 32);
+    server.go_silent();
+    assert_eq!(
+        dns.txt("_dmarc.good.test").await,
+        Answer::Failed(Failure::Timeout)
+    );
+    assert_eq!(dns.window(), 22);
+    assert_eq!(dns.stats().skipped, 0);
+}

@@ -6,7 +6,8 @@
 //! names under `servfail.test.` get SERVFAIL (a broken or DNSSEC-bogus zone): the whole zone
 //! fails, SOA included. Servers that break on one type while the zone answers otherwise: AAAA
 //! questions under `v6fail.test.`, TXT questions under `txtfail.test.` and MX questions under
-//! `mxfail.test.` get SERVFAIL.
+//! `mxfail.test.` get SERVFAIL. `_domainkey.entlie.dkim.test.`, which has names below it, gets
+//! NXDOMAIN, as from a server that denies such names (RFC 8020 §1).
 //!
 //! [`start_switchable`] and [`start_with_zones`] start a server of its own that a test can
 //! silence mid-run ([`TestDns::go_silent`]: from then on it answers nothing, its root zone
@@ -252,6 +253,9 @@ impl RequestHandler for FaultyCatalog {
         };
         let name = info.query.name().to_string().to_ascii_lowercase();
         let name = name.trim_end_matches('.').to_owned();
+        if std::env::var_os("FIXTURE_DNS_LOG").is_some() {
+            eprintln!("{name} {}", info.query.query_type());
+        }
         self.log.lock().unwrap().push(Query {
             name: name.clone(),
             record_type: info.query.query_type(),
@@ -271,6 +275,17 @@ impl RequestHandler for FaultyCatalog {
             || (name.ends_with(".txtfail.test") && query_type == RecordType::TXT)
             || (name.ends_with(".mxfail.test") && query_type == RecordType::MX);
         let degraded = mode == DEGRADED && query_type != RecordType::SOA;
+        if name == "_domainkey.entlie.dkim.test" {
+            let response = MessageResponseBuilder::from_message_request(request)
+                .error_msg(&request.metadata, ResponseCode::NXDomain);
+            return match response_handle.send_response(response).await {
+                Ok(info) => info,
+                Err(_) => ResponseInfo::from(Header {
+                    metadata: Metadata::response_from_request(&request.metadata),
+                    counts: HeaderCounts::default(),
+                }),
+            };
+        }
         if name == "servfail.test" || name.ends_with(".servfail.test") || type_broken || degraded {
             let response = MessageResponseBuilder::from_message_request(request)
                 .error_msg(&request.metadata, ResponseCode::ServFail);

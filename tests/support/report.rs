@@ -27,6 +27,8 @@ pub struct Report {
     pub unknown: Vec<UnknownOut>,
     /// The DNS servers asked.
     pub resolvers: Vec<String>,
+    /// What the audit asked the resolver.
+    pub stats: StatsOut,
     /// Why the score is what it is: deductions, caps and the top fixes.
     pub scoring: ScoringOut,
     pub findings: Vec<FindingOut>,
@@ -114,6 +116,20 @@ pub struct RequirementOut {
     pub status: String,
     pub codes: Vec<String>,
     pub detail: String,
+}
+
+/// The questions an audit sent to the resolver (cache hits not counted).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsOut {
+    /// Questions sent, each once.
+    pub queries: usize,
+    /// Questions sent a second time, after a time-out derived from the round trips.
+    pub retries: usize,
+    /// Questions unanswered in their whole time-out.
+    pub timeouts: usize,
+    /// Questions of a domain whose name servers had timed out, not sent.
+    pub skipped: usize,
 }
 
 /// One part of a report that could not be determined.
@@ -206,6 +222,7 @@ pub struct IpTargetReport {
     pub incomplete: bool,
     pub unknown: Vec<UnknownOut>,
     pub resolvers: Vec<String>,
+    pub stats: StatsOut,
     pub scoring: ScoringOut,
     pub findings: Vec<FindingOut>,
     pub ip: serde_json::Value,
@@ -449,6 +466,7 @@ pub struct SmtpTargetReport {
     pub incomplete: bool,
     pub unknown: Vec<UnknownOut>,
     pub resolvers: Vec<String>,
+    pub stats: StatsOut,
     pub scoring: ScoringOut,
     pub findings: Vec<FindingOut>,
     pub smtp: SmtpOut,
