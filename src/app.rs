@@ -135,6 +135,7 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let context = RunContext::prepare(&args.common)?;
     runtime()?.block_on(async {
         let (dns, blocklists, mut output) = context.start().await?;
+        output.verbose = args.verbose;
         let shared = Arc::new((dns, blocklists, options));
         let audits = domains.map(|domain| {
             let shared = Arc::clone(&shared);
@@ -495,13 +496,17 @@ where
         .div_ceil(8)
         .max(1);
     let color = output.color;
+    let options = table::Options {
+        color,
+        verbose: output.verbose,
+    };
     let mut sink: Box<dyn ReportSink> = match common.format {
         Format::Jsonl => Box::new(stream::JsonLines),
         Format::Json => Box::new(stream::JsonDocument::new(total)),
         Format::Table if bulk => Box::new(stream::BulkTable::new(color)),
         Format::Table => Box::new(stream::Collected::new(
             move |out: &mut dyn Write, reports: &[TargetReport]| {
-                table::write_tables(out, reports, color)
+                table::write_tables(out, reports, options)
             },
         )),
         Format::Markdown => Box::new(stream::Collected::new(markdown::write_markdown)),
@@ -764,6 +769,8 @@ pub(crate) struct Output {
     color: bool,
     /// `--format html` without `--output`: the page goes to a dated file under `reports/`.
     dated_html: bool,
+    /// `audit --verbose`: every requirement in full.
+    verbose: bool,
 }
 
 impl Output {
@@ -775,6 +782,7 @@ impl Output {
                 path: Some(path.display().to_string()),
                 color: false,
                 dated_html: false,
+                verbose: false,
             });
         }
         let stdout = io::stdout();
@@ -784,6 +792,7 @@ impl Output {
             path: None,
             color,
             dated_html: common.format == Format::Html,
+            verbose: false,
         })
     }
 

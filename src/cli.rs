@@ -100,6 +100,10 @@ pub struct AuditArgs {
     #[arg(long)]
     pub fetch_bimi: bool,
 
+    /// Show every mailbox-provider requirement in full (by default one line per provider).
+    #[arg(long, short)]
+    pub verbose: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -11,6 +11,7 @@ mod dkim;
 mod dmarc;
 mod faults;
 mod files;
+mod fixes;
 mod mta_sts;
 mod mx;
 mod output;
