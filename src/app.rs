@@ -112,6 +112,7 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let context = RunContext::prepare(&args.common, args.catalog.dnsbl.as_deref())?;
     let status = runtime()?.block_on(async {
         let (dns, blocklists, mut output) = context.start().await?;
+        output.verbose = args.verbose;
         let shared = Arc::new((dns, blocklists, options));
         let audits = domains.map(|domain| {
             let shared = Arc::clone(&shared);
@@ -708,13 +709,17 @@ async fn stdout_reader_left(watch: bool) {
 /// Where the reports of a run go, in `format`.
 fn sink(format: Format, total: Option<usize>, bulk: bool, output: &Output) -> Box<dyn ReportSink> {
     let color = output.color;
+    let options = table::Options {
+        color,
+        verbose: output.verbose,
+    };
     match format {
         Format::Jsonl => Box::new(stream::JsonLines),
         Format::Json => Box::new(stream::JsonDocument::new(total)),
         Format::Table if bulk => Box::new(stream::BulkTable::new(color)),
         Format::Table => Box::new(stream::Collected::new(
             move |out: &mut dyn Write, reports: &[TargetReport]| {
-                table::write_tables(out, reports, color)
+                table::write_tables(out, reports, options)
             },
         )),
         Format::Markdown => Box::new(stream::Collected::new(markdown::write_markdown)),
@@ -824,6 +829,8 @@ pub(crate) struct Output {
     color: bool,
     /// `--format html` without `--output`: the page goes to a dated file under `reports/`.
     dated_html: bool,
+    /// `audit --verbose`: every requirement in full.
+    verbose: bool,
 }
 
 impl Output {
@@ -835,6 +842,7 @@ impl Output {
                 path: Some(path.display().to_string()),
                 color: false,
                 dated_html: false,
+                verbose: false,
             });
         }
         let stdout = io::stdout();
@@ -844,6 +852,7 @@ impl Output {
             path: None,
             color,
             dated_html: report.format == Format::Html && report.output.path.is_none(),
+            verbose: false,
         })
     }
 

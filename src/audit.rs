@@ -360,19 +360,37 @@ async fn sending_ip(
         mail_from,
         helo_check,
     );
+    let listed_on = checked.report.listed_on.clone();
+    let not_listed = |finding: Finding| keep_listed_ip_out(finding, address, &listed_on);
     if let (Some(domain), Some(evaluation)) = (domain, &evaluation) {
         checked
             .findings
-            .extend(spf::not_authorized_finding(domain, address, evaluation));
+            .extend(spf::not_authorized_finding(domain, address, evaluation).map(&not_listed));
     }
     if let Some(evaluation) = &helo_evaluation {
         checked
             .findings
-            .extend(spf::helo_not_authorized_finding(address, evaluation));
+            .extend(spf::helo_not_authorized_finding(address, evaluation).map(&not_listed));
     }
     checked.report.spf = evaluation;
     checked.report.spf_helo = helo_evaluation;
     checked
+}
+
+/// An SPF finding about an IP that is on a blocklist: authorising it would let receivers accept
+/// mail from a listed address as the domain's, so the fix says to delist it or send from another
+/// address, and proposes no record with it.
+fn keep_listed_ip_out(finding: Finding, address: IpAddr, listed_on: &[String]) -> Finding {
+    if listed_on.is_empty() || finding.change.is_none() {
+        return finding;
+    }
+    let mut finding = finding.fix(format!(
+        "Do not add {address} to SPF while it is listed on {} (see ip.listed): have it delisted \
+         first, or send from another address and authorise that one",
+        listed_on.join(", ")
+    ));
+    finding.change = None;
+    finding
 }
 
 /// `--smtp`: each MX host (the first [`SMTP_HOSTS`] by preference; the domain itself when it

@@ -52,6 +52,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line switches, each a flag
 pub struct AuditArgs {
     /// Domains to audit (IDN allowed: bücher.example becomes xn--bcher-kva.example).
     #[arg(value_name = "DOMAIN")]
@@ -106,6 +107,10 @@ pub struct AuditArgs {
     /// such a line is named (file and line number), skipped, and the run exits 2 at the end.
     #[arg(long, requires = "file")]
     pub strict: bool,
+
+    /// Show every mailbox-provider requirement in full (by default one line per provider).
+    #[arg(long, short)]
+    pub verbose: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -41,10 +41,17 @@ pub fn rejection_finding(
         areas.dkim.selectors.len(),
         applied.as_str()
     );
+    // A fix that is a record to publish is pointed to, not repeated: the record is printed once.
     let spf_fix = findings
         .iter()
         .find(|f| spf::BROKEN.contains(&f.code) || f.code == Code::SpfIpNotAuthorized)
-        .and_then(|f| f.fix.clone());
+        .and_then(|f| match &f.change {
+            Some(change) => Some(format!(
+                "publish the SPF record for {} given in the records to publish",
+                change.name
+            )),
+            None => f.fix.clone(),
+        });
     let mut fix = String::new();
     if let Some(spf_fix) = spf_fix {
         let _ = write!(fix, "Fix SPF first: {spf_fix}. ");

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::publish::Change;
+
 /// How bad a finding is, ordered from least to most severe so that `>=` compares them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -221,6 +223,10 @@ pub struct Finding {
     /// The record, the name queried, the answer: why the finding was raised.
     #[serde(default)]
     pub evidence: BTreeMap<String, serde_json::Value>,
+    /// The change to a record that fixes it, as data: the report merges every finding's change
+    /// to one name into one record to publish ([`crate::publish::records`]).
+    #[serde(skip)]
+    pub change: Option<Box<Change>>,
 }
 
 impl Finding {
@@ -232,6 +238,7 @@ impl Finding {
             message: message.into(),
             fix: None,
             evidence: BTreeMap::new(),
+            change: None,
         }
     }
 
@@ -239,6 +246,13 @@ impl Finding {
     #[must_use]
     pub fn fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
+        self
+    }
+
+    /// Sets the change to a record that fixes it (see [`crate::publish`]).
+    #[must_use]
+    pub fn change(mut self, change: Change) -> Self {
+        self.change = Some(Box::new(change));
         self
     }
 

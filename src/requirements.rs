@@ -96,6 +96,50 @@ pub struct Requirement {
     pub detail: String,
 }
 
+/// One line per provider, in their order: how many of its requirements are not met, and how
+/// the rest stand (`Gmail and Yahoo: 2 of 8 not met (3 met, 3 not checked) — every row with
+/// --verbose`). The text formats show these instead of the full table unless asked.
+pub fn summary_lines(requirements: &[Requirement]) -> Vec<String> {
+    let mut providers: Vec<&str> = Vec::new();
+    for requirement in requirements {
+        if !providers.contains(&requirement.provider.as_str()) {
+            providers.push(&requirement.provider);
+        }
+    }
+    providers
+        .into_iter()
+        .map(|provider| {
+            let of: Vec<&Requirement> = requirements
+                .iter()
+                .filter(|r| r.provider == provider)
+                .collect();
+            let count =
+                |status: RequirementStatus| of.iter().filter(|r| r.status == status).count();
+            let others: Vec<String> = [
+                RequirementStatus::Met,
+                RequirementStatus::Published,
+                RequirementStatus::Unknown,
+                RequirementStatus::NotChecked,
+                RequirementStatus::NotCheckable,
+            ]
+            .into_iter()
+            .filter(|s| count(*s) > 0)
+            .map(|s| format!("{} {}", count(s), s.as_str()))
+            .collect();
+            let others = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", others.join(", "))
+            };
+            format!(
+                "{provider}: {} of {} not met{others} — every row with --verbose",
+                count(RequirementStatus::NotMet),
+                of.len(),
+            )
+        })
+        .collect()
+}
+
 /// The stronger of two ways to meet a requirement: met when either is met, published when
 /// either is published, not met when both are not, unknown otherwise.
 fn either(a: &Standing, b: &Standing) -> Standing {

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::dns::{Answer, Dns, Failure, MAX_TXT_SHOWN, Txt};
 use crate::finding::{Checked, Code, Finding, Verdict};
+use crate::publish::{Change, Edit, Kind};
 use discovery::{Lookup, Outcome, Via, WalkFailure};
 use parse::{Candidate, classify, quote};
 use record::{Alignment, Diagnostic, Level, Policy, Record, ReportUri, Tag, TagStatus};
@@ -352,6 +353,7 @@ pub async fn check(dns: &Dns, domain: &str) -> Checked<DmarcReport> {
             name: &step.name,
             policy_domain,
             record,
+            text,
             via,
             exists,
         };
@@ -445,6 +447,8 @@ struct Found<'a> {
     /// The domain the record was published for.
     policy_domain: &'a str,
     record: &'a Record,
+    /// The record's text as fetched: what a record to publish replaces.
+    text: &'a str,
     /// `None`: the domain's own record; else how a parent's record came to apply.
     via: Option<Via>,
     exists: Option<bool>,
@@ -470,16 +474,31 @@ impl Found<'_> {
         format!("mailto:dmarc-reports@{}", self.policy_domain)
     }
 
+    /// The change to this record that sets and removes these tags: the record to publish merges
+    /// it with the other findings' changes; the finding's own fix shows it alone.
+    fn change(&self, set: &[(&str, &str)], remove: &[&str]) -> Change {
+        Change::new(
+            self.name,
+            Kind::Dmarc,
+            Some(self.text),
+            Edit::tags(set, remove),
+        )
+    }
+
     /// The record without what receivers discard; a `rua` whose every URI was broken becomes the
     /// default address rather than disappearing.
-    fn corrected(&self) -> String {
+    fn correction(&self) -> Change {
         let rua = self.default_rua();
         let set: &[(&str, &str)] = if self.record.rua.is_empty() && self.record.has("rua") {
             &[("rua", &rua)]
         } else {
             &[]
         };
-        rewrite(self.record, set, &[])
+        self.change(set, &[])
+    }
+
+    fn corrected(&self) -> String {
+        rewrite_edit(self.record, &self.correction().edit)
     }
 }
 
@@ -513,7 +532,7 @@ fn syntax_findings(found: &Found<'_>) -> Vec<Finding> {
     let corrected = found.publish(&found.corrected());
     let mut findings: Vec<Finding> = record
         .errors()
-        .map(|diagnostic| syntax_finding(found, diagnostic, &corrected))
+        .map(|diagnostic| syntax_finding(found, diagnostic, &corrected).change(found.correction()))
         .collect();
     findings.extend(
         record
@@ -543,7 +562,8 @@ fn syntax_findings(found: &Found<'_>) -> Vec<Finding> {
                 .fix(format!(
                     "Add p= right after v=: {}",
                     found.publish(&rewrite(record, &[("p", "quarantine")], &[]))
-                )),
+                ))
+                .change(found.change(&[("p", "quarantine")], &[])),
         );
     }
     findings
@@ -556,12 +576,18 @@ fn unknown_tag(found: &Found<'_>, diagnostic: &Diagnostic) -> Finding {
     let value = diagnostic.value.as_deref().unwrap_or_default();
     let meant = parse::likely_meant(key);
     let without = found.publish(&rewrite(found.record, &[], &[key]));
-    let fix = match meant.as_slice() {
-        [tag] if !found.record.has(tag) => format!(
-            "If {key}= was meant as {tag}=, publish {}; otherwise remove it: {without}",
-            found.publish(&rewrite(found.record, &[(tag, value)], &[key]))
+    let (fix, change) = match meant.as_slice() {
+        [tag] if !found.record.has(tag) => (
+            format!(
+                "If {key}= was meant as {tag}=, publish {}; otherwise remove it: {without}",
+                found.publish(&rewrite(found.record, &[(tag, value)], &[key]))
+            ),
+            found.change(&[(tag, value)], &[key]),
         ),
-        _ => format!("Remove it, or write the tag it was meant as: {without}"),
+        _ => (
+            format!("Remove it, or write the tag it was meant as: {without}"),
+            found.change(&[], &[key]),
+        ),
     };
     found
         .finding(
@@ -572,6 +598,7 @@ fn unknown_tag(found: &Found<'_>, diagnostic: &Diagnostic) -> Finding {
         .evidence("value", value)
         .evidence("likely_meant", meant)
         .fix(fix)
+        .change(change)
 }
 
 /// `dmarc.policy-none`: the policy that applies to the domain is `none`.
@@ -610,8 +637,28 @@ fn policy_none(
                 "Once the aggregate reports show your legitimate mail passes, publish {} (then \
                  {set_tag}=reject){own_record}",
                 found.publish(&rewrite(record, &[(set_tag, "quarantine")], &[]))
+            ))
+            .change(staged(
+                found.change(&[(set_tag, "quarantine")], &[]),
+                found.domain,
+                set_tag,
             )),
     )
+}
+
+/// The staged path from `none` to `reject`: what to check in the aggregate reports before
+/// `quarantine`, then before `reject`, so that no legitimate sender is cut off on the way.
+fn staged(change: Change, domain: &str, tag: &str) -> Change {
+    change
+        .watch(format!(
+            "Before {tag}=quarantine: read the aggregate reports (rua) for two to four weeks and \
+             check that every service sending as {domain} passes SPF or DKIM aligned with it; \
+             mail that fails will go to spam"
+        ))
+        .watch(format!(
+            "Then {tag}=reject: once the reports under quarantine show only mail you do not send \
+             failing"
+        ))
 }
 
 /// `dmarc.testing`: `t=y` makes RFC 9989 receivers apply one level weaker.
@@ -633,7 +680,8 @@ fn testing(found: &Found<'_>, requested: Policy) -> Option<Finding> {
             .fix(format!(
                 "Remove t=y when testing is over: {}",
                 found.publish(&rewrite(found.record, &[], &["t"]))
-            )),
+            ))
+            .change(found.change(&[], &["t"])),
     )
 }
 
@@ -657,7 +705,8 @@ fn pct_partial(found: &Found<'_>, requested: Policy) -> Option<Finding> {
             .fix(format!(
                 "Remove pct= so that all failing mail gets the policy: {}",
                 found.publish(&rewrite(found.record, &[], &["pct"]))
-            )),
+            ))
+            .change(found.change(&[], &["pct"])),
     )
 }
 
@@ -683,7 +732,8 @@ fn no_rua(found: &Found<'_>) -> Option<Finding> {
             .fix(format!(
                 "Add a mailbox that collects the reports: {}",
                 found.publish(&rewrite(record, &[("rua", &found.default_rua())], &[]))
-            )),
+            ))
+            .change(found.change(&[("rua", &found.default_rua())], &[])),
     )
 }
 
@@ -721,7 +771,8 @@ fn sp_weaker(found: &Found<'_>) -> Option<Finding> {
                 "Remove {} so that subdomains get p={p}: {}",
                 tags.join(" and "),
                 found.publish(&rewrite(record, &[], &tags))
-            )),
+            ))
+            .change(found.change(&[], &tags)),
     )
 }
 
@@ -883,6 +934,12 @@ fn ignored_findings(step: &Step) -> Vec<Finding> {
                     step.name,
                     repair(text)
                 ))
+                .change(Change::new(
+                    &step.name,
+                    Kind::Dmarc,
+                    Some(text),
+                    Edit::whole(repair(text)),
+                ))
         })
         .collect()
 }
@@ -936,6 +993,12 @@ fn discarded(step: &Step, instead: &str) -> Option<Finding> {
             "Publish each tag once (the first value of each is kept here: check it is the one you \
              meant): {} TXT \"{fixed}\"",
             step.name
+        ))
+        .change(Change::new(
+            &step.name,
+            Kind::Dmarc,
+            Some(&step.dmarc_texts[0]),
+            Edit::whole(fixed),
         )),
     )
 }
@@ -959,6 +1022,12 @@ fn multiple_records(step: &Step) -> Finding {
     .evidence("records", &step.dmarc_texts)
     .evidence("answer", step.answer.status())
     .fix(format!("Delete all but one, for example keep: {} TXT \"{merged}\"", step.name))
+    .change(Change::new(
+        &step.name,
+        Kind::Dmarc,
+        step.dmarc_texts.first().map(String::as_str),
+        Edit::whole(merged),
+    ))
 }
 
 fn missing(domain: &str, asked: &[Step]) -> Finding {
@@ -980,6 +1049,18 @@ fn missing(domain: &str, asked: &[Step]) -> Finding {
     .fix(format!(
         "Publish _dmarc.{domain} TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{domain}\" \
          (start with p=none if you must first read the reports, then move to p=reject)"
+    ))
+    .change(staged(
+        Change::new(
+            &format!("_dmarc.{domain}"),
+            Kind::Dmarc,
+            None,
+            Edit::whole(format!(
+                "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{domain}"
+            )),
+        ),
+        domain,
+        "p",
     ))
 }
 
@@ -1032,6 +1113,37 @@ fn rua_text(record: &Record) -> Option<String> {
 /// The record as a correct text: `v=DMARC1` and `p` first, `set` tags given these values (added
 /// at the end if absent), `drop` tags left out, and what receivers discard (invalid values that
 /// cannot be guessed, repeated tags, URIs that do not parse, obsolete size suffixes) removed.
+/// `base` (a DMARC record's text, or `None` for a name without one) with the tags of `set` set
+/// and those of `remove` removed, rebuilt by [`rewrite`]: the one builder of DMARC records, for
+/// each finding's fix and for the merged record to publish ([`crate::publish`]).
+pub fn apply(base: Option<&str>, set: &[(String, String)], remove: &[String]) -> String {
+    let text = base.unwrap_or("v=DMARC1");
+    let record = match classify(text) {
+        Candidate::Dmarc(record) => record,
+        _ => match classify(&repair(text)) {
+            Candidate::Dmarc(record) => record,
+            _ => return repair(text),
+        },
+    };
+    let edit = Edit {
+        set: set.to_vec(),
+        remove: remove.to_vec(),
+        ..Edit::default()
+    };
+    rewrite_edit(&record, &edit)
+}
+
+/// [`rewrite`] with the tags of an [`Edit`].
+fn rewrite_edit(record: &Record, edit: &Edit) -> String {
+    let set: Vec<(&str, &str)> = edit
+        .set
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let remove: Vec<&str> = edit.remove.iter().map(String::as_str).collect();
+    rewrite(record, &set, &remove)
+}
+
 fn rewrite(record: &Record, set: &[(&str, &str)], drop: &[&str]) -> String {
     let value_of = |key: &str| {
         set.iter()
@@ -1423,6 +1535,7 @@ mod tests {
             name,
             policy_domain,
             record: &record,
+            text,
             via,
             exists,
         };
@@ -1719,6 +1832,7 @@ mod tests {
             name: "_dmarc.example.com",
             policy_domain: "example.com",
             record: &record,
+            text: "",
             via: None,
             exists: Some(true),
         };
@@ -1827,6 +1941,7 @@ mod tests {
             name: "_dmarc.example.com",
             policy_domain: "example.com",
             record: &record,
+            text: "",
             via: None,
             exists: Some(true),
         };

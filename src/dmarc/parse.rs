@@ -315,53 +315,10 @@ fn unknown_tag(key: &str, name: &str, value: &str) -> Diagnostic {
     }
 }
 
-/// The known tags closest to an unknown one, if it looks like a typo of them: at most one edit
-/// away (two for names of five letters or more), a swap of neighbours counting as one.
+/// The known tags closest to an unknown one, if it looks like a typo of them
+/// ([`crate::typo::closest`]).
 pub fn likely_meant(key: &str) -> Vec<&'static str> {
-    let key = key.to_ascii_lowercase();
-    if key.len() < 2 {
-        return Vec::new();
-    }
-    let limit = if key.len() >= 5 { 2 } else { 1 };
-    let scored: Vec<(usize, &'static str)> = KNOWN_TAGS
-        .iter()
-        .map(|&known| (edit_distance(&key, known), known))
-        .filter(|&(distance, _)| distance <= limit)
-        .collect();
-    let best = scored.iter().map(|&(distance, _)| distance).min();
-    scored
-        .into_iter()
-        .filter(|&(distance, _)| Some(distance) == best)
-        .map(|(_, known)| known)
-        .collect()
-}
-
-/// The optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
-/// adjacent characters, each costing one. Names are short; longer ones are cut at 64 bytes.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<u8> = a.bytes().take(64).collect();
-    let b: Vec<u8> = b.bytes().take(64).collect();
-    let width = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * width];
-    for (i, row) in d.chunks_mut(width).enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d.iter_mut().take(width).enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[(i - 1) * width + j] + 1)
-                .min(d[i * width + j - 1] + 1)
-                .min(d[(i - 1) * width + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[(i - 2) * width + j - 2] + 1);
-            }
-            d[i * width + j] = best;
-        }
-    }
-    d[a.len() * width + b.len()]
+    crate::typo::closest(key, KNOWN_TAGS)
 }
 
 /// Reads a known tag's value into `record`: what it is understood as, or why it is invalid.
@@ -1175,9 +1132,6 @@ mod tests {
         assert_eq!(likely_meant("policy"), Vec::<&str>::new());
         assert_eq!(likely_meant("ignore_me"), Vec::<&str>::new());
         assert_eq!(likely_meant("x"), Vec::<&str>::new());
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("ab", "ba"), 1);
-        assert_eq!(edit_distance(&"x".repeat(1000), "p"), 64);
     }
 
     #[test]

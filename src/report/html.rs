@@ -30,6 +30,7 @@ use crate::files;
 use crate::finding::{Finding, Severity, Verdict};
 use crate::ip::IpReport;
 use crate::mx::{HostReport, MxReport};
+use crate::publish::RecordToPublish;
 use crate::requirements::Requirement;
 use crate::score::area_label;
 use crate::spf::{LOOKUP_LIMIT, Node, SpfReport, VOID_LIMIT};
@@ -208,6 +209,8 @@ struct TargetView {
     /// What each area cost, and what counted after the per-area cap.
     area_costs: Vec<AreaCostView>,
     deductions: Vec<DeductionView>,
+    /// The records to publish, one per name.
+    records: Vec<RecordView>,
     top_fixes: Vec<TopFixView>,
     findings: Vec<FindingView>,
     requirements: Vec<RequirementView>,
@@ -348,6 +351,7 @@ impl TargetView {
                     points: d.points,
                 })
                 .collect(),
+            records: RecordView::all(report),
             top_fixes: report
                 .scoring
                 .top_fixes
@@ -361,7 +365,7 @@ impl TargetView {
                 .collect(),
             findings: report.findings.iter().map(FindingView::new).collect(),
             requirements: report
-                .requirements
+                .requirements()
                 .iter()
                 .map(RequirementView::new)
                 .collect(),
@@ -444,6 +448,39 @@ struct DeductionView {
     area: String,
     severity: &'static str,
     points: u32,
+}
+
+/// A record to publish: its zone-file line, and what it fixes and replaces.
+struct RecordView {
+    name: String,
+    line: String,
+    fixes: String,
+    replaces: String,
+    steps: Vec<String>,
+}
+
+impl RecordView {
+    fn all(report: &TargetReport) -> Vec<RecordView> {
+        report
+            .records_to_publish
+            .iter()
+            .map(RecordView::new)
+            .collect()
+    }
+
+    fn new(record: &RecordToPublish) -> RecordView {
+        let codes: Vec<&str> = record.fixes.iter().map(|c| c.as_str()).collect();
+        RecordView {
+            name: shown(&record.name),
+            line: visible(&record.zone_line(), super::MAX_RECORD_CHARS, false, ""),
+            fixes: codes.join(", "),
+            replaces: record.replaces.as_deref().map_or_else(
+                || "a new record".to_owned(),
+                |old| format!("replaces \"{}\"", shown(old)),
+            ),
+            steps: record.steps.iter().map(|s| shown(s)).collect(),
+        }
+    }
 }
 
 struct TopFixView {

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 
 use super::ranking::{self, Tally};
 use super::summary::{self, AreaLine};
+use super::visible::visible;
 use super::{Areas, INCOMPLETE_NOTE, SummaryRow, TargetKind, TargetReport, unknown_line};
 use crate::dnsbl::ListAnswer;
 use crate::ip::IpReport;
@@ -68,6 +69,7 @@ fn write_summary(out: &mut dyn Write, rows: &[SummaryRow]) -> io::Result<()> {
 
 fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -> io::Result<()> {
     write_headline(out, report)?;
+    write_records(out, report)?;
     writeln!(out, "| Area | Verdict | What was found |")?;
     writeln!(out, "|---|---|---|")?;
     for AreaLine {
@@ -91,13 +93,13 @@ fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -
     }
     write_transport(out, report)?;
     write_smtp(out, report)?;
-    if !report.requirements.is_empty() {
+    if !report.requirements().is_empty() {
         writeln!(
             out,
             "| Provider | Applies to | Requirement | Status | Why |"
         )?;
         writeln!(out, "|---|---|---|---|---|")?;
-        for requirement in &report.requirements {
+        for requirement in report.requirements() {
             let codes: Vec<String> = requirement.codes.iter().map(|c| format!("`{c}`")).collect();
             writeln!(
                 out,
@@ -145,6 +147,53 @@ fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// The records to publish, as zone-file lines in one code block (ready to paste), then what each
+/// fixes and replaces and the steps to watch.
+fn write_records(out: &mut dyn Write, report: &TargetReport) -> io::Result<()> {
+    if report.records_to_publish.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = report
+        .records_to_publish
+        .iter()
+        .map(|r| visible(&r.zone_line(), super::MAX_RECORD_CHARS, false, ""))
+        .collect();
+    // A fence longer than any run of backticks in the records: a record cannot close it.
+    let longest = lines
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    writeln!(
+        out,
+        "**Records to publish** (one per name, every fix to it applied):\n"
+    )?;
+    writeln!(out, "{fence}")?;
+    for line in &lines {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out, "{fence}\n")?;
+    for record in &report.records_to_publish {
+        let codes: Vec<String> = record.fixes.iter().map(|c| format!("`{c}`")).collect();
+        let replaces = record.replaces.as_deref().map_or_else(
+            || "a new record".to_owned(),
+            |old| format!("replaces \"{}\"", cell(old)),
+        );
+        writeln!(
+            out,
+            "- {}: fixes {}; {replaces}",
+            cell(&record.name),
+            codes.join(", ")
+        )?;
+        for step in &record.steps {
+            writeln!(out, "  - {}", cell(step))?;
+        }
+    }
+    writeln!(out)
 }
 
 /// The title, the score's arithmetic, the resolver, and what could not be determined.

@@ -15,11 +15,16 @@ use serde::Serialize;
 use crate::completeness::{self, Unknown};
 use crate::dns::Stats;
 use crate::dnsbl::DomainListingReport;
-use crate::finding::{self, Code, Finding, Severity};
+use crate::finding::{self, Code, Finding, Severity, Verdict};
 use crate::ip::IpReport;
+use crate::publish::{self, RecordToPublish};
 use crate::requirements::{self, Requirement};
 use crate::score::{self, Grade, Score};
 use crate::{bimi, dane, dkim, dmarc, dnssec, mta_sts, mx, smtp, spf, tlsrpt};
+
+/// Longest record a text format shows: a record to publish is shown whole up to here (a line to
+/// paste is never cut mid-token below it).
+pub const MAX_RECORD_CHARS: usize = 4800;
 
 /// The version of the JSON report's shape; raised only on an incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -108,9 +113,18 @@ pub struct TargetReport {
     pub scoring: Score,
     /// Every finding, most severe first.
     pub findings: Vec<Finding>,
-    /// The mailbox providers' sender requirements (domains only).
+    /// The mailbox providers' sender requirements: domains only (none for a parked domain,
+    /// which sends no mail); absent for other targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<Vec<Requirement>>,
+    /// The records to publish: per DNS name, one complete record applying every fix to it
+    /// (absent when no fix changes a record).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub requirements: Vec<Requirement>,
+    pub records_to_publish: Vec<RecordToPublish>,
+    /// The domain sends and receives no mail (`v=spf1 -all` and the null MX): advice only
+    /// senders need was left out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub parked: bool,
     #[serde(flatten)]
     pub areas: Areas,
     /// The resolver stopped answering during this audit: the run stops after it.
@@ -119,6 +133,11 @@ pub struct TargetReport {
 }
 
 impl TargetReport {
+    /// The sender requirements judged (none for a target that is no domain).
+    pub fn requirements(&self) -> &[Requirement] {
+        self.requirements.as_deref().unwrap_or_default()
+    }
+
     /// Assembles a report: findings of one code beyond a few counted in one, ordered most
     /// severe first, what could not be seen gathered, then scored.
     pub fn new(
@@ -128,6 +147,11 @@ impl TargetReport {
         areas: Areas,
         resolvers: Vec<String>,
     ) -> Self {
+        let mut areas = areas;
+        let (parked, findings) = match &mut areas {
+            Areas::Domain(domain) => leave_out_sender_advice(domain, findings),
+            Areas::Ip(_) | Areas::Smtp(_) => (false, findings),
+        };
         let mut findings = finding::limit_per_code(findings);
         findings.sort_by(|a, b| {
             b.severity
@@ -137,9 +161,11 @@ impl TargetReport {
         let unknown = completeness::unknown_parts(&areas, &findings);
         let scoring = score::score(&findings, conditions(&areas, !unknown.is_empty()));
         let requirements = match &areas {
-            Areas::Domain(domain) => requirements::evaluate(domain, &findings),
-            Areas::Ip(_) | Areas::Smtp(_) => Vec::new(),
+            Areas::Domain(domain) if !parked => Some(requirements::evaluate(domain, &findings)),
+            Areas::Domain(_) => Some(Vec::new()),
+            Areas::Ip(_) | Areas::Smtp(_) => None,
         };
+        let records_to_publish = publish::records(&findings);
         TargetReport {
             schema_version: SCHEMA_VERSION,
             target: target.to_owned(),
@@ -153,6 +179,8 @@ impl TargetReport {
             scoring,
             findings,
             requirements,
+            records_to_publish,
+            parked,
             areas,
             resolver_stopped: false,
         }
@@ -172,6 +200,32 @@ impl TargetReport {
         self.resolver_stopped = true;
     }
 
+    /// The record to publish that fixes the findings of `code`, if one does.
+    pub fn record_fixing(&self, code: &str) -> Option<&RecordToPublish> {
+        self.records_to_publish
+            .iter()
+            .find(|r| r.fixes.iter().any(|c| c.as_str() == code))
+    }
+
+    /// Where a text report has already shown `finding`'s fix, so that it is printed once: in a
+    /// record to publish, or as one of the fixes to make first.
+    pub fn fix_shown_above(&self, finding: &Finding) -> Option<FixAbove<'_>> {
+        if let Some(change) = &finding.change
+            && let Some(record) = self
+                .records_to_publish
+                .iter()
+                .find(|r| r.name == change.name)
+        {
+            return Some(FixAbove::Record(&record.name));
+        }
+        let fix = finding.fix.as_deref()?;
+        self.scoring
+            .top_fixes
+            .iter()
+            .position(|top| top.code == finding.code.as_str() && top.fix == fix)
+            .map(|index| FixAbove::First(index + 1))
+    }
+
     /// The most severe finding, if any.
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
@@ -183,6 +237,42 @@ impl TargetReport {
         let incomplete = self.incomplete.then_some(Severity::Error);
         self.worst().max(incomplete)
     }
+}
+
+/// Findings only a sender needs to act on: a parked domain ([`publish::parked`]) gets none.
+const SENDER_ONLY: &[Code] = &[Code::DkimNotFound, Code::DmarcNoRua];
+
+/// Whether the domain is parked, and its findings without [`SENDER_ONLY`] ones when it is (the
+/// DKIM verdict judged again without them).
+fn leave_out_sender_advice(
+    domain: &mut DomainAreas,
+    findings: Vec<Finding>,
+) -> (bool, Vec<Finding>) {
+    if !publish::parked(&domain.spf, &domain.mx) {
+        return (false, findings);
+    }
+    let findings: Vec<Finding> = findings
+        .into_iter()
+        .filter(|f| !SENDER_ONLY.contains(&f.code))
+        .collect();
+    if domain.dkim.verdict != Verdict::Unknown {
+        let dkim: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.code.area() == "dkim")
+            .cloned()
+            .collect();
+        domain.dkim.verdict = Verdict::from_findings(&dkim, true);
+    }
+    (true, findings)
+}
+
+/// Where a finding's fix was already shown (see [`TargetReport::fix_shown_above`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FixAbove<'a> {
+    /// The n-th fix to make first (from 1).
+    First(usize),
+    /// The record to publish at this name.
+    Record(&'a str),
 }
 
 /// What caps a report's score besides its findings.

@@ -141,6 +141,7 @@ mod tests {
             incomplete: false,
             worst: codes.first().map(|&(code, severity)| (severity, code)),
             codes: codes.to_vec(),
+            queries: 0,
         }
     }
 

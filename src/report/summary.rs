@@ -214,7 +214,6 @@ fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
         mx(&areas.mx),
         mta_sts(&areas.mta_sts),
         tls_rpt(&areas.tls_rpt),
-        domain_lists(&areas.blocklists),
         bimi(&areas.bimi),
         dnssec(&areas.dnssec),
     ];
@@ -938,13 +937,18 @@ fn dkim(report: &DkimReport) -> AreaLine {
     }
     let found_count = found.len();
     let mut found = capped(found);
-    if found_count == 0 {
+    let denied = report.domainkey == "nxdomain" && report.found.is_empty();
+    if found_count == 0 && !denied {
         found.push("no key at any selector tried".to_owned());
     }
-    if report.domainkey == "nxdomain" && report.found.is_empty() {
+    if denied {
+        let tried = match report.selectors.len() {
+            0 => "no selector guessed".to_owned(),
+            n => format!("only the {n} given or named by the MX/SPF providers tried"),
+        };
         found.push(format!(
-            "_domainkey does not exist (NXDOMAIN): no selector below it (RFC 8020), {} tried",
-            report.selectors.len()
+            "no key: _domainkey does not exist (NXDOMAIN), so no selector exists below it \
+             (RFC 8020); {tried}"
         ));
     } else {
         found.push(format!("{} selectors tried", report.selectors.len()));

@@ -12,11 +12,11 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 use super::ranking::{self, Tally};
 use super::summary::{self, AreaLine};
 use super::visible::visible;
-use super::{INCOMPLETE_NOTE, SummaryRow, TargetKind, TargetReport, unknown_line};
+use super::{FixAbove, INCOMPLETE_NOTE, SummaryRow, TargetKind, TargetReport, unknown_line};
 use crate::dnsbl::{ListAnswer, ListHealth, ListStatus};
 use crate::finding::{Severity, Verdict};
 use crate::ip::IpReport;
-use crate::requirements::Requirement;
+use crate::requirements::{self, Requirement};
 use crate::smtp::PortProbe;
 use std::net::IpAddr;
 
@@ -29,15 +29,29 @@ const MIN_COLUMNS: u16 = 40;
 /// Longest text shown in one cell; longer text is cut and says how long it was.
 const MAX_CELL_CHARS: usize = 300;
 
+/// How the tables are written.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Colours and the terminal's width (a terminal), or none and [`DEFAULT_WIDTH`].
+    pub color: bool,
+    /// `--verbose`: every requirement in full instead of one line per provider.
+    pub verbose: bool,
+}
+
 /// Writes the tables of every report, and a closing summary when there are several.
-pub fn write_tables(out: &mut dyn Write, reports: &[TargetReport], color: bool) -> io::Result<()> {
+pub fn write_tables(
+    out: &mut dyn Write,
+    reports: &[TargetReport],
+    options: Options,
+) -> io::Result<()> {
+    let color = options.color;
     // Several sending IPs share one matrix (one column an IP), after their reports.
     let shared_matrix = reports.len() > 1 && reports.iter().all(|r| r.kind == TargetKind::Ip);
     for (i, report) in reports.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
         }
-        write_report(out, report, color, !shared_matrix)?;
+        write_report(out, report, options, !shared_matrix)?;
     }
     if shared_matrix {
         writeln!(out)?;
@@ -58,9 +72,11 @@ pub fn write_tables(out: &mut dyn Write, reports: &[TargetReport], color: bool) 
 fn write_report(
     out: &mut dyn Write,
     report: &TargetReport,
-    color: bool,
+    options: Options,
     with_matrix: bool,
 ) -> io::Result<()> {
+    let color = options.color;
+    let width = usize::from(layout_width(color));
     let counts = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     writeln!(
         out,
@@ -78,14 +94,19 @@ fn write_report(
         counts(Severity::Warning),
         counts(Severity::Info),
     )?;
-    writeln!(out, "Score: {}", report.scoring.explanation)?;
-    writeln!(out, "DNS asked through {}", report.resolvers.join(", "))?;
+    write_wrapped(out, "Score: ", &report.scoring.explanation, width)?;
+    if report.parked {
+        write_wrapped(out, "", PARKED_NOTE, width)?;
+    }
     if report.incomplete {
         writeln!(out, "Incomplete: {INCOMPLETE_NOTE}:")?;
         for unknown in &report.unknown {
-            writeln!(out, "  - {}", clean(&unknown_line(unknown)))?;
+            write_wrapped(out, "  - ", &clean(&unknown_line(unknown)), width)?;
         }
     }
+    // What to do first, and the records that do it, before any table: on the first screen.
+    write_first_fixes(out, report, width)?;
+    write_records(out, report, width)?;
 
     let mut areas = new_table(color);
     areas.set_header(vec!["Area", "Verdict", "What was found"]);
@@ -117,46 +138,168 @@ fn write_report(
     if !probes.is_empty() {
         write_smtp(out, &probes, color)?;
     }
-    if !report.requirements.is_empty() {
-        write_requirements(out, &report.requirements, color)?;
-    }
     if report.findings.is_empty() {
         writeln!(out, "No findings.")?;
-        return Ok(());
+    } else {
+        write_findings(out, report, color, width)?;
     }
-    let mut findings = new_table(color);
-    findings.set_header(vec!["Severity", "Code", "Problem", "Fix"]);
-    for finding in &report.findings {
-        findings.add_row(vec![
-            severity_cell(finding.severity, color),
-            Cell::new(finding.code.as_str()),
-            Cell::new(clean(&finding.message)),
-            Cell::new(clean(finding.fix.as_deref().unwrap_or("-"))),
-        ]);
-    }
-    writeln!(out, "{findings}")?;
-
-    if !report.scoring.top_fixes.is_empty() {
-        let mut fixes = new_table(color);
-        fixes.set_header(vec![
-            "Fix first",
-            "Severity",
-            "Gain",
-            "Code",
-            "What to publish or change",
-        ]);
-        for (i, fix) in report.scoring.top_fixes.iter().enumerate() {
-            fixes.add_row(vec![
-                Cell::new(i + 1),
-                severity_cell(fix.severity, color),
-                Cell::new(format!("+{}", fix.gain)),
-                Cell::new(&fix.code),
-                Cell::new(clean(&fix.fix)),
-            ]);
+    if !report.requirements().is_empty() {
+        if options.verbose {
+            write_requirements(out, report.requirements(), color)?;
+        } else {
+            for line in requirements::summary_lines(report.requirements()) {
+                write_wrapped(out, "", &line, width)?;
+            }
         }
-        writeln!(out, "{fixes}")?;
+    }
+    writeln!(out, "DNS asked through {}", report.resolvers.join(", "))?;
+    Ok(())
+}
+
+/// The findings, most severe first, as a list rather than a table: a fix holds records and
+/// URLs, which a table column would break inside a token. A fix already shown (a fix to make
+/// first, a record to publish) is pointed to, not printed again.
+fn write_findings(
+    out: &mut dyn Write,
+    report: &TargetReport,
+    color: bool,
+    width: usize,
+) -> io::Result<()> {
+    writeln!(out, "Findings:")?;
+    for finding in &report.findings {
+        let severity = finding.severity.as_str();
+        let shown = format!(
+            "{} {}: {}",
+            severity_style(finding.severity, severity, color),
+            finding.code,
+            clean(&finding.message)
+        );
+        write_wrapped(out, "", &shown, width)?;
+        let fix = match report.fix_shown_above(finding) {
+            Some(FixAbove::First(n)) => format!("fix {n} above"),
+            Some(FixAbove::Record(name)) => format!("the record for {} above", clean(name)),
+            None => match &finding.fix {
+                Some(fix) => clean_long(fix),
+                None => continue,
+            },
+        };
+        write_wrapped(out, "         fix: ", &fix, width)?;
     }
     Ok(())
+}
+
+/// `text` in the severity's colour on a terminal.
+fn severity_style(severity: Severity, text: &str, color: bool) -> String {
+    if !color {
+        return text.to_owned();
+    }
+    let code = match severity {
+        Severity::Critical => "1;31",
+        Severity::Error => "31",
+        Severity::Warning => "33",
+        Severity::Info => "36",
+    };
+    format!("\u{1b}[{code}m{text}\u{1b}[0m")
+}
+
+/// What a parked domain's report says under its grade.
+const PARKED_NOTE: &str = "Parked: this domain sends no mail (v=spf1 -all) and receives none \
+    (null MX), so advice only senders need (a DKIM key, DMARC reports, the mailbox providers' \
+    sender requirements) is left out.";
+
+/// "Do this first": the top fixes, numbered; a fix that a record to publish makes points to it.
+fn write_first_fixes(out: &mut dyn Write, report: &TargetReport, width: usize) -> io::Result<()> {
+    if report.scoring.top_fixes.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "Do this first:")?;
+    for (i, fix) in report.scoring.top_fixes.iter().enumerate() {
+        let what = match report.record_fixing(&fix.code) {
+            Some(record) => format!("publish the record for {} below", clean(&record.name)),
+            None => clean_long(&fix.fix),
+        };
+        let text = format!("[{} {}, +{}] {what}", fix.severity, fix.code, fix.gain);
+        write_wrapped(out, &format!("{}. ", i + 1), &text, width)?;
+    }
+    Ok(())
+}
+
+/// The records to publish, each on its own line as a zone-file line, never wrapped or cut inside
+/// a token, so that it can be pasted; what it replaces and fixes, and the steps to watch, after.
+fn write_records(out: &mut dyn Write, report: &TargetReport, width: usize) -> io::Result<()> {
+    if report.records_to_publish.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Records to publish (one per name, every fix to it applied; each replaces the record there):"
+    )?;
+    for record in &report.records_to_publish {
+        writeln!(
+            out,
+            "{}",
+            visible(&record.zone_line(), super::MAX_RECORD_CHARS, false, "")
+        )?;
+        let codes: Vec<&str> = record.fixes.iter().map(|c| c.as_str()).collect();
+        let replaces = record.replaces.as_deref().map_or_else(
+            || "new record".to_owned(),
+            |old| format!("replaces \"{}\"", clean(old)),
+        );
+        write_wrapped(
+            out,
+            "    ",
+            &format!("fixes {}; {replaces}", codes.join(", ")),
+            width,
+        )?;
+        for step in &record.steps {
+            write_wrapped(out, "    - ", &clean(step), width)?;
+        }
+    }
+    writeln!(out)
+}
+
+/// `word` in pieces of at most `max` characters (one piece when it fits).
+fn split_long(word: &str, max: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = word;
+    while rest.chars().count() > max {
+        let end = rest.char_indices().nth(max).map_or(rest.len(), |(i, _)| i);
+        let (piece, tail) = rest.split_at(end);
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces.push(rest);
+    pieces
+}
+
+/// `text` after `head`, wrapped at spaces to `width` columns, the lines after the first indented
+/// under it: prose never runs off a narrow terminal, and a word is split only when it is longer
+/// than a whole line (a 4 KB term from DNS).
+fn write_wrapped(out: &mut dyn Write, head: &str, text: &str, width: usize) -> io::Result<()> {
+    let indent = " ".repeat(head.chars().count().clamp(3, 9));
+    let room = width.saturating_sub(indent.len()).max(20);
+    let mut line = head.to_owned();
+    let mut has_word = false;
+    let words = text
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .flat_map(|word| split_long(word, room));
+    for word in words {
+        let fits = line.chars().count() + 1 + word.chars().count() <= width;
+        if has_word && !fits {
+            writeln!(out, "{line}")?;
+            line.clone_from(&indent);
+            has_word = false;
+        }
+        if has_word {
+            line.push(' ');
+        }
+        line.push_str(word);
+        has_word = true;
+    }
+    writeln!(out, "{line}")
 }
 
 /// A mail server probed: with several ports, a port matrix (one row a port, one column an
@@ -378,18 +521,15 @@ pub(crate) fn new_table(color: bool) -> Table {
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    let asked = columns(std::env::var("COLUMNS").ok().as_deref());
     if color {
         table.enforce_styling();
         // A terminal that reports no usable width (a pseudo-terminal of `script`, a serial
         // console) would squeeze every column to one character.
         if table.width().is_none_or(|width| width < MIN_TERMINAL_WIDTH) {
-            table.set_width(asked.unwrap_or(DEFAULT_WIDTH));
+            table.set_width(layout_width(false));
         }
     } else {
-        table
-            .force_no_tty()
-            .set_width(asked.unwrap_or(DEFAULT_WIDTH));
+        table.force_no_tty().set_width(layout_width(false));
     }
     table
 }
@@ -402,17 +542,16 @@ fn columns(value: Option<&str>) -> Option<u16> {
     Some(columns.max(MIN_COLUMNS))
 }
 
-fn severity_cell(severity: Severity, color: bool) -> Cell {
-    let cell = Cell::new(severity);
-    if !color {
-        return cell;
+/// The width the output is laid out to: the terminal's; elsewhere `COLUMNS` when it is set
+/// ([`columns`]), else [`DEFAULT_WIDTH`].
+pub(crate) fn layout_width(color: bool) -> u16 {
+    if color
+        && let Some(width) = Table::new().width()
+        && width >= MIN_TERMINAL_WIDTH
+    {
+        return width;
     }
-    match severity {
-        Severity::Critical => cell.fg(Color::Red).add_attribute(Attribute::Bold),
-        Severity::Error => cell.fg(Color::Red),
-        Severity::Warning => cell.fg(Color::Yellow),
-        Severity::Info => cell.fg(Color::Cyan),
-    }
+    columns(std::env::var("COLUMNS").ok().as_deref()).unwrap_or(DEFAULT_WIDTH)
 }
 
 fn verdict_cell(verdict: Verdict, color: bool) -> Cell {

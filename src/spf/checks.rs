@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::edit;
 use super::record::{Mechanism, Qualifier, Record, SyntaxError, TermKind, parse_lenient};
 use super::tree::{
     LOOKUP_LIMIT, MX_LIMIT, Node, NodeStatus, Resolution, TermTrace, VOID_LIMIT, Via, Visit,
@@ -10,6 +11,7 @@ use super::tree::{
 };
 use crate::dns::{Answer, Txt};
 use crate::finding::{Code, Finding};
+use crate::publish::{Change, Edit, Kind};
 
 /// A record longer than this risks not fitting a UDP reply beside other TXT records (§3.4).
 pub const RECORD_SIZE_LIMIT: usize = 450;
@@ -143,8 +145,18 @@ fn multiple(node: &Node, chain: &[&str]) -> Finding {
             ),
         )
     };
-    Finding::new(Code::SpfMultipleRecords, message)
-        .fix(fix)
+    let finding = Finding::new(Code::SpfMultipleRecords, message).fix(fix);
+    let finding = if node.via == Via::Root {
+        finding.change(Change::new(
+            domain,
+            Kind::Spf,
+            node.records.first().map(String::as_str),
+            Edit::whole(merged),
+        ))
+    } else {
+        finding
+    };
+    finding
         .evidence("name", domain)
         .evidence("records", &node.records)
         .evidence("chain", chain)
@@ -183,12 +195,20 @@ fn syntax(chain: &[&str], node: &Node) -> Finding {
         n => format!(" (and {} more)", n - 1),
     };
     let record = node.record.as_deref().unwrap_or_default();
+    let correction = corrected(node.parsed.as_ref(), &node.diagnostics);
+    let change = (node.via == Via::Root).then(|| {
+        Change::new(
+            domain,
+            Kind::Spf,
+            node.record.as_deref(),
+            Edit::whole(correction.clone()),
+        )
+    });
     let (message, fix) = if node.via == Via::Root {
         (
             format!("The SPF record of {domain} does not parse: {first}{more}"),
             format!(
-                "Publish this corrected record at {domain}: \"{}\" ({})",
-                corrected(node.parsed.as_ref(), &node.diagnostics),
+                "Publish this corrected record at {domain}: \"{correction}\" ({})",
                 removed_note(&node.diagnostics)
             ),
         )
@@ -211,12 +231,16 @@ fn syntax(chain: &[&str], node: &Node) -> Finding {
             ),
         )
     };
-    Finding::new(Code::SpfSyntax, message)
+    let finding = Finding::new(Code::SpfSyntax, message)
         .fix(fix)
         .evidence("name", domain)
         .evidence("record", record)
         .evidence("errors", &node.diagnostics)
-        .evidence("chain", chain)
+        .evidence("chain", chain);
+    match change {
+        Some(change) => finding.change(change),
+        None => finding,
+    }
 }
 
 /// The record with each bad term replaced by its obvious correction, or dropped.
@@ -413,16 +437,10 @@ fn mx_limit(chain: &[&str], node: &Node, trace: &TermTrace) -> Finding {
 
 fn ptr(chain: &[&str], node: &Node, ptrs: &[&TermTrace]) -> Finding {
     let terms: Vec<&str> = ptrs.iter().map(|t| t.term.as_str()).collect();
+    // Not a record to publish: what `ptr` covered must be added by hand (ip4:/ip6:), or mail
+    // from those servers fails.
     let fix = if node.via == Via::Root {
-        let record = node.parsed.as_ref().map_or_else(String::new, |r| {
-            let kept: Vec<&str> = r
-                .terms
-                .iter()
-                .filter(|t| !matches!(&t.kind, TermKind::Directive(d) if matches!(d.mechanism, Mechanism::Ptr { .. })))
-                .map(|t| t.text.as_str())
-                .collect();
-            format!("v=spf1 {}", kept.join(" "))
-        });
+        let record = edit::apply(node.record.as_deref(), &[], &["ptr".to_owned()], None);
         format!(
             "Replace `{}` with ip4:/ip6: terms for the servers it was meant to cover, i.e. \
              publish \"{record}\" plus those terms",
@@ -535,84 +553,66 @@ fn effective_all(domain: &str, root: &Node, out: &mut Vec<Finding>) {
     } else {
         String::new()
     };
-    match end {
-        End::All(owner, term, Qualifier::Pass) => out.push(
-            Finding::new(
-                Code::SpfPassAll,
-                format!(
-                    "The SPF record of {} ends in `{term}`{via}: any server on the internet \
-                     passes SPF for {domain}",
-                    owner.domain
-                ),
-            )
-            .fix(format!(
-                "Publish at {}: \"{}\" (and `-all` once every sender is listed)",
-                owner.domain,
-                replace_all(owner, "~all")
-            ))
-            .evidence("name", &owner.domain)
-            .evidence("record", owner.record.as_deref().unwrap_or_default())
-            .evidence("all", &term)
-            .evidence("chain", &chain),
+    let (owner, code, message, all_term) = match end {
+        End::All(owner, term, Qualifier::Pass) => (
+            owner,
+            Code::SpfPassAll,
+            format!(
+                "The SPF record of {} ends in `{term}`{via}: any server on the internet passes \
+                 SPF for {domain}",
+                owner.domain
+            ),
+            Some(term),
         ),
-        End::All(owner, term, Qualifier::Neutral) => out.push(
-            Finding::new(
-                Code::SpfNeutralAll,
-                format!(
-                    "The SPF record of {} ends in `{term}`{via}: mail from any other server gets \
-                     neutral, which receivers treat as no SPF at all",
-                    owner.domain
-                ),
-            )
-            .fix(format!(
-                "Publish at {}: \"{}\" (and `-all` once every sender is listed)",
-                owner.domain,
-                replace_all(owner, "~all")
-            ))
-            .evidence("name", &owner.domain)
-            .evidence("record", owner.record.as_deref().unwrap_or_default())
-            .evidence("all", &term)
-            .evidence("chain", &chain),
+        End::All(owner, term, Qualifier::Neutral) => (
+            owner,
+            Code::SpfNeutralAll,
+            format!(
+                "The SPF record of {} ends in `{term}`{via}: mail from any other server gets \
+                 neutral, which receivers treat as no SPF at all",
+                owner.domain
+            ),
+            Some(term),
         ),
-        End::NoAll(owner) => {
-            let record = owner.record.as_deref().unwrap_or_default();
-            out.push(
-                Finding::new(
-                    Code::SpfNoAll,
-                    format!(
-                        "The SPF record of {} has no `all` and no `redirect=`{via}: mail from any \
-                         other server gets the default result, neutral (§4.7)",
-                        owner.domain
-                    ),
-                )
-                .fix(format!(
-                    "Publish at {}: \"{} ~all\" (and `-all` once every sender is listed)",
-                    owner.domain,
-                    record.trim_end()
-                ))
-                .evidence("name", &owner.domain)
-                .evidence("record", record)
-                .evidence("chain", &chain),
-            );
-        }
-        End::All(..) | End::Broken => {}
-    }
-}
-
-/// The node's record with its `all` term replaced.
-fn replace_all(node: &Node, replacement: &str) -> String {
-    let Some(parsed) = &node.parsed else {
-        return String::new();
+        End::NoAll(owner) => (
+            owner,
+            Code::SpfNoAll,
+            format!(
+                "The SPF record of {} has no `all` and no `redirect=`{via}: mail from any other \
+                 server gets the default result, neutral (§4.7)",
+                owner.domain
+            ),
+            None,
+        ),
+        End::All(..) | End::Broken => return,
     };
-    let terms: Vec<&str> = parsed
-        .terms
-        .iter()
-        .map(|t| match &t.kind {
-            TermKind::Directive(d) if d.mechanism == Mechanism::All => replacement,
-            _ => t.text.as_str(),
-        })
-        .collect();
-    format!("v=spf1 {}", terms.join(" "))
+    let record = owner.record.as_deref().unwrap_or_default();
+    let change = Change::new(
+        &owner.domain,
+        Kind::Spf,
+        owner.record.as_deref(),
+        Edit {
+            all: Some("~all".to_owned()),
+            ..Edit::default()
+        },
+    );
+    let mut finding = Finding::new(code, message)
+        .fix(format!(
+            "Publish at {}: \"{}\" (and `-all` once every sender is listed)",
+            owner.domain,
+            change.record()
+        ))
+        .evidence("name", &owner.domain)
+        .evidence("record", record);
+    if let Some(term) = all_term {
+        finding = finding.evidence("all", term);
+    }
+    finding = finding.evidence("chain", &chain);
+    // A record reached by redirect is another domain's: not one this domain publishes.
+    if chain.len() == 1 {
+        finding = finding.change(change);
+    }
+    out.push(finding);
 }
 
 /// The limit of [`LOOKUP_LIMIT`] DNS-querying terms over the whole tree (§4.6.4).

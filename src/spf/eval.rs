@@ -27,6 +27,7 @@ use super::record::{Qualifier, SyntaxError, Term};
 use super::walk::{Bounds, Client, Mode, UNKNOWN, Walked, Walker};
 use crate::dns::Dns;
 use crate::finding::{Code, Finding, Severity};
+use crate::publish::{Change, Edit, Kind};
 
 pub use super::walk::{LOOKUP_LIMIT, PTR_LIMIT, VOID_LIMIT, Via};
 
@@ -560,23 +561,7 @@ pub fn ip_term(ip: IpAddr) -> String {
 /// is evaluated), else before `redirect=` (for readability: mechanisms are always evaluated
 /// first), else at the end.
 pub fn add_term(record: &str, term: &str) -> String {
-    let mut terms: Vec<&str> = record.split(' ').filter(|t| !t.is_empty()).collect();
-    let is_all = |t: &&str| {
-        t.trim_start_matches(['+', '-', '~', '?'])
-            .eq_ignore_ascii_case("all")
-    };
-    let is_redirect = |t: &&str| {
-        t.get(..9)
-            .is_some_and(|name| name.eq_ignore_ascii_case("redirect="))
-    };
-    let at = terms
-        .iter()
-        .position(is_all)
-        .or_else(|| terms.iter().position(is_redirect))
-        .unwrap_or(terms.len())
-        .max(1);
-    terms.insert(at.min(terms.len()), term);
-    terms.join(" ")
+    super::edit::apply(Some(record), &[term.to_owned()], &[], None)
 }
 
 /// The name whose lookup made an evaluation temperror (the domain evaluated when not known).
@@ -688,7 +673,8 @@ fn unauthorized(identity: Identity<'_>, ip: IpAddr, evaluation: &Evaluation) -> 
                  mail server; \"v=spf1 a -all\" when its A/AAAA records are that server's \
                  addresses)"
             ),
-        }),
+        })
+        .change(publish_with(at, None, &term, identity)),
         SpfResult::PermError => Finding::new(
             code,
             format!(
@@ -714,13 +700,17 @@ fn unauthorized(identity: Identity<'_>, ip: IpAddr, evaluation: &Evaluation) -> 
                     format!("send from {ip} with a HELO name whose SPF record lists it")
                 }
             };
-            Finding::new(
+            let finding = Finding::new(
                 code,
                 format!("{ip} is not authorized to send {whose}: SPF result {result} ({decided})"),
             )
             .fix(format!(
                 "Add `{term}` to the SPF record at {at}: \"{fixed}\"; or, {instead}"
-            ))
+            ));
+            match evaluation.record() {
+                Some(record) => finding.change(publish_with(at, Some(record), &term, identity)),
+                None => finding,
+            }
         }
     };
     Some(
@@ -736,6 +726,26 @@ fn unauthorized(identity: Identity<'_>, ip: IpAddr, evaluation: &Evaluation) -> 
             .evidence("reason", &evaluation.reason)
             .evidence("lookups", evaluation.lookups)
             .evidence("void_lookups", evaluation.void_lookups),
+    )
+}
+
+/// The change that authorises `term` at `at`: added to its `record`, or, without one, a record
+/// of its own ending in `~all` (`-all` for a HELO name, which names one server).
+fn publish_with(at: &str, record: Option<&str>, term: &str, identity: Identity<'_>) -> Change {
+    let all = match (record, identity) {
+        (Some(_), _) => None,
+        (None, Identity::Helo(_)) => Some("-all".to_owned()),
+        (None, Identity::MailFrom(_)) => Some("~all".to_owned()),
+    };
+    Change::new(
+        at,
+        Kind::Spf,
+        record,
+        Edit {
+            add: vec![term.to_owned()],
+            all,
+            ..Edit::default()
+        },
     )
 }
 

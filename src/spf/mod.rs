@@ -11,6 +11,7 @@
 //!   trace and `spf.ip-not-authorized`; it passes the RFC 7208 test suite (`tests/spf_suite`).
 
 mod checks;
+pub mod edit;
 pub mod eval;
 pub mod macros;
 pub mod record;

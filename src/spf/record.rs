@@ -512,11 +512,42 @@ fn parse_mechanism(name: &str, rest: &str) -> Result<Mechanism, TermError> {
             format!("unknown mechanism `{name}`: did you mean `all`? (§5)"),
             Some("all".to_owned()),
         )),
-        _ => Err(error(format!(
+        _ => Err(misspelt(name, rest)),
+    }
+}
+
+/// The names a term before `:` or `/` may have been meant as: the mechanisms (§5), and the
+/// modifiers people write as if they were mechanisms (§6).
+const TERM_NAMES: &[&str] = &[
+    "all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists", "redirect", "exp",
+];
+
+/// The error for an unknown mechanism: "did you mean" the name it is one typo away from, with
+/// the term rewritten under that name when it then parses (`inlcude:_spf.example.com` →
+/// `include:_spf.example.com`), so that the corrected record keeps what was meant.
+fn misspelt(name: &str, rest: &str) -> TermError {
+    let meant = crate::typo::closest(name, TERM_NAMES);
+    if meant.is_empty() {
+        return error(format!(
             "unknown mechanism `{name}`: the mechanisms are all, include, a, mx, ptr, ip4, ip6 \
              and exists; a modifier is written name=value (§4.6.1, §5)"
-        ))),
+        ));
     }
+    let suggestion = match meant.as_slice() {
+        [modifier @ ("redirect" | "exp")] => rest
+            .strip_prefix(':')
+            .map(|target| format!("{modifier}={target}")),
+        [mechanism] => Some(format!("{mechanism}{rest}")),
+        _ => None,
+    }
+    .filter(|term| parse_term(term).is_ok());
+    (
+        format!(
+            "unknown mechanism `{name}`: did you mean `{}`? (§5)",
+            meant.join("` or `")
+        ),
+        suggestion,
+    )
 }
 
 /// `ip4:<network>[/<length>]`
@@ -807,6 +838,20 @@ mod tests {
         let e = one_error("v=spf1 ip4:192.0.2.1 moo -all");
         assert_eq!((e.offset, e.term.as_str()), (21, "moo"));
         assert!(e.reason.contains("unknown mechanism `moo`"), "{e}");
+        assert_eq!(e.suggestion, None);
+
+        // A typo of a mechanism: did you mean, and the term rewritten under the meant name.
+        let e = one_error("v=spf1 inlcude:_spf.google.com ~all");
+        assert!(e.reason.contains("did you mean `include`?"), "{e}");
+        assert_eq!(e.suggestion.as_deref(), Some("include:_spf.google.com"));
+        let e = one_error("v=spf1 -ipv4:192.0.2.1");
+        assert_eq!(e.suggestion.as_deref(), Some("-ip4:192.0.2.1"));
+        let e = one_error("v=spf1 redirct:_spf.example.com");
+        assert_eq!(e.suggestion.as_deref(), Some("redirect=_spf.example.com"));
+        // Meant as a mechanism whose argument is wrong anyway: no suggestion.
+        let e = one_error("v=spf1 inlcude");
+        assert!(e.reason.contains("did you mean `include`?"), "{e}");
+        assert_eq!(e.suggestion, None);
 
         let e = one_error("v=spf1 ip4:192.0.2.1 redirect:_spf.example.com");
         assert!(e.reason.contains("is a modifier"), "{e}");

@@ -11,6 +11,7 @@ mod dkim;
 mod dmarc;
 mod faults;
 mod files;
+mod fixes;
 mod help;
 mod mta_sts;
 mod mx;

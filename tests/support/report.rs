@@ -48,6 +48,26 @@ pub struct Report {
     /// The MX hosts' TLSA records.
     #[serde(default)]
     pub dane: Option<DaneOut>,
+    /// One complete record per DNS name, every fix to it applied (absent when none).
+    #[serde(default)]
+    pub records_to_publish: Vec<RecordToPublishOut>,
+    /// The domain sends and receives no mail: sender advice is left out.
+    #[serde(default)]
+    pub parked: bool,
+}
+
+/// A record to publish.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordToPublishOut {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub value: String,
+    pub replaces: Option<String>,
+    pub fixes: Vec<String>,
+    #[serde(default)]
+    pub steps: Vec<String>,
 }
 
 /// The DNSSEC area.
