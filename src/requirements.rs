@@ -97,9 +97,10 @@ pub struct Requirement {
 }
 
 /// One line per provider, in their order: how many of its requirements are not met, and how
-/// the rest stand (`Gmail and Yahoo: 2 of 8 not met (3 met, 3 not checked) — every row with
-/// --verbose`). The text formats show these instead of the full table unless asked.
-pub fn summary_lines(requirements: &[Requirement]) -> Vec<String> {
+/// the rest stand (`Gmail and Yahoo: 2 of 8 not met (3 met, 3 not checked)`), then `after`
+/// (where the format shows every row). The text formats show these instead of the full table
+/// unless asked.
+pub fn summary_lines(requirements: &[Requirement], after: &str) -> Vec<String> {
     let mut providers: Vec<&str> = Vec::new();
     for requirement in requirements {
         if !providers.contains(&requirement.provider.as_str()) {
@@ -132,7 +133,7 @@ pub fn summary_lines(requirements: &[Requirement]) -> Vec<String> {
                 format!(" ({})", others.join(", "))
             };
             format!(
-                "{provider}: {} of {} not met{others} — every row with --verbose",
+                "{provider}: {} of {} not met{others}{after}",
                 count(RequirementStatus::NotMet),
                 of.len(),
             )

@@ -176,6 +176,36 @@ impl Tag {
     pub fn key(&self) -> String {
         self.name.to_ascii_lowercase()
     }
+
+    /// What the tag asks receivers, in a few words, for a person reading the record (the tags
+    /// of RFC 9989 §4.7; `pct`, `rf` and `ri` are RFC 7489's, §6.3); `None` for a tag no RFC
+    /// defines.
+    pub fn meaning(&self) -> Option<&'static str> {
+        let meaning = match self.key().as_str() {
+            "v" => "version: marks the record as DMARC",
+            "p" => {
+                "policy for mail that fails DMARC: none (monitor), quarantine (spam folder) or reject"
+            }
+            "sp" => "policy for subdomains (p when absent)",
+            "np" => "policy for subdomains that do not exist (sp when absent)",
+            "t" => "testing mode: y asks receivers to apply one policy step lower",
+            "psd" => "whether the domain is a public suffix domain",
+            "adkim" => {
+                "DKIM alignment: s (strict) exact domain, r (relaxed) same organisational domain"
+            }
+            "aspf" => {
+                "SPF alignment: s (strict) exact domain, r (relaxed) same organisational domain"
+            }
+            "fo" => "when to send failure reports (with ruf)",
+            "rua" => "where receivers send daily aggregate reports",
+            "ruf" => "where receivers send failure reports (few receivers do)",
+            "pct" => "share of failing mail the policy applies to (legacy)",
+            "ri" => "requested interval between aggregate reports, in seconds (legacy)",
+            "rf" => "format of failure reports (legacy)",
+            _ => return None,
+        };
+        Some(meaning)
+    }
 }
 
 /// How serious a parse diagnostic is.

@@ -18,11 +18,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use askama::Template;
 use serde::Serialize;
 
+use super::link::{self, Segment};
 use super::ranking;
+use super::readable;
 use super::summary::{self, AreaLine};
 use super::table::{list_cell_text, verdict_word};
 use super::visible::visible;
-use super::{Areas, DomainAreas, TargetReport, unknown_line};
+use super::{Areas, DomainAreas, FixAbove, TargetReport, unknown_line};
 use crate::dkim::{DkimReport, SelectorReport, SelectorStatus};
 use crate::dmarc::DmarcReport;
 use crate::dnsbl::{ListAnswer, ListStatus};
@@ -31,7 +33,7 @@ use crate::finding::{Finding, Severity, Verdict};
 use crate::ip::IpReport;
 use crate::mx::{HostReport, MxReport};
 use crate::publish::RecordToPublish;
-use crate::requirements::Requirement;
+use crate::requirements::{self, Requirement};
 use crate::score::area_label;
 use crate::spf::{LOOKUP_LIMIT, Node, SpfReport, VOID_LIMIT};
 
@@ -113,6 +115,11 @@ fn shown(text: &str) -> String {
     visible(text, MAX_TEXT_CHARS, true, "; see --format json")
 }
 
+/// A text shown with its web addresses and RFC references as links ([`link::linked`]).
+fn linked(text: &str) -> Vec<Segment> {
+    link::linked(&shown(text))
+}
+
 /// The serialized name of an enum value (`syntax-error`, `not-listed`): the words of the JSON.
 fn word<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -130,6 +137,7 @@ struct Page {
     generated: String,
     version: &'static str,
     incomplete_note: &'static str,
+    parked_note: &'static str,
     /// One row per target; shown when there is more than one.
     summary: Vec<SummaryRow>,
     targets: Vec<TargetView>,
@@ -156,6 +164,7 @@ impl Page {
                         || "-".to_owned(),
                         |(severity, code)| format!("{severity} {code}"),
                     ),
+                    incomplete: rows[i].incomplete,
                 })
                 .collect()
         } else {
@@ -166,11 +175,22 @@ impl Page {
             generated: Timestamp::from(generated).to_string(),
             version: env!("CARGO_PKG_VERSION"),
             incomplete_note: super::INCOMPLETE_NOTE,
+            parked_note: super::table::PARKED_NOTE,
             summary,
             targets: reports
                 .iter()
                 .enumerate()
-                .map(|(i, r)| TargetView::new(i, r))
+                .map(|(i, r)| {
+                    let mut view = TargetView::new(i, r);
+                    // The data of one target, for whoever wants it; a bulk page would double in
+                    // size, and `--format json` has it all.
+                    if reports.len() == 1 {
+                        view.raw_json = serde_json::to_string_pretty(r)
+                            .map(|json| visible(&json, json.len(), true, ""))
+                            .ok();
+                    }
+                    view
+                })
                 .collect(),
         }
     }
@@ -186,6 +206,8 @@ struct SummaryRow {
     grade: String,
     score: u8,
     worst: String,
+    /// `incomplete` when something could not be determined.
+    incomplete: bool,
 }
 
 /// Everything shown for one target.
@@ -200,6 +222,8 @@ struct TargetView {
     counts: Vec<Count>,
     /// What could not be determined, one line each; empty for a complete audit.
     unknown: Vec<String>,
+    /// A domain that sends and receives no mail: sender advice is left out.
+    parked: bool,
     /// The DNS servers asked.
     resolvers: String,
     /// The arithmetic from 100 to the score.
@@ -214,6 +238,8 @@ struct TargetView {
     top_fixes: Vec<TopFixView>,
     findings: Vec<FindingView>,
     requirements: Vec<RequirementView>,
+    /// One line per mailbox provider: how many of its requirements are not met.
+    requirement_lines: Vec<String>,
     areas: Vec<AreaView>,
     spf: Option<SpfView>,
     dmarc: Option<DmarcView>,
@@ -229,31 +255,43 @@ struct TargetView {
     smtp: Vec<SmtpSessionView>,
     /// MTA-STS and TLS-RPT: their facts.
     transport: Vec<FactsView>,
+    /// The report as JSON (a page of one target only).
+    raw_json: Option<String>,
 }
 
 /// An area shown as its facts, one a row, and a text shown as fetched (the MTA-STS policy).
 struct FactsView {
     title: &'static str,
+    /// The section's id within the target's.
+    id: &'static str,
     verdict: &'static str,
-    facts: Vec<Pair>,
+    facts: Vec<LinkedPair>,
     text: Option<String>,
+}
+
+/// A label and a value whose web addresses are links.
+struct LinkedPair {
+    key: String,
+    value: Vec<Segment>,
 }
 
 impl FactsView {
     fn new(
         title: &'static str,
+        id: &'static str,
         verdict: Verdict,
         facts: Vec<(&'static str, String)>,
         text: Option<&str>,
     ) -> FactsView {
         FactsView {
             title,
+            id,
             verdict: verdict_word(verdict),
             facts: facts
                 .into_iter()
-                .map(|(key, value)| Pair {
+                .map(|(key, value)| LinkedPair {
                     key: key.to_owned(),
-                    value: shown(&value),
+                    value: linked(&value),
                 })
                 .collect(),
             text: text.map(|t| shown(&t.replace("\r\n", "\n"))),
@@ -321,6 +359,7 @@ impl TargetView {
                 .iter()
                 .map(|u| shown(&unknown_line(u)))
                 .collect(),
+            parked: report.parked,
             resolvers: report.resolvers.join(", "),
             explanation: report.scoring.explanation.clone(),
             caps: report
@@ -352,25 +391,20 @@ impl TargetView {
                 })
                 .collect(),
             records: RecordView::all(report),
-            top_fixes: report
-                .scoring
-                .top_fixes
+            top_fixes: TopFixView::all(report),
+            findings: report
+                .findings
                 .iter()
-                .map(|f| TopFixView {
-                    code: f.code.clone(),
-                    severity: f.severity.as_str(),
-                    gain: f.gain,
-                    fix: shown(&f.fix),
-                })
+                .map(|f| FindingView::new(f, report.fix_shown_above(f)))
                 .collect(),
-            findings: report.findings.iter().map(FindingView::new).collect(),
             requirements: report
                 .requirements()
                 .iter()
                 .map(RequirementView::new)
                 .collect(),
+            requirement_lines: requirements::summary_lines(report.requirements(), ""),
             areas: summary::areas(&report.areas)
-                .into_iter()
+                .iter()
                 .map(AreaView::new)
                 .collect(),
             ..TargetView::default()
@@ -399,6 +433,7 @@ impl TargetView {
         self.transport = vec![
             FactsView::new(
                 "MTA-STS",
+                "mta-sts",
                 areas.mta_sts.verdict,
                 summary::mta_sts_facts(&areas.mta_sts),
                 areas
@@ -409,12 +444,14 @@ impl TargetView {
             ),
             FactsView::new(
                 "TLS-RPT",
+                "tls-rpt",
                 areas.tls_rpt.verdict,
                 summary::tls_rpt_facts(&areas.tls_rpt),
                 None,
             ),
             FactsView::new(
                 "BIMI",
+                "bimi",
                 areas.bimi.verdict,
                 summary::bimi_facts(&areas.bimi),
                 None,
@@ -487,7 +524,27 @@ struct TopFixView {
     code: String,
     severity: &'static str,
     gain: u8,
-    fix: String,
+    /// The name of the record to publish that makes this fix, shown instead of the fix.
+    record: Option<String>,
+    fix: Vec<Segment>,
+}
+
+impl TopFixView {
+    /// The fixes to make first; one that a record to publish makes names the record.
+    fn all(report: &TargetReport) -> Vec<TopFixView> {
+        report
+            .scoring
+            .top_fixes
+            .iter()
+            .map(|f| TopFixView {
+                code: f.code.clone(),
+                severity: f.severity.as_str(),
+                gain: f.gain,
+                record: report.record_fixing(&f.code).map(|r| shown(&r.name)),
+                fix: linked(&f.fix),
+            })
+            .collect()
+    }
 }
 
 /// A label and a value, for evidence and key facts.
@@ -499,35 +556,50 @@ struct Pair {
 struct FindingView {
     severity: &'static str,
     code: &'static str,
-    message: String,
-    fix: Option<String>,
-    evidence: Vec<Pair>,
+    message: Vec<Segment>,
+    /// Where the fix is already shown (`fix 2 above`, `the record for _dmarc.example.com
+    /// above`), instead of the fix.
+    fix_above: Option<String>,
+    fix: Option<Vec<Segment>>,
+    evidence: Vec<EvidenceView>,
 }
 
+/// One piece of a finding's evidence, as lines for people ([`readable`]).
+struct EvidenceView {
+    key: String,
+    lines: Vec<String>,
+    /// Too many lines to show open: they go in a `<details>`.
+    folded: bool,
+}
+
+/// More evidence lines than this are folded away.
+const OPEN_LINES: usize = 6;
+
 impl FindingView {
-    fn new(finding: &Finding) -> FindingView {
+    fn new(finding: &Finding, above: Option<FixAbove<'_>>) -> FindingView {
         FindingView {
             severity: finding.severity.as_str(),
             code: finding.code.as_str(),
-            message: shown(&finding.message),
-            fix: finding.fix.as_deref().map(shown),
+            message: linked(&finding.message),
+            fix_above: above.map(|above| match above {
+                FixAbove::First(n) => format!("fix {n} of \"Do this first\""),
+                FixAbove::Record(name) => format!("the record for {} above", shown(name)),
+            }),
+            fix: finding.fix.as_deref().map(linked),
             evidence: finding
                 .evidence
                 .iter()
-                .map(|(key, value)| Pair {
-                    key: shown(key),
-                    value: shown(&evidence_text(value)),
+                .map(|(key, value)| {
+                    let lines: Vec<String> =
+                        readable::lines(value).iter().map(|l| shown(l)).collect();
+                    EvidenceView {
+                        key: shown(&key.replace('_', " ")),
+                        folded: lines.len() > OPEN_LINES,
+                        lines,
+                    }
                 })
                 .collect(),
         }
-    }
-}
-
-/// A string as itself, anything else as indented JSON.
-fn evidence_text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(text) => text.clone(),
-        other => serde_json::to_string_pretty(other).unwrap_or_default(),
     }
 }
 
@@ -562,18 +634,31 @@ impl RequirementView {
     }
 }
 
+/// An area's tile in the overview: its verdict and the first line of what was found.
 struct AreaView {
     area: &'static str,
     verdict: &'static str,
-    found: Vec<String>,
+    /// The first lines of what was found.
+    headline: Vec<String>,
+    /// How many more lines the area's section holds.
+    more: usize,
 }
 
+/// How many lines of an area a tile shows.
+const TILE_LINES: usize = 2;
+
 impl AreaView {
-    fn new(line: AreaLine) -> AreaView {
+    fn new(line: &AreaLine) -> AreaView {
         AreaView {
             area: line.area,
             verdict: verdict_word(line.verdict),
-            found: line.found.into_iter().map(|f| shown(&f)).collect(),
+            headline: line
+                .found
+                .iter()
+                .take(TILE_LINES)
+                .map(|f| shown(f))
+                .collect(),
+            more: line.found.len().saturating_sub(TILE_LINES),
         }
     }
 }
@@ -598,6 +683,7 @@ impl SpfView {
     fn new(report: &SpfReport) -> SpfView {
         let mut tree = Vec::new();
         tree_rows(&report.tree, 0, &mut tree);
+        nest(&mut tree);
         SpfView {
             verdict: verdict_word(report.verdict),
             domain: shown(&report.domain),
@@ -655,6 +741,10 @@ struct TreeRow {
     /// The running total is past the limit at this node.
     over_limit: bool,
     void_lookups: usize,
+    /// The node has children: a nested list opens after it.
+    opens: bool,
+    /// How many nested lists close after it (the levels back up to the next node's).
+    closes: usize,
 }
 
 fn tree_rows(node: &Node, depth: usize, rows: &mut Vec<TreeRow>) {
@@ -675,9 +765,25 @@ fn tree_rows(node: &Node, depth: usize, rows: &mut Vec<TreeRow>) {
         cumulative_lookups: node.cumulative_lookups,
         over_limit: node.cumulative_lookups > LOOKUP_LIMIT,
         void_lookups: node.void_lookups,
+        opens: !node.children.is_empty(),
+        closes: 0,
     });
     for child in &node.children {
         tree_rows(child, depth + 1, rows);
+    }
+}
+
+/// How many nested lists close after each row of a depth-first tree: as many levels as the next
+/// row is shallower (all of them after the last), so that the list markup is balanced.
+fn nest(rows: &mut [TreeRow]) {
+    let depths: Vec<usize> = rows.iter().map(|r| r.depth).collect();
+    for (i, row) in rows.iter_mut().enumerate() {
+        let next = depths.get(i + 1).copied().unwrap_or(0);
+        row.closes = if row.opens {
+            0
+        } else {
+            row.depth.saturating_sub(next)
+        };
     }
 }
 
@@ -706,6 +812,8 @@ struct TagView {
     name: String,
     value: String,
     status: String,
+    /// What the tag asks receivers.
+    meaning: &'static str,
     understood: String,
 }
 
@@ -743,10 +851,13 @@ impl DmarcView {
                     name: shown(&t.name),
                     value: shown(&t.value),
                     status: word(&t.status),
+                    meaning: t
+                        .meaning()
+                        .unwrap_or("not a DMARC tag: receivers ignore it"),
                     understood: t
                         .understood
                         .as_ref()
-                        .map(|v| shown(&evidence_text(v)))
+                        .map(|v| shown(&readable::inline(v)))
                         .unwrap_or_default(),
                 })
                 .collect(),
@@ -758,7 +869,10 @@ impl DmarcView {
                     shown(&format!("{}: {tag}{}", word(&n.level), n.message))
                 })
                 .collect(),
-            policy: report.effective_policy.as_ref().map(|p| shown(&p.why)),
+            policy: report.effective_policy.as_ref().map(|p| {
+                let requested = p.requested.map_or("none applies", |p| p.as_str());
+                shown(&format!("{requested} ({})", p.why))
+            }),
             destinations: report
                 .report_destinations
                 .iter()
@@ -789,7 +903,6 @@ struct SelectorView {
     selector: String,
     source: String,
     provider: String,
-    name: String,
     status: String,
     /// Whether a key record was found (the row is highlighted).
     has_key: bool,
@@ -829,7 +942,6 @@ impl SelectorView {
             selector: shown(&s.selector),
             source: word(&s.source),
             provider: s.provider.as_deref().map(shown).unwrap_or_default(),
-            name: shown(&s.name),
             status: word(&s.status),
             has_key: s.status == SelectorStatus::Key,
             no_record: s.status == SelectorStatus::NoRecord,
@@ -860,7 +972,6 @@ struct MxView {
     name: String,
     answer: String,
     aliases: String,
-    records: Vec<String>,
     null_mx: bool,
     hosts: Vec<HostView>,
 }
@@ -890,11 +1001,6 @@ impl MxView {
             name: shown(&report.name),
             answer: shown(&report.answer),
             aliases: shown(&report.aliases.join(" → ")),
-            records: report
-                .records
-                .iter()
-                .map(|mx| shown(&format!("{} {}", mx.preference, mx.exchange)))
-                .collect(),
             null_mx: report.null_mx,
             hosts: report
                 .hosts
@@ -1008,7 +1114,9 @@ struct MatrixCell {
     class: &'static str,
     text: String,
     /// The list's TXT reason or why it gave no answer.
-    detail: String,
+    detail: Vec<Segment>,
+    /// The list's removal page, for a listed item (an http(s) address only).
+    removal: Option<String>,
 }
 
 impl Matrix {
@@ -1040,7 +1148,8 @@ impl Matrix {
                                 || MatrixCell {
                                     class: "absent",
                                     text: "-".to_owned(),
-                                    detail: String::new(),
+                                    detail: Vec::new(),
+                                    removal: None,
                                 },
                                 matrix_cell,
                             )
@@ -1077,7 +1186,10 @@ fn matrix_cell(answer: &ListAnswer) -> MatrixCell {
     MatrixCell {
         class,
         text: text.trim_end().to_owned(),
-        detail: shown(&detail.join("; ")),
+        detail: linked(&detail.join("; ")),
+        removal: (answer.status == ListStatus::Listed)
+            .then(|| answer.removal.as_deref().and_then(link::web_url))
+            .flatten(),
     }
 }
 
@@ -1147,13 +1259,16 @@ mod tests {
 
     /// A page of one target whose every DNS-sourced string is hostile.
     fn hostile_page() -> String {
-        let finding = Finding::new(Code::SpfSyntax, format!("bad term {HOSTILE}"))
-            .fix(format!("v=spf1 {HOSTILE} -all"))
-            .evidence("record", HOSTILE);
+        let finding = Finding::new(
+            Code::SpfSyntax,
+            format!("bad term {HOSTILE} javascript:alert(1) https://a.example/\"onclick=alert(1)"),
+        )
+        .fix(format!("v=spf1 {HOSTILE} -all"))
+        .evidence("record", HOSTILE);
         let target = TargetView {
             anchor: anchor(0),
             target: shown("hostile.test"),
-            findings: vec![FindingView::new(&finding)],
+            findings: vec![FindingView::new(&finding, None)],
             spf: Some(SpfView {
                 verdict: "fail",
                 domain: shown("hostile.test"),
@@ -1175,6 +1290,7 @@ mod tests {
             generated: Timestamp::from(UNIX_EPOCH).to_string(),
             version: "test",
             incomplete_note: crate::report::INCOMPLETE_NOTE,
+            parked_note: "",
             summary: Vec::new(),
             targets: vec![target],
         }
@@ -1224,9 +1340,17 @@ mod tests {
                 "<{tag}>"
             );
             assert!(!tag.contains("src="), "<{tag}> loads something");
-            assert!(!tag.contains("://"), "<{tag}> names a URL");
+            assert!(
+                !tag.contains("://") || tag.starts_with("a href="),
+                "<{tag}> names a URL"
+            );
             if let Some(at) = tag.find("href=") {
-                assert!(tag[at..].starts_with("href=\"#"), "<{tag}> links out");
+                let web = tag.starts_with("a href=\"https://")
+                    && tag.ends_with("\" rel=\"noreferrer noopener\"");
+                assert!(
+                    tag[at..].starts_with("href=\"#") || web,
+                    "<{tag}> links out"
+                );
             }
         }
         let style = html
@@ -1235,6 +1359,21 @@ mod tests {
             .and_then(|s| s.split("</style>").next())
             .expect("inline style");
         assert!(!style.contains("url(") && !style.contains("@import"));
+    }
+
+    #[test]
+    fn only_web_addresses_become_links_and_their_text_is_escaped() {
+        let html = hostile_page();
+        let links: Vec<&str> = tags(&html)
+            .into_iter()
+            .filter(|t| t.starts_with("a href=\"http"))
+            .collect();
+        assert_eq!(
+            links,
+            ["a href=\"https://a.example/\" rel=\"noreferrer noopener\""]
+        );
+        assert!(html.contains("javascript:alert(1)"), "shown as text");
+        assert!(!html.contains("href=\"javascript"));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 pub mod html;
 pub mod json;
+mod link;
 pub mod markdown;
 pub mod ranking;
+mod readable;
 pub mod stream;
 pub mod summary;
 pub mod table;

@@ -147,7 +147,9 @@ fn write_report(
         if options.verbose {
             write_requirements(out, report.requirements(), color)?;
         } else {
-            for line in requirements::summary_lines(report.requirements()) {
+            for line in
+                requirements::summary_lines(report.requirements(), " — every row with --verbose")
+            {
                 write_wrapped(out, "", &line, width)?;
             }
         }
@@ -203,7 +205,7 @@ fn severity_style(severity: Severity, text: &str, color: bool) -> String {
 }
 
 /// What a parked domain's report says under its grade.
-const PARKED_NOTE: &str = "Parked: this domain sends no mail (v=spf1 -all) and receives none \
+pub(crate) const PARKED_NOTE: &str = "Parked: this domain sends no mail (v=spf1 -all) and receives none \
     (null MX), so advice only senders need (a DKIM key, DMARC reports, the mailbox providers' \
     sender requirements) is left out.";
 

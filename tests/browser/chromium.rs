@@ -103,6 +103,55 @@ pub fn screenshot(page: &Path, png: &Path) -> Vec<String> {
     trap.requests()
 }
 
+/// Prints `page` to `pdf` as the browser's "Save as PDF" does (the page's `@page` size, no
+/// header or footer); returns the requests the page sent.
+pub fn print_pdf(page: &Path, pdf: &Path) -> Vec<String> {
+    let trap = Trap::start();
+    let profile = tempfile::tempdir().expect("profile directory");
+    run(
+        &trap,
+        profile.path(),
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".to_owned(),
+        ],
+        page,
+    );
+    trap.requests()
+}
+
+/// The number of pages of `pdf` and the size of its first page in points, read by poppler's
+/// `pdfinfo` (`scripts/test` installs poppler-utils).
+pub fn pdf_pages(pdf: &Path) -> (usize, String) {
+    let output = Command::new("pdfinfo")
+        .arg(pdf)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run pdfinfo ({e}): the printed report is measured with it. Run \
+                 scripts/test as root (it installs it), or: apt-get install \
+                 --no-install-recommends poppler-utils"
+            )
+        });
+    assert!(
+        output.status.success(),
+        "pdfinfo failed on {}",
+        pdf.display()
+    );
+    let info = String::from_utf8_lossy(&output.stdout).into_owned();
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map_or_else(
+                || panic!("no {name} in pdfinfo's output: {info}"),
+                |rest| rest.trim_start_matches(':').trim().to_owned(),
+            )
+    };
+    let pages = field("Pages").parse().expect("a page count");
+    (pages, field("Page size"))
+}
+
 /// Runs the browser on `page` with `action` flags; returns its standard output.
 fn run(trap: &Trap, profile: &Path, action: &[String], page: &Path) -> Vec<u8> {
     let page = page.canonicalize().expect("page path");

@@ -32,7 +32,7 @@ use traffic::Watched;
 const TEMPLATE_ELEMENTS: &[&str] = &[
     "html", "head", "meta", "title", "style", "body", "header", "main", "footer", "section", "div",
     "h1", "h2", "h3", "h4", "p", "span", "strong", "code", "pre", "a", "br", "table", "thead",
-    "tbody", "tr", "th", "td", "ul", "li", "dl", "dt", "dd",
+    "tbody", "tr", "th", "td", "ul", "ol", "li", "dl", "dt", "dd", "details", "summary",
 ];
 
 /// The attributes the template writes.
@@ -45,8 +45,11 @@ const TEMPLATE_ATTRIBUTES: &[&str] = &[
     "class",
     "id",
     "href",
-    "style",
+    "rel",
 ];
+
+/// The one `rel` of a link that leaves the page: no referrer sent, no handle on this page.
+const LINK_REL: &str = "noreferrer noopener";
 
 /// The strings of `hostile.test`'s records that a browser must show as text.
 const HOSTILE_TEXT: &[&str] = &[
@@ -157,10 +160,8 @@ fn problems(dom: &Dom) -> Vec<String> {
                 ));
             } else if !TEMPLATE_ATTRIBUTES.contains(&name.as_str()) {
                 found.push(format!("attribute {name}={value:?} on <{}>", element.name));
-            } else if name == "href" && !value.starts_with('#') {
-                found.push(format!("link to {value:?}"));
-            } else if name == "style" && !is_indent(value) {
-                found.push(format!("style attribute {value:?}"));
+            } else if name == "href" && !value.starts_with('#') && !is_web_link(element, value) {
+                found.push(format!("link to {value:?} on <{}>", element.name));
             }
         }
     }
@@ -174,12 +175,13 @@ fn problems(dom: &Dom) -> Vec<String> {
     found
 }
 
-/// The one style attribute the template writes: the SPF tree's indentation.
-fn is_indent(style: &str) -> bool {
-    style
-        .strip_prefix("padding-left: ")
-        .and_then(|v| v.strip_suffix("ex"))
-        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+/// A link out of the page as the template writes it: an `<a>` to an `http://` or `https://`
+/// address, with [`LINK_REL`]. Any other scheme (`javascript:`, `data:`) is a problem.
+fn is_web_link(element: &dom::Element, href: &str) -> bool {
+    let lower = href.to_ascii_lowercase();
+    element.name == "a"
+        && (lower.starts_with("https://") || lower.starts_with("http://"))
+        && element.attribute("rel") == Some(LINK_REL)
 }
 
 /// The report file: self-contained, with a strict CSP, nothing that runs or loads.
@@ -309,7 +311,7 @@ fn a_good_domain_shows_its_grade_records_tree_keys_and_hosts() {
         "v=spf1 mx ip4:192.0.2.0/24 -all",
         "DNS lookups: 1 of 10",
         // DMARC: where it was found and its tags.
-        "Found at _dmarc.good.test.",
+        "Found at _dmarc.good.test;",
         "adkim",
         // DKIM: the selector, key type and size.
         "selector1",
@@ -340,6 +342,7 @@ fn several_targets_get_a_summary_linking_to_a_section_each() {
     let links: Vec<&str> = file
         .named("a")
         .filter_map(|a| a.attribute("href"))
+        .filter(|href| href.starts_with('#'))
         .collect();
     // The summary ranks worst first: hostile.test (the second target) before good.test.
     assert_eq!(links, ["#target-2", "#target-1"]);
@@ -375,6 +378,175 @@ fn without_output_the_report_goes_to_a_dated_file_under_reports() {
     assert!(name.bytes().all(|b| b.is_ascii_digit() || b == b'-'));
     let html = fs::read_to_string(dir.path().join(path)).expect("the dated report exists");
     assert!(html.contains("<title>mailaudit report: good.test</title>"));
+}
+
+/// The visible text of `html` outside its raw-JSON `<details>` (there is at most one per target).
+fn text_outside_raw_json(html: &str) -> String {
+    let mut rest = html;
+    let mut kept = String::new();
+    while let Some(start) = rest.find("<details class=\"raw\">") {
+        kept.push_str(&rest[..start]);
+        let after = &rest[start..];
+        let end = after.find("</details>").expect("the raw JSON details end");
+        rest = &after[end..];
+    }
+    kept.push_str(rest);
+    Dom::parse(&kept).text
+}
+
+/// No JSON text (`{"`, `":`) in what a person reads: evidence is words and lists, and JSON is
+/// only in the raw-JSON details, which the page has.
+fn assert_no_json_outside_raw(html: &str, name: &str) {
+    let raw = Dom::parse(html)
+        .named("details")
+        .filter(|d| d.attribute("class") == Some("raw"))
+        .count();
+    assert_eq!(raw, 1, "{name}: one raw-JSON details element");
+    assert!(
+        Dom::parse(html).text.contains("\"schema_version\":"),
+        "{name}: the raw JSON is in the page, so the check below can see JSON"
+    );
+    let text = text_outside_raw_json(html);
+    for json in ["{\"", "\":"] {
+        if let Some(at) = text.find(json) {
+            let from = text[..at]
+                .char_indices()
+                .rev()
+                .nth(60)
+                .map_or(0, |(i, _)| i);
+            panic!(
+                "{name}: JSON text {json:?} shown: …{}…",
+                &text[from..(at + 40).min(text.len())]
+            );
+        }
+    }
+}
+
+#[test]
+fn a_good_domain_prints_on_at_most_two_a4_pages() {
+    let dir = keep_dir();
+    let page = dir.join("good.test-print.html");
+    let html = render_report(&["good.test"], &page);
+    let pdf = dir.join("good.test.pdf");
+    let _ = fs::remove_file(&pdf);
+    let requests = chromium::print_pdf(&page, &pdf);
+    assert_eq!(
+        Watched::from_page(&html).judge(&requests, "good.test (printed)"),
+        Vec::<String>::new(),
+        "printing sent requests the page could have caused"
+    );
+    let (pages, size) = chromium::pdf_pages(&pdf);
+    assert!(size.contains("(A4)"), "not printed on A4: {size}");
+    assert!(pages <= 2, "good.test prints on {pages} A4 pages");
+    // The control: the same page without its print style takes more, so the count is of the
+    // report and not of an empty document.
+    let unstyled = dir.join("good.test-print-unstyled.html");
+    fs::write(&unstyled, html.replace("@media print", "@media never")).expect("write");
+    let unstyled_pdf = dir.join("good.test-unstyled.pdf");
+    chromium::print_pdf(&unstyled, &unstyled_pdf);
+    let (unstyled_pages, _) = chromium::pdf_pages(&unstyled_pdf);
+    assert!(
+        unstyled_pages > pages,
+        "without the print style it takes {unstyled_pages} pages, with it {pages}"
+    );
+}
+
+#[test]
+fn a_listed_domain_links_to_its_removal_page() {
+    let page = keep_dir().join("spammy.dnsbl.test.html");
+    let html = render_report(&["spammy.dnsbl.test"], &page);
+    assert_self_contained(&html);
+    let dom = open_in_browser(&page, "spammy.dnsbl.test", &Watched::from_page(&html));
+    // fixtures/dnsbl/working.toml: DBL's removal page.
+    let removal: Vec<&dom::Element> = dom
+        .named("a")
+        .filter(|a| a.attribute("href") == Some("https://dbl.test/remove"))
+        .collect();
+    assert!(!removal.is_empty(), "the removal page is not a link");
+    for link in removal {
+        assert_eq!(link.attribute("rel"), Some(LINK_REL));
+    }
+    assert!(dom.text.contains("LISTED"), "the matrix shows the listing");
+    let listed_cell = dom
+        .named("td")
+        .any(|td| td.attribute("class") == Some("listed"));
+    assert!(listed_cell, "the listed cell is coloured as listed");
+}
+
+#[test]
+fn evidence_is_written_for_people_not_as_json() {
+    let dir = keep_dir();
+    for domain in ["good.test", "spammy.dnsbl.test", "fixes.test"] {
+        let html = render_report(&[domain], &dir.join(format!("{domain}-text.html")));
+        assert_no_json_outside_raw(&html, domain);
+    }
+}
+
+#[test]
+fn a_hostile_record_never_becomes_a_link_of_another_scheme() {
+    let page = keep_dir().join("hostile.test-links.html");
+    let html = render_report(&["hostile.test"], &page);
+    let dom = Dom::parse(&html);
+    // fixtures/zones/hostile.test.zone: its BIMI record names javascript: and data: addresses.
+    for text in [
+        "l=javascript:alert(document.domain)",
+        "a=data:text/html,<script>",
+    ] {
+        assert!(dom.text.contains(text), "{text:?} is not shown as text");
+    }
+    let hrefs: Vec<&str> = dom.named("a").filter_map(|a| a.attribute("href")).collect();
+    assert!(
+        hrefs.iter().any(|h| h.starts_with("https://")),
+        "the page has links out (the check below sees them): {hrefs:?}"
+    );
+    for element in &dom.elements {
+        if let Some(href) = element.attribute("href") {
+            assert!(
+                href.starts_with('#') || is_web_link(element, href),
+                "<{}> links to {href:?}",
+                element.name
+            );
+        }
+    }
+    assert_eq!(problems(&dom), Vec::<String>::new());
+}
+
+#[test]
+fn a_bulk_report_opens_with_a_summary_worst_first_linking_to_each_section() {
+    let dir = chromium::workdir();
+    let page = dir.path().join("bulk.html");
+    let html = render_report(&["good.test", "spammy.dnsbl.test", "fixes.test"], &page);
+    assert_self_contained(&html);
+    let summary_at = html.find("<section id=\"summary\">").expect("a summary");
+    let first_target = html
+        .find("<section class=\"target\"")
+        .expect("target sections");
+    assert!(summary_at < first_target, "the summary comes first");
+    let file = Dom::parse(&html);
+    let ids: Vec<&str> = file
+        .named("section")
+        .filter(|s| s.attribute("class") == Some("target"))
+        .filter_map(|s| s.attribute("id"))
+        .collect();
+    assert_eq!(ids, ["target-1", "target-2", "target-3"], "input order");
+    let summary = Dom::parse(&html[summary_at..first_target]);
+    let links: Vec<&str> = summary
+        .named("a")
+        .filter_map(|a| a.attribute("href"))
+        .collect();
+    // spammy.dnsbl.test (F) before fixes.test (D) before good.test (A).
+    assert_eq!(links, ["#target-2", "#target-3", "#target-1"]);
+    let grades: Vec<&str> = summary
+        .named("span")
+        .filter_map(|s| s.attribute("class")?.strip_prefix("grade small grade-"))
+        .collect();
+    assert_eq!(grades, ["F", "D", "A"], "{}", summary.text);
+    for id in ids {
+        assert!(
+            id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "an id is only letters, digits and -: {id}"
+        );
+    }
 }
 
 /// The page of the controls: a script and an `onerror` handler that change the title.
