@@ -16,8 +16,8 @@ use crate::audit::{self, AuditOptions, Blocklists};
 use crate::bimi;
 use crate::bulk_list::BulkList;
 use crate::cli::{
-    AuditArgs, CatalogArgs, Cli, Command, CommonArgs, DnsArgs, FailOn, Format, IpArgs, OutputArgs,
-    ReportArgs, SmtpArgs,
+    AuditArgs, CatalogArgs, Cli, Command, CommonArgs, DnsArgs, FailOn, Format, IpArgs, MessageArgs,
+    OutputArgs, ReportArgs, SmtpArgs,
 };
 use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Monitor(args) => crate::monitor::run(&args),
         Command::History(args) => crate::monitor::history(&args),
         Command::Smtp(args) => run_smtp(&args),
+        Command::Message(args) => run_message(&args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "mailaudit", &mut io::stdout());
@@ -399,6 +400,61 @@ fn run_smtp(args: &SmtpArgs) -> anyhow::Result<ExitCode> {
         )
         .await
     })
+}
+
+/// `mailaudit message FILE|-`: the message is read and checked before any DNS is asked (a bad
+/// file exits 2 naming it), then analysed with the keys and policies asked through
+/// `--resolver`.
+fn run_message(args: &MessageArgs) -> anyhow::Result<ExitCode> {
+    let report_args = &args.common.report;
+    check_paths(
+        &report_args.output,
+        None,
+        &[Named::input("FILE", &args.file)],
+    )?;
+    if report_args.format == Format::Html {
+        anyhow::bail!("message has no HTML report yet: use --format table, markdown or json");
+    }
+    let mail_from = match args.mail_from.as_deref().map(str::trim) {
+        Some("<>") => Some(String::new()),
+        Some(raw) => Some(input::parse_mail_from(raw)?.address),
+        None => None,
+    };
+    let options = crate::message::MessageOptions {
+        hops: args.hops.map(usize::from),
+        ip: args.ip.as_deref().map(input::parse_ip).transpose()?,
+        mail_from,
+        helo: args.helo.as_deref().map(input::parse_helo).transpose()?,
+    };
+    let shown = args.file.display().to_string();
+    let raw = crate::message::read(&args.file)?;
+    let (raw, converted) = crate::message::wire_form(raw);
+    crate::message::check(&shown, &raw)?;
+    let setup = DnsSetup::from_args(&args.common.dns, None)?;
+    let mut output = Output::open(report_args)?;
+    let report = runtime()?.block_on(async {
+        let dns = setup.client().await?;
+        crate::message::analyse(&dns, &shown, &raw, converted, &options)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    let writer = &mut output.writer;
+    match report_args.format {
+        Format::Json => serde_json::to_writer_pretty(&mut *writer, &report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(writer)),
+        Format::Jsonl => serde_json::to_writer(&mut *writer, &report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(writer)),
+        Format::Markdown => crate::report::message::write_message(writer, &report, true),
+        Format::Table | Format::Html => {
+            crate::report::message::write_message(writer, &report, false)
+        }
+    }
+    .and_then(|()| output.writer.flush())
+    .or_else(ignore_broken_pipe)
+    .context(output.describe())?;
+    Ok(exit_status(report.fail_level(), report_args.fail_on.level))
 }
 
 /// `--user` and the password of `MAILAUDIT_SMTP_PASSWORD`: the only place a password is read,

@@ -35,6 +35,11 @@ pub enum Command {
     /// extensions, STARTTLS or implicit TLS and the certificate, AUTH with --user; every failure
     /// explained. No mail is ever sent.
     Smtp(SmtpArgs),
+    /// Analyse one received message (an .eml file, or headers and body pasted on standard input
+    /// with '-'): each DKIM signature and the ARC chain verified, SPF for the hop that delivered
+    /// it, DMARC for its From domain, the receiver's Authentication-Results beside these, and
+    /// the sender requirements the message shows met or not.
+    Message(MessageArgs),
     /// Audit the domains, sending IPs and CIDR ranges of a monitor.toml, store each run in a
     /// history database, report what changed since the previous run (new listing, delisting,
     /// record added, removed or changed, grade change) and alert: exit status, --webhook,
@@ -187,6 +192,38 @@ pub struct SmtpArgs {
     /// Try ports 25, 465, 587 and 2525 and show which work.
     #[arg(long)]
     pub all_ports: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MessageArgs {
+    /// The message: an RFC 5322 file (`.eml`, Gmail's "Show original" saved as text), or '-'
+    /// for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The receiver's own MTAs wrote the first N Received fields from the top: the client the
+    /// N-th one names delivered the message and is the one SPF checks. Default: the client of
+    /// the receiver's Received-SPF field, else the first Received field whose client is not an
+    /// internal address.
+    #[arg(long, value_name = "N", conflicts_with = "ip",
+          value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub hops: Option<u16>,
+
+    /// The IP address that delivered the message, instead of reading it from the headers.
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+
+    /// The envelope sender (MAIL FROM) SPF checks, instead of the Return-Path field ('<>' for
+    /// a bounce).
+    #[arg(long, value_name = "ADDR")]
+    pub mail_from: Option<String>,
+
+    /// The HELO/EHLO name of the delivering client, instead of the Received field's.
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -174,6 +174,32 @@ codes! {
     SmtpCertExpiring => "smtp.cert-expiring", Warning;
     SmtpProtocolError => "smtp.protocol-error", Error;
     SmtpNoAddress => "smtp.no-address", Error;
+
+    MessageDkimMissing => "message.dkim-missing", Error;
+    MessageDkimFail => "message.dkim-fail", Error;
+    MessageDkimMalformed => "message.dkim-malformed", Error;
+    MessageDkimLookupFailed => "message.dkim-lookup-failed", Error;
+    MessageDkimExpired => "message.dkim-expired", Warning;
+    MessageDkimLength => "message.dkim-length", Warning;
+    MessageDkimFromNotOversigned => "message.dkim-from-not-oversigned", Info;
+    MessageDkimHeadersUnsigned => "message.dkim-headers-unsigned", Warning;
+    MessageDkimWeakKey => "message.dkim-weak-key", Warning;
+    MessageDkimUnaligned => "message.dkim-unaligned", Warning;
+    MessageArcFail => "message.arc-fail", Warning;
+    MessageSpfFail => "message.spf-fail", Error;
+    MessageSpfNotChecked => "message.spf-not-checked", Info;
+    MessageSpfLookupFailed => "message.spf-lookup-failed", Error;
+    MessageDmarcFail => "message.dmarc-fail", Error;
+    MessageDmarcMissing => "message.dmarc-missing", Warning;
+    MessageDmarcLookupFailed => "message.dmarc-lookup-failed", Error;
+    MessageResultsDiffer => "message.results-differ", Info;
+    MessageNoUnsubscribe => "message.no-unsubscribe", Warning;
+    MessageUnsubscribeUnsigned => "message.unsubscribe-unsigned", Warning;
+    MessageFromCount => "message.from-count", Error;
+    MessageNoMessageId => "message.no-message-id", Warning;
+    MessageNoDate => "message.no-date", Error;
+    MessageNoTls => "message.no-tls", Warning;
+    MessageSpamVerdict => "message.spam-verdict", Warning;
 }
 
 impl Code {
@@ -194,6 +220,9 @@ impl Code {
                 | Code::DaneLookupFailed
                 | Code::IpDnsblRefused
                 | Code::IpDnsblUnavailable
+                | Code::MessageDkimLookupFailed
+                | Code::MessageSpfLookupFailed
+                | Code::MessageDmarcLookupFailed
         )
     }
 

@@ -23,6 +23,7 @@ pub mod finding;
 pub mod https;
 pub mod input;
 pub mod ip;
+pub mod message;
 pub mod monitor;
 pub mod mta_sts;
 pub mod mx;

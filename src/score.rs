@@ -357,6 +357,7 @@ pub fn area_label(area: &str) -> &str {
         "bimi" => "BIMI",
         "dnssec" => "DNSSEC",
         "dane" => "DANE",
+        "message" => "message",
         other => other,
     }
 }

@@ -5,6 +5,7 @@ pub mod html;
 pub mod json;
 mod link;
 pub mod markdown;
+pub mod message;
 pub mod ranking;
 mod readable;
 pub mod stream;

@@ -21,9 +21,10 @@ pub fn working_catalog() -> String {
     format!("{}/fixtures/dnsbl/working.toml", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Whether the command of `args` asks blocklists and so takes `--dnsbl` (`smtp` does not).
+/// Whether the command of `args` asks blocklists and so takes `--dnsbl` (`smtp` and `message`
+/// do not).
 fn asks_blocklists(args: &[&str]) -> bool {
-    args.first() != Some(&"smtp")
+    !matches!(args.first(), Some(&"smtp" | &"message"))
 }
 
 /// `mailaudit ARGS... --resolver <test server> --timeout 1`, not started yet. Unless the
