@@ -239,7 +239,22 @@ run() {
     [ "$VIA" = unbound ] && start_unbound
     local q0 s0 r0 t0 t1 b0 b1 u0 rc=0
     q0=$(stat_of queries) s0=$(cpu_of "$SERVER_PID") r0=$(cpu_of "$UNBOUND_PID") b0=$(machine_busy) u0=$(udp_drops) t0=$(now)
+    local tracer=
+    if [ -n "${BENCH_TRACE:-}" ]; then
+        # Every 0.5 s: reports written so far, and (beside unbound) its request list now.
+        (
+            while :; do
+                local list=-
+                [ "$VIA" = unbound ] && list=$(unbound-control -c "$DIR/unbound.conf" stats_noreset 2>/dev/null |
+                    sed -n 's/^total.requestlist.current.all=//p')
+                echo "$(now) $(wc -l <"$DIR/out.jsonl" 2>/dev/null || echo 0) $list"
+                sleep 0.5
+            done
+        ) >"$DIR/trace.txt" &
+        tracer=$!
+    fi
     /usr/bin/time -v -o "$DIR/time.txt" "$MAILAUDIT" "${args[@]}" >"$DIR/out.jsonl" 2>"$DIR/mailaudit.err" || rc=$?
+    [ -n "$tracer" ] && kill "$tracer" 2>/dev/null
     t1=$(now) b1=$(machine_busy)
     sleep 0.3 # the server rewrites its counters every 100 ms
     local q1 s1 r1

@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 use super::adaptive::Window;
 use super::rate::RateLimit;
+use super::raw::Reply;
 use super::rtt::RttEstimate;
 use super::scope::{Outcome, Scope, Turn};
 
@@ -210,15 +211,51 @@ impl Flow {
     }
 
     /// Sends a question the resolver library cannot ask or read (see [`super::raw`]) as any
-    /// other is sent: in the window, at the `--rate`, counted for the run and for `scope`. It
-    /// has its own time-out and no round trip is sampled.
-    pub(super) async fn raw<T>(&self, scope: Option<&Scope>, ask: impl Future<Output = T>) -> T {
-        let _slot = self.slot().await;
+    /// other is sent: through the audited domain's gate when `name` is at or below it (so a dead
+    /// domain's DNSSEC questions cost no more than its others), in the window, at the `--rate`,
+    /// counted for the run and for `scope`. It has its own time-out and no round trip is
+    /// sampled.
+    pub(super) async fn raw(
+        &self,
+        scope: Option<&Scope>,
+        name: &str,
+        ask: impl Future<Output = Option<Reply>>,
+    ) -> Option<Reply> {
+        let domain = scope.filter(|s| s.covers(name));
+        let (turn, _alone) = match domain {
+            Some(domain) => domain.turn().await,
+            None => (Turn::Ask, None),
+        };
+        if turn == Turn::Skip {
+            return None;
+        }
+        let slot = self.slot().await;
         self.sent.fetch_add(1, Ordering::Relaxed);
         if let Some(scope) = scope {
             scope.sent();
         }
-        ask.await
+        let reply = ask.await;
+        drop(slot);
+        if reply.is_none()
+            && let Some(scope) = scope
+        {
+            scope.timed_out();
+        }
+        if let Some(domain) = domain {
+            domain.record(match &reply {
+                Some(reply)
+                    if matches!(
+                        reply.response_code,
+                        ResponseCode::NoError | ResponseCode::NXDomain
+                    ) =>
+                {
+                    Outcome::Answered
+                }
+                Some(_) => Outcome::Neither,
+                None => Outcome::Failed,
+            });
+        }
+        reply
     }
 
     /// A place in the window (waiting for one), then the `--rate` turn.
