@@ -7,6 +7,8 @@ mod link;
 pub mod markdown;
 pub mod ranking;
 mod readable;
+pub mod reports_csv;
+pub mod reports_table;
 pub mod stream;
 pub mod summary;
 pub mod table;
