@@ -48,6 +48,10 @@ pub enum Command {
     /// The stored timeline of a domain or an IP: each monitor run with its grade, score,
     /// listings and what changed.
     History(crate::monitor::args::HistoryArgs),
+    /// Read DMARC aggregate reports (XML, .xml.gz, .zip, or the email they came in, one or an
+    /// mbox) and TLS-RPT reports (JSON, .json.gz, email): who sends as the domain, what passes,
+    /// whether p=reject would stop legitimate mail and what to publish first.
+    Reports(ReportsArgs),
     /// Print a shell completion script (e.g. `mailaudit completions bash > /etc/bash_completion.d/mailaudit`).
     Completions {
         /// The shell to complete for.
@@ -227,6 +231,42 @@ pub struct MessageArgs {
 
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportsArgs {
+    /// Report files, folders (read with their subfolders) or '-' for standard input. A file
+    /// that holds no report is named and skipped; the run then exits 2 at the end.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportsFormat::Table)]
+    pub format: ReportsFormat,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Name each source IP by its PTR record, asked of this DNS server (ADDR[:PORT],
+    /// repeatable): known providers are then recognised by name too. Without it nothing is
+    /// asked.
+    #[arg(long = "resolver", value_name = "ADDR[:PORT]")]
+    pub resolvers: Vec<String>,
+
+    /// With --resolver: the longest one query waits for an answer, in seconds (0.05 to 60).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+}
+
+/// How `reports` is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportsFormat {
+    /// The verdict and tables for a terminal.
+    Table,
+    /// One JSON object.
+    Json,
+    /// One line per record of each DMARC report, for spreadsheets.
+    Csv,
 }
 
 /// The options of the commands that audit and report (`audit`, `ip`, `smtp`): how the report

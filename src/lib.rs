@@ -31,6 +31,7 @@ pub mod nameservers;
 pub mod progress;
 pub mod publish;
 pub mod report;
+pub mod reports;
 pub mod requirements;
 pub mod score;
 pub mod smtp;

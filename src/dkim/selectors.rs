@@ -44,14 +44,90 @@ struct Entry {
 }
 
 /// A provider's MX hosts and SPF include domains: a domain whose MX or SPF names one of them
-/// (or a name below it) has its mail sent by the provider.
-#[derive(Deserialize)]
-struct Provider {
+/// (or a name below it) has its mail sent by the provider. The PTR names of its sending IPs and
+/// its own DKIM `d=` domains recognise its mail in DMARC aggregate reports; `dkim_records` or
+/// `dkim_note` say how it signs as the customer's domain instead.
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+pub struct Provider {
     name: String,
     #[serde(default)]
     mx: Vec<String>,
     #[serde(default)]
     spf: Vec<String>,
+    #[serde(default)]
+    ptr: Vec<String>,
+    #[serde(default)]
+    dkim: Vec<String>,
+    #[serde(default)]
+    dkim_records: Vec<String>,
+    #[serde(default)]
+    dkim_note: Option<String>,
+}
+
+/// What names a sending provider in a DMARC aggregate report row (RFC 7489 appendix C).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    /// The PTR name of the source IP.
+    Ptr,
+    /// The SPF-authenticated domain (the MAIL FROM domain of the provider's bounces).
+    Spf,
+    /// A DKIM signature's `d=`.
+    Dkim,
+}
+
+impl Provider {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `include:` to add to the customer's SPF record (RFC 7208 §5.2).
+    pub fn spf_include(&self) -> Option<String> {
+        self.spf.first().map(|domain| format!("include:{domain}"))
+    }
+
+    /// The DNS records (zone-file lines) that make the provider sign with `domain`'s own `d=`,
+    /// DKIM-aligned for DMARC (RFC 7489 §3.1.1); `<...>` marks a value of the provider's console.
+    pub fn dkim_records(&self, domain: &str) -> Vec<String> {
+        self.dkim_records
+            .iter()
+            .map(|line| fill(line, domain))
+            .collect()
+    }
+
+    /// How to publish the DKIM key when the provider gives a TXT key instead of CNAMEs.
+    pub fn dkim_note(&self, domain: &str) -> Option<String> {
+        self.dkim_note.as_deref().map(|note| fill(note, domain))
+    }
+}
+
+fn fill(template: &str, domain: &str) -> String {
+    template
+        .replace("{domain_dashed}", &domain.replace('.', "-"))
+        .replace("{domain}", domain)
+}
+
+/// Whether `name` is `hint` or a name below it (DNS names compare case-insensitively).
+fn is_under(name: &str, hint: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == hint || name.ends_with(&format!(".{hint}"))
+}
+
+/// The provider that `name` (a PTR name, an SPF domain or a DKIM `d=`, per `evidence`) belongs
+/// to, if the built-in list knows it.
+pub fn provider_of(evidence: Evidence, name: &str) -> Option<&'static Provider> {
+    FILE.provider.iter().find(|provider| {
+        let hints = match evidence {
+            Evidence::Ptr => &provider.ptr,
+            Evidence::Spf => &provider.spf,
+            Evidence::Dkim => &provider.dkim,
+        };
+        hints.iter().any(|hint| is_under(name, hint))
+    })
+}
+
+/// The provider named `name` in the built-in list.
+pub fn provider_named(name: &str) -> Option<&'static Provider> {
+    FILE.provider.iter().find(|provider| provider.name == name)
 }
 
 /// The built-in list, parsed once.
@@ -66,10 +142,7 @@ static BUILT_IN: LazyLock<&'static [Entry]> = LazyLock::new(|| FILE.selector.as_
 /// `spf_domains` (the domain's MX exchanges, its SPF record's `include:` and `redirect=`
 /// domains; each may be a name below the provider's), each once, in the list's order.
 pub fn providers_named(mx_hosts: &[String], spf_domains: &[String]) -> Vec<String> {
-    let under = |name: &str, hint: &str| {
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        name == hint || name.ends_with(&format!(".{hint}"))
-    };
+    let under = is_under;
     FILE.provider
         .iter()
         .filter(|provider| {
@@ -209,6 +282,41 @@ mod tests {
                 provider.name
             );
             assert!(!provider.mx.is_empty() || !provider.spf.is_empty());
+        }
+    }
+
+    #[test]
+    fn report_evidence_names_providers_and_their_fixes() {
+        let by = |evidence, name| provider_of(evidence, name).map(Provider::name);
+        assert_eq!(
+            by(Evidence::Ptr, "mail-o1.outbound.protection.outlook.com."),
+            Some("Microsoft 365")
+        );
+        assert_eq!(by(Evidence::Spf, "em123.sendgrid.net"), Some("SendGrid"));
+        assert_eq!(
+            by(Evidence::Dkim, "contoso.onmicrosoft.com"),
+            Some("Microsoft 365")
+        );
+        assert_eq!(by(Evidence::Dkim, "notsendgrid.net"), None);
+        let microsoft = provider_named("Microsoft 365").unwrap();
+        assert_eq!(
+            microsoft.spf_include().as_deref(),
+            Some("include:spf.protection.outlook.com")
+        );
+        assert_eq!(
+            microsoft.dkim_records("example.co.uk")[0],
+            "selector1._domainkey.example.co.uk. CNAME \
+             selector1-example-co-uk._domainkey.<tenant>.onmicrosoft.com."
+        );
+        // Every provider says how it signs as the customer's domain.
+        for provider in &FILE.provider {
+            assert!(
+                !provider.dkim_records.is_empty()
+                    || provider.dkim_note.is_some()
+                    || provider.name == "SendGrid (legacy)",
+                "{}",
+                provider.name
+            );
         }
     }
 

@@ -8,6 +8,8 @@ pub mod markdown;
 pub mod message;
 pub mod ranking;
 mod readable;
+pub mod reports_csv;
+pub mod reports_table;
 pub mod stream;
 pub mod summary;
 pub mod table;
