@@ -421,7 +421,12 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
     };
     let setup = DnsSetup::from_args(&dns, None)?;
     let report_args = ReportArgs {
-        format: Format::Table,
+        // Html: without --output the page goes to a dated file, as the domain report's does.
+        format: if args.format == ReportsFormat::Html {
+            Format::Html
+        } else {
+            Format::Table
+        },
         output: OutputArgs {
             path: args.output.path.clone(),
         },
@@ -454,6 +459,16 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
             .map_err(io::Error::from)
             .and_then(|()| writeln!(output.writer)),
         ReportsFormat::Csv => crate::report::reports_csv::write(&mut output.writer, &summary),
+        ReportsFormat::Html => {
+            let now = std::time::SystemTime::now();
+            if output.dated_html {
+                crate::report::reports_html::write_dated(&summary, now).and_then(|path| {
+                    writeln!(output.writer, "report written to {}", path.display())
+                })
+            } else {
+                crate::report::reports_html::write(&mut output.writer, &summary, now)
+            }
+        }
     }
     .and_then(|()| output.writer.flush())
     .or_else(ignore_broken_pipe)

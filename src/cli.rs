@@ -230,6 +230,9 @@ pub enum ReportsFormat {
     Json,
     /// One line per record of each DMARC report, for spreadsheets.
     Csv,
+    /// A self-contained page with a chart of volume and pass rate per day (to --output, or a
+    /// new dated file under reports/).
+    Html,
 }
 
 /// The options of the commands that audit and report (`audit`, `ip`, `smtp`): how the report

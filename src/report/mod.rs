@@ -8,6 +8,7 @@ pub mod markdown;
 pub mod ranking;
 mod readable;
 pub mod reports_csv;
+pub mod reports_html;
 pub mod reports_table;
 pub mod stream;
 pub mod summary;
