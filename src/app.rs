@@ -412,6 +412,9 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
         .map(|path| Named::input("PATH", path))
         .collect();
     inputs.retain(|named| named.path.is_file());
+    if let Some(db) = &args.db {
+        inputs.push(Named::output("--db", db));
+    }
     check_paths(&args.output, None, &inputs)?;
     let dns = DnsArgs {
         resolvers: args.resolvers.clone(),
@@ -448,6 +451,17 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
             anyhow::Ok(ptr_names(&dns, ips).await)
         })?
     };
+    if let Some(db) = &args.db {
+        // Stored before anything is printed: a report that cannot be stored stops the run.
+        let mut store = crate::monitor::store::Store::open(db)?;
+        let (stored, new) =
+            store.save_dmarc_reports(&collection.dmarc, std::time::SystemTime::now())?;
+        eprintln!(
+            "mailaudit: {stored} of {} DMARC reports stored in '{}' (the others were stored before); {new} sources newly failing DMARC",
+            collection.dmarc.len(),
+            db.display()
+        );
+    }
     let skipped = collection.skipped.len();
     let summary = collection.summarise(&ptr);
     let color = output.color;

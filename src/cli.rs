@@ -219,6 +219,11 @@ pub struct ReportsArgs {
     /// With --resolver: the longest one query waits for an answer, in seconds (0.05 to 60).
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout)]
     pub timeout: f64,
+
+    /// Also store the DMARC aggregate reports in this monitoring database (the `--db` of
+    /// `monitor`), each once: `monitor` then reports a source newly failing DMARC as a change.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
 
 /// How `reports` is written.
