@@ -468,6 +468,9 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
         .map(|path| Named::input("PATH", path))
         .collect();
     inputs.retain(|named| named.path.is_file());
+    if let Some(db) = &args.db {
+        inputs.push(Named::output("--db", db));
+    }
     check_paths(&args.output, None, &inputs)?;
     let dns = DnsArgs {
         resolvers: args.resolvers.clone(),
@@ -477,7 +480,12 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
     };
     let setup = DnsSetup::from_args(&dns, None)?;
     let report_args = ReportArgs {
-        format: Format::Table,
+        // Html: without --output the page goes to a dated file, as the domain report's does.
+        format: if args.format == ReportsFormat::Html {
+            Format::Html
+        } else {
+            Format::Table
+        },
         output: OutputArgs {
             path: args.output.path.clone(),
         },
@@ -499,6 +507,17 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
             anyhow::Ok(ptr_names(&dns, ips).await)
         })?
     };
+    if let Some(db) = &args.db {
+        // Stored before anything is printed: a report that cannot be stored stops the run.
+        let mut store = crate::monitor::store::Store::open(db)?;
+        let (stored, new) =
+            store.save_dmarc_reports(&collection.dmarc, std::time::SystemTime::now())?;
+        eprintln!(
+            "mailaudit: {stored} of {} DMARC reports stored in '{}' (the others were stored before); {new} sources newly failing DMARC",
+            collection.dmarc.len(),
+            db.display()
+        );
+    }
     let skipped = collection.skipped.len();
     let summary = collection.summarise(&ptr);
     let color = output.color;
@@ -510,6 +529,16 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
             .map_err(io::Error::from)
             .and_then(|()| writeln!(output.writer)),
         ReportsFormat::Csv => crate::report::reports_csv::write(&mut output.writer, &summary),
+        ReportsFormat::Html => {
+            let now = std::time::SystemTime::now();
+            if output.dated_html {
+                crate::report::reports_html::write_dated(&summary, now).and_then(|path| {
+                    writeln!(output.writer, "report written to {}", path.display())
+                })
+            } else {
+                crate::report::reports_html::write(&mut output.writer, &summary, now)
+            }
+        }
     }
     .and_then(|()| output.writer.flush())
     .or_else(ignore_broken_pipe)

@@ -256,6 +256,11 @@ pub struct ReportsArgs {
     /// With --resolver: the longest one query waits for an answer, in seconds (0.05 to 60).
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout)]
     pub timeout: f64,
+
+    /// Also store the DMARC aggregate reports in this monitoring database (the `--db` of
+    /// `monitor`), each once: `monitor` then reports a source newly failing DMARC as a change.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
 
 /// How `reports` is written.
@@ -267,6 +272,9 @@ pub enum ReportsFormat {
     Json,
     /// One line per record of each DMARC report, for spreadsheets.
     Csv,
+    /// A self-contained page with a chart of volume and pass rate per day (to --output, or a
+    /// new dated file under reports/).
+    Html,
 }
 
 /// The options of the commands that audit and report (`audit`, `ip`, `smtp`): how the report

@@ -790,6 +790,12 @@ pub enum What {
         code: String,
         severity: Severity,
     },
+    /// A source IP fails DMARC in aggregate reports stored with `mailaudit reports --db` and
+    /// failed in none stored before (RFC 7489 §7.2): a new sender to set up, or a new forger.
+    FailingSourceNew {
+        ip: String,
+        messages: u64,
+    },
 }
 
 /// Codes that say "listed": not resolved while a list could not answer.

@@ -72,6 +72,29 @@ const MIGRATIONS: &[&str] = &[
     // carried from the last run that knew it; the next run is compared with it. Rows from
     // version 1 have none and are compared through their snapshot.
     "ALTER TABLE observations ADD COLUMN known TEXT;",
+    // Version 3: DMARC aggregate reports stored by `mailaudit reports --db`, each once by
+    // (reporter, report ID), and every source IP seen failing DMARC per policy domain. A
+    // source first seen failing after the domain's first stored reports is new: the next
+    // monitor run of the domain reports it (`announced_run`) as a change.
+    "CREATE TABLE dmarc_reports (
+        id        INTEGER PRIMARY KEY,
+        reporter  TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        domain    TEXT NOT NULL,
+        begin_s   INTEGER NOT NULL,   -- the start of the report's period, Unix time
+        stored_ms INTEGER NOT NULL,
+        json      TEXT NOT NULL,      -- the parsed report (mail-auth's model)
+        UNIQUE (reporter, report_id)
+    );
+    CREATE TABLE dmarc_failing_sources (
+        domain        TEXT NOT NULL,
+        ip            TEXT NOT NULL,
+        messages      INTEGER NOT NULL, -- failing messages in the report that showed it first
+        first_report  INTEGER NOT NULL REFERENCES dmarc_reports(id),
+        new           INTEGER NOT NULL, -- 0: among the domain's first stored reports
+        announced_run INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        PRIMARY KEY (domain, ip)
+    );",
 ];
 
 /// The schema version this build writes.
@@ -274,6 +297,10 @@ impl Store {
         };
         for report in reports {
             save_target(&tx, run_id, report, fail_on, &mut saved).with_context(describe)?;
+            if report.kind == TargetKind::Domain {
+                announce_failing_sources(&tx, run_id, &report.target, &mut saved)
+                    .with_context(describe)?;
+            }
         }
         let worse = saved.changes.iter().filter(|c| c.worse).count();
         tx.execute(
@@ -283,6 +310,26 @@ impl Store {
         .with_context(describe)?;
         tx.commit().with_context(describe)?;
         Ok(saved)
+    }
+
+    /// Stores DMARC aggregate reports for `mailaudit reports --db`, in one transaction: each
+    /// once by (reporter, report ID), a report stored before being skipped. Every source IP
+    /// failing DMARC is recorded per policy domain; one not failing in the domain's reports
+    /// stored before is marked new, for the next monitor run to report. Returns how many
+    /// reports were stored and how many failing sources are new.
+    pub fn save_dmarc_reports(
+        &mut self,
+        reports: &[mail_auth::report::Report],
+        now: SystemTime,
+    ) -> anyhow::Result<(usize, usize)> {
+        let describe = || format!("cannot store the reports in '{}'", self.path.display());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .with_context(describe)?;
+        let (stored, new) = save_dmarc(&tx, reports, unix_ms(now)).with_context(describe)?;
+        tx.commit().with_context(describe)?;
+        Ok((stored, new))
     }
 
     /// Every stored run of `target`, oldest first, with the changes found at each.
@@ -445,6 +492,116 @@ fn save_target(
     }
     saved.changes.extend(changes);
     saved.snapshots.push(snapshot);
+    Ok(())
+}
+
+fn save_dmarc(
+    tx: &Transaction<'_>,
+    reports: &[mail_auth::report::Report],
+    stored_ms: i64,
+) -> anyhow::Result<(usize, usize)> {
+    let (mut stored, mut new) = (0, 0);
+    for report in reports {
+        let reporter = crate::reports::reporter_of(&report.report_metadata);
+        let domain = report.policy_published.domain.trim().to_ascii_lowercase();
+        // Whether the domain had reports before this one: without, every failing source is
+        // the baseline, not news.
+        let known_domain: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM dmarc_reports WHERE domain = ?1)")?
+            .query_row([&domain], |r| r.get(0))?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO dmarc_reports
+                 (reporter, report_id, domain, begin_s, stored_ms, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                reporter,
+                report.report_metadata.report_id,
+                domain,
+                i64::try_from(report.report_metadata.date_range.begin).unwrap_or(i64::MAX),
+                stored_ms,
+                serde_json::to_string(report).context("cannot serialise a report")?,
+            ])?;
+        if inserted == 0 {
+            continue;
+        }
+        stored += 1;
+        let report_row = tx.last_insert_rowid();
+        for (ip, messages) in crate::reports::failing_sources(report) {
+            let added = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO dmarc_failing_sources
+                     (domain, ip, messages, first_report, new) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    domain,
+                    ip.to_string(),
+                    i64::try_from(messages).unwrap_or(i64::MAX),
+                    report_row,
+                    known_domain,
+                ])?;
+            if added > 0 && known_domain {
+                new += 1;
+            }
+        }
+    }
+    Ok((stored, new))
+}
+
+/// The new failing sources of `domain` no run reported yet, as worse changes of this run
+/// (stored with the target's other changes), marked reported.
+fn announce_failing_sources(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    domain: &str,
+    saved: &mut SavedRun,
+) -> anyhow::Result<()> {
+    let pending: Vec<(String, i64)> = tx
+        .prepare_cached(
+            "SELECT ip, messages FROM dmarc_failing_sources
+             WHERE domain = ?1 AND new = 1 AND announced_run IS NULL ORDER BY ip",
+        )?
+        .query_map([domain], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let first_seq: i64 = tx
+        .prepare_cached(
+            "SELECT COALESCE(MAX(seq) + 1, 0) FROM changes WHERE run_id = ?1 AND target = ?2",
+        )?
+        .query_row(params![run_id, domain], |r| r.get(0))?;
+    for (seq, (ip, messages)) in (first_seq..).zip(pending) {
+        let messages = u64::try_from(messages).unwrap_or(0);
+        let change = Change {
+            target: domain.to_owned(),
+            message: format!(
+                "{ip} now fails DMARC for {domain} ({messages} messages in a stored aggregate \
+                 report) and failed in none stored before: a sender to set up or a forger \
+                 (`mailaudit reports` tells which)"
+            ),
+            what: diff::What::FailingSourceNew {
+                ip: ip.clone(),
+                messages,
+            },
+            worse: true,
+        };
+        tx.prepare_cached(
+            "INSERT INTO changes (run_id, target, seq, worse, change) VALUES (?1, ?2, ?3, 1, ?4)",
+        )?
+        .execute(params![
+            run_id,
+            domain,
+            seq,
+            serde_json::to_string(&change).context("cannot serialise a change")?,
+        ])?;
+        tx.prepare_cached(
+            "UPDATE dmarc_failing_sources SET announced_run = ?1 WHERE domain = ?2 AND ip = ?3",
+        )?
+        .execute(params![run_id, domain, ip])?;
+        saved.changes.push(change);
+    }
     Ok(())
 }
 

@@ -61,11 +61,21 @@ pub fn write_html(
 /// the name is opened.
 pub fn write_dated(reports: &[TargetReport], now: SystemTime) -> io::Result<PathBuf> {
     let first = reports.first().map_or("report", |r| r.target.as_str());
+    write_dated_file(first, now, |out| write_html(out, reports, now))
+}
+
+/// Creates a new dated file under [`REPORTS_DIR`] named after `name`, has `write` fill it, and
+/// returns its path: the place of every HTML page written without `--output`.
+pub(super) fn write_dated_file(
+    name: &str,
+    now: SystemTime,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<PathBuf> {
     std::fs::create_dir_all(REPORTS_DIR)?;
     let (file, path) =
-        files::create_unique(Path::new(REPORTS_DIR), &dated_stem(first, now), "html")?;
+        files::create_unique(Path::new(REPORTS_DIR), &dated_stem(name, now), "html")?;
     let mut file = io::BufWriter::new(file);
-    write_html(&mut file, reports, now)?;
+    write(&mut file)?;
     file.flush()?;
     Ok(path)
 }
@@ -1195,7 +1205,7 @@ fn matrix_cell(answer: &ListAnswer) -> MatrixCell {
 
 /// A UTC calendar time, from a [`SystemTime`], without a date library.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Timestamp {
+pub(super) struct Timestamp {
     year: u64,
     month: u64,
     day: u64,

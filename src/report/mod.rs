@@ -9,6 +9,7 @@ pub mod message;
 pub mod ranking;
 mod readable;
 pub mod reports_csv;
+pub mod reports_html;
 pub mod reports_table;
 pub mod stream;
 pub mod summary;

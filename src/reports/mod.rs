@@ -143,6 +143,23 @@ impl Collection {
     }
 }
 
+/// The source IPs of `report` whose mail failed DMARC (neither SPF nor DKIM passed aligned,
+/// RFC 7489 §4.2, as `policy_evaluated` says), with their failing message counts.
+pub fn failing_sources(report: &mail_auth::report::Report) -> BTreeMap<IpAddr, u64> {
+    let mut failing = BTreeMap::new();
+    for record in &report.record {
+        let Some(ip) = record.row.source_ip else {
+            continue;
+        };
+        let mut counts = inventory::Counts::default();
+        counts.add(record);
+        if counts.dmarc_fail > 0 {
+            *failing.entry(ip).or_default() += counts.dmarc_fail;
+        }
+    }
+    failing
+}
+
 /// The reporter of a DMARC report: its organisation, or its address when the name is empty.
 pub fn reporter_of(meta: &mail_auth::report::ReportMetadata) -> String {
     let name = meta.org_name.trim();

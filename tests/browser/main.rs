@@ -10,6 +10,8 @@
 //! never fetched them would make their absence prove nothing, so that fails too), and a request
 //! for a host a page names is judged.
 //!
+//! The page of `mailaudit reports --format html` is checked the same way ([`reports`]).
+//!
 //! The rendered pages and screenshots are kept under `target/tmp/browser/` for a person to look
 //! at.
 
@@ -18,6 +20,7 @@ mod support;
 
 mod chromium;
 mod dom;
+mod reports;
 mod traffic;
 
 use std::fs;
@@ -27,12 +30,15 @@ use std::process::Command;
 use dom::Dom;
 use traffic::Watched;
 
-/// The elements the report template writes. Any other element in the DOM was not written by the
-/// template (if the template gains an element, add it here).
+/// The elements the report templates write. Any other element in the DOM was not written by a
+/// template (if a template gains an element, add it here). The last line is the inline-SVG
+/// chart of the `reports` page: shapes and text only (no `image`, `use`, `foreignObject` or
+/// `a`, which could load or link).
 const TEMPLATE_ELEMENTS: &[&str] = &[
     "html", "head", "meta", "title", "style", "body", "header", "main", "footer", "section", "div",
     "h1", "h2", "h3", "h4", "p", "span", "strong", "code", "pre", "a", "br", "table", "thead",
-    "tbody", "tr", "th", "td", "ul", "ol", "li", "dl", "dt", "dd", "details", "summary",
+    "tbody", "tr", "th", "td", "ul", "ol", "li", "dl", "dt", "dd", "details", "summary", "svg",
+    "rect", "line", "polyline", "circle", "text",
 ];
 
 /// The attributes the template writes.
@@ -46,6 +52,23 @@ const TEMPLATE_ATTRIBUTES: &[&str] = &[
     "id",
     "href",
     "rel",
+    // The SVG chart: geometry (numbers mailaudit computes) and its accessible name. No `href`
+    // other than the one above, no `style`.
+    "viewbox",
+    "role",
+    "aria-label",
+    "x",
+    "y",
+    "width",
+    "height",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "points",
+    "cx",
+    "cy",
+    "r",
 ];
 
 /// The one `rel` of a link that leaves the page: no referrer sent, no handle on this page.

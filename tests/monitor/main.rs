@@ -8,6 +8,7 @@ mod support;
 
 mod bimi;
 mod mta_sts;
+mod reports;
 mod safety;
 mod smtp;
 
