@@ -345,3 +345,12 @@ fn distinct_codes(findings: &[Finding]) -> Vec<(Code, Severity)> {
     }
     codes
 }
+
+/// `n` and its noun, singular for one ("1 message", "3 messages").
+pub(crate) fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

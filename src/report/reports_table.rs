@@ -6,6 +6,8 @@ use std::io::{self, Write};
 use crate::reports::Summary;
 use crate::reports::inventory::GroupRow;
 
+use comfy_table::{ColumnConstraint, Width};
+
 use super::table::new_table;
 
 /// The most source IPs listed; the JSON and the CSV have them all.
@@ -53,8 +55,9 @@ pub fn write(out: &mut dyn Write, summary: &Summary, color: bool) -> io::Result<
             let failing: u64 = readiness.forged.iter().map(|f| f.failing).sum();
             writeln!(
                 out,
-                "  looks forged: {failing} messages from {} sources (no aligned SPF or DKIM, no known provider)",
-                readiness.forged.len()
+                "  looks forged: {} from {} (no aligned SPF or DKIM, no known provider)",
+                super::counted(failing, "message"),
+                super::counted(readiness.forged.len() as u64, "source")
             )?;
         }
     }
@@ -70,9 +73,27 @@ pub fn write(out: &mut dyn Write, summary: &Summary, color: bool) -> io::Result<
             "DMARC pass",
             "SPF aligned",
             "DKIM aligned",
-            "Quarantined/rejected",
+            "Quar./rej.",
             "Reporters",
         ]);
+        // Addresses and service names are read whole (up to 30 characters): the PTR names and
+        // reporters wrap around them.
+        let shown = &dmarc.sources[..dmarc.sources.len().min(MAX_SOURCES)];
+        let widest = |cell: &dyn Fn(&_) -> usize| shown.iter().map(cell).max().unwrap_or(0).min(30);
+        for (index, width) in [
+            (
+                0,
+                widest(&|row: &crate::reports::inventory::SourceRow| row.ip.to_string().len()),
+            ),
+            (
+                2,
+                widest(&|row: &crate::reports::inventory::SourceRow| row.service.name.len()),
+            ),
+        ] {
+            if let (Some(column), Ok(width)) = (table.column_mut(index), u16::try_from(width + 2)) {
+                column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+            }
+        }
         for row in dmarc.sources.iter().take(MAX_SOURCES) {
             table.add_row([
                 row.ip.to_string(),

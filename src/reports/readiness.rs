@@ -144,8 +144,12 @@ fn judge(
         (
             Verdict::Ready,
             format!(
-                "all {} messages passed DMARC: {domain} can move to p=reject (through p=quarantine first if you prefer)",
-                total.messages
+                "{} passed DMARC: {domain} can move to p=reject (through p=quarantine first if you prefer)",
+                if total.messages == 1 {
+                    "the 1 message".to_owned()
+                } else {
+                    format!("all {} messages", total.messages)
+                }
             ),
         )
     } else if legitimate.is_empty() {
