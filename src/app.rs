@@ -17,7 +17,7 @@ use crate::bimi;
 use crate::bulk_list::BulkList;
 use crate::cli::{
     AuditArgs, CatalogArgs, Cli, Command, CommonArgs, DnsArgs, FailOn, Format, IpArgs, MessageArgs,
-    OutputArgs, ReportArgs, ReportsArgs, ReportsFormat, SmtpArgs,
+    MigrateArgs, MigrateFormat, OutputArgs, ReportArgs, ReportsArgs, ReportsFormat, SmtpArgs,
 };
 use crate::dns::{Dns, DnsConfig};
 use crate::dnsbl::{self, Catalog};
@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Smtp(args) => run_smtp(&args),
         Command::Message(args) => run_message(&args),
         Command::Reports(args) => run_reports(&args),
+        Command::Migrate(args) => run_migrate(&args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "mailaudit", &mut io::stdout());
@@ -456,6 +457,60 @@ fn run_message(args: &MessageArgs) -> anyhow::Result<ExitCode> {
     .or_else(ignore_broken_pipe)
     .context(output.describe())?;
     Ok(exit_status(report.fail_level(), report_args.fail_on.level))
+}
+
+/// `mailaudit migrate DOMAIN`: the profiles and the domain are checked before any DNS is asked;
+/// exit status 1 when `--verify` finds a step without which delivery breaks not done.
+fn run_migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
+    let mut inputs = Vec::new();
+    if let Some(path) = &args.profiles {
+        inputs.push(Named::input("--profiles", path));
+    }
+    check_paths(&args.output, None, &inputs)?;
+    let profiles = crate::migrate::Profiles::load(args.profiles.as_deref())?;
+    for id in args.to.iter().chain(&args.from) {
+        profiles.find(id)?;
+    }
+    let domain = input::normalize_domain(&args.domain)?;
+    let request = crate::migrate::Request {
+        to: args.to.clone(),
+        from: args.from.clone(),
+        tenant: args.tenant.clone(),
+        verify: args.verify,
+    };
+    let setup = DnsSetup::from_args(&args.dns, None)?;
+    let report = runtime()?.block_on(async {
+        let dns = setup.client().await?;
+        crate::migrate::run(&dns, &domain, &profiles, &request)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    let report_args = ReportArgs {
+        format: Format::Table,
+        output: OutputArgs {
+            path: args.output.path.clone(),
+        },
+        fail_on: crate::cli::FailOnArgs {
+            level: FailOn::Error,
+        },
+    };
+    let mut output = Output::open(&report_args)?;
+    let writer = &mut output.writer;
+    match args.format {
+        MigrateFormat::Json => serde_json::to_writer_pretty(&mut *writer, &report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(writer)),
+        MigrateFormat::Markdown => crate::migrate::render::write_markdown(writer, &report),
+        MigrateFormat::Table => crate::migrate::render::write_table(writer, &report),
+    }
+    .and_then(|()| output.writer.flush())
+    .or_else(ignore_broken_pipe)
+    .context(output.describe())?;
+    Ok(if report.delivery_at_risk() {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `mailaudit reports PATH...`: every file read (a bad one named on standard error and

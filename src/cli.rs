@@ -52,6 +52,11 @@ pub enum Command {
     /// mbox) and TLS-RPT reports (JSON, .json.gz, email): who sends as the domain, what passes,
     /// whether p=reject would stop legitimate mail and what to publish first.
     Reports(ReportsArgs),
+    /// Plan and check a move of the domain's mail between providers: which providers it uses
+    /// today (with the records that show it), and with --to the ordered steps (verify the
+    /// domain, DKIM, SPF include, MX TTL, MX switch, old include, DMARC) as zone-file lines;
+    /// with --verify each step done, not done or unknown.
+    Migrate(MigrateArgs),
     /// Print a shell completion script (e.g. `mailaudit completions bash > /etc/bash_completion.d/mailaudit`).
     Completions {
         /// The shell to complete for.
@@ -261,6 +266,57 @@ pub struct ReportsArgs {
     /// `monitor`), each once: `monitor` then reports a source newly failing DMARC as a change.
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The domain whose mail moves.
+    #[arg(value_name = "DOMAIN")]
+    pub domain: String,
+
+    /// The provider the mail moves to (a profile id, e.g. microsoft365, google-workspace).
+    #[arg(long, value_name = "PROVIDER")]
+    pub to: Option<String>,
+
+    /// The provider the mail leaves (default: the one the domain's MX, else its SPF, names).
+    #[arg(long, value_name = "PROVIDER", requires = "to")]
+    pub from: Option<String>,
+
+    /// The tenant name at the new provider (Microsoft 365: NAME of NAME.onmicrosoft.com), filled
+    /// into its DKIM records.
+    #[arg(long, value_name = "NAME", requires = "to")]
+    pub tenant: Option<String>,
+
+    /// Check each step against DNS: done, not done, or unknown (DNS did not answer). Exit
+    /// status 1 while a step without which delivery breaks is not done or unknown.
+    #[arg(long, requires = "to")]
+    pub verify: bool,
+
+    /// A TOML file of provider profiles (`[[provider]]` entries, README "Provider profiles")
+    /// added to the built-in ones; one with a built-in id replaces it.
+    #[arg(long, value_name = "PATH")]
+    pub profiles: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = MigrateFormat::Table)]
+    pub format: MigrateFormat,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
+}
+
+/// How `migrate` is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MigrateFormat {
+    /// Text for a terminal.
+    Table,
+    /// One JSON object: the providers found and each step as data.
+    Json,
+    /// A checklist (`- [ ]`) to paste into a change ticket.
+    Markdown,
 }
 
 /// How `reports` is written.

@@ -24,6 +24,7 @@ pub mod https;
 pub mod input;
 pub mod ip;
 pub mod message;
+pub mod migrate;
 pub mod monitor;
 pub mod mta_sts;
 pub mod mx;

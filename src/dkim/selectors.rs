@@ -46,22 +46,51 @@ struct Entry {
 /// A provider's MX hosts and SPF include domains: a domain whose MX or SPF names one of them
 /// (or a name below it) has its mail sent by the provider. The PTR names of its sending IPs and
 /// its own DKIM `d=` domains recognise its mail in DMARC aggregate reports; `dkim_records` or
-/// `dkim_note` say how it signs as the customer's domain instead.
-#[derive(Debug, PartialEq, Eq, Deserialize)]
+/// `dkim_note` say how it signs as the customer's domain instead. The other fields make it a
+/// profile of `mailaudit migrate` (one list of provider facts, not two): see selectors.toml.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Provider {
-    name: String,
+    pub name: String,
+    /// The short name `migrate --to`/`--from` take.
     #[serde(default)]
-    mx: Vec<String>,
+    pub id: Option<String>,
     #[serde(default)]
-    spf: Vec<String>,
+    pub mx: Vec<String>,
     #[serde(default)]
-    ptr: Vec<String>,
+    pub spf: Vec<String>,
     #[serde(default)]
-    dkim: Vec<String>,
+    pub ptr: Vec<String>,
     #[serde(default)]
-    dkim_records: Vec<String>,
+    pub dkim: Vec<String>,
     #[serde(default)]
-    dkim_note: Option<String>,
+    pub dkim_records: Vec<String>,
+    #[serde(default)]
+    pub dkim_note: Option<String>,
+    /// The names the provider's DKIM CNAMEs point below.
+    #[serde(default)]
+    pub dkim_cname: Vec<String>,
+    /// What turns DKIM signing on once the records are published.
+    #[serde(default)]
+    pub dkim_enable: Option<String>,
+    /// The DKIM selectors it signs with (a profile of `--profiles`; the built-in ones are the
+    /// `[[selector]]` entries naming the provider).
+    #[serde(default)]
+    pub selectors: Vec<String>,
+    /// The MX records to publish (zone-file lines).
+    #[serde(default)]
+    pub mx_records: Vec<String>,
+    /// The TXT record at the domain that proves it is the customer's.
+    #[serde(default)]
+    pub verification: Option<String>,
+    /// Where mail clients submit: `host:port mode`.
+    #[serde(default)]
+    pub submission: Vec<String>,
+    /// Mail-client set-up records (zone-file lines).
+    #[serde(default)]
+    pub autodiscover: Vec<String>,
+    /// The provider's documentation.
+    #[serde(default)]
+    pub docs: Vec<String>,
 }
 
 /// What names a sending provider in a DMARC aggregate report row (RFC 7489 appendix C).
@@ -98,16 +127,30 @@ impl Provider {
     pub fn dkim_note(&self, domain: &str) -> Option<String> {
         self.dkim_note.as_deref().map(|note| fill(note, domain))
     }
+
+    /// The DKIM selectors it signs with: its own list, else the built-in `[[selector]]`
+    /// entries that name it.
+    pub fn signing_selectors(&self) -> Vec<String> {
+        if !self.selectors.is_empty() {
+            return self.selectors.clone();
+        }
+        BUILT_IN
+            .iter()
+            .filter(|entry| entry.provider == self.name)
+            .map(|entry| entry.name.clone())
+            .collect()
+    }
 }
 
-fn fill(template: &str, domain: &str) -> String {
+/// Fills a record template: `{domain}`, and `{domain_dashed}` (the domain with '-' for '.').
+pub fn fill(template: &str, domain: &str) -> String {
     template
         .replace("{domain_dashed}", &domain.replace('.', "-"))
         .replace("{domain}", domain)
 }
 
 /// Whether `name` is `hint` or a name below it (DNS names compare case-insensitively).
-fn is_under(name: &str, hint: &str) -> bool {
+pub fn is_under(name: &str, hint: &str) -> bool {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     name == hint || name.ends_with(&format!(".{hint}"))
 }
@@ -123,6 +166,24 @@ pub fn provider_of(evidence: Evidence, name: &str) -> Option<&'static Provider> 
         };
         hints.iter().any(|hint| is_under(name, hint))
     })
+}
+
+/// The providers of the built-in list.
+pub fn providers() -> &'static [Provider] {
+    &FILE.provider
+}
+
+/// The providers of a file of `[[provider]]` entries (the format of selectors.toml).
+///
+/// # Errors
+/// The text is not TOML of that format.
+pub fn parse_providers(text: &str) -> Result<Vec<Provider>, toml::de::Error> {
+    #[derive(Deserialize)]
+    struct Providers {
+        #[serde(default)]
+        provider: Vec<Provider>,
+    }
+    toml::from_str::<Providers>(text).map(|file| file.provider)
 }
 
 /// The provider named `name` in the built-in list.
@@ -276,8 +337,11 @@ mod tests {
     fn every_provider_hint_names_a_provider_of_the_list() {
         assert!(FILE.provider.len() >= 10);
         for provider in &FILE.provider {
+            // A provider whose selectors cannot be guessed (Postmark's are dated) says how
+            // its key is published instead.
             assert!(
-                BUILT_IN.iter().any(|e| e.provider == provider.name),
+                BUILT_IN.iter().any(|e| e.provider == provider.name)
+                    || provider.dkim_note.is_some(),
                 "{} has hints but no selector",
                 provider.name
             );

@@ -21,10 +21,10 @@ pub fn working_catalog() -> String {
     format!("{}/fixtures/dnsbl/working.toml", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Whether the command of `args` asks blocklists and so takes `--dnsbl` (`smtp` and `message`
-/// do not).
+/// Whether the command of `args` asks blocklists and so takes `--dnsbl` (`smtp`, `message` and
+/// `migrate` do not).
 fn asks_blocklists(args: &[&str]) -> bool {
-    !matches!(args.first(), Some(&"smtp" | &"message"))
+    !matches!(args.first(), Some(&"smtp" | &"message" | &"migrate"))
 }
 
 /// `mailaudit ARGS... --resolver <test server> --timeout 1`, not started yet. Unless the
