@@ -36,7 +36,7 @@ pub enum StepId {
 }
 
 /// What DNS shows of a step (`--verify`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Done,

@@ -2,7 +2,7 @@
 //! typo fails the run with the file and the problem named, instead of silently watching less.
 //!
 //! ```toml
-//! domains = ["example.com"]
+//! domains = ["example.com", { name = "example.org", migrate = { to = "microsoft365" } }]
 //! ips = ["192.0.2.1", "2001:db8::25"]
 //! ranges = ["192.0.2.0/28"]        # CIDR, expanded to every address
 //! selectors = ["s2024"]            # DKIM selectors beside the built-in ones
@@ -13,7 +13,7 @@
 //! metrics = "/var/lib/node_exporter/textfile/mailaudit.prom"
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -45,7 +45,7 @@ pub struct ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
-    domains: Vec<String>,
+    domains: Vec<RawDomain>,
     #[serde(default)]
     ips: Vec<String>,
     #[serde(default)]
@@ -61,11 +61,41 @@ struct RawConfig {
     metrics: Option<PathBuf>,
 }
 
+/// A `domains` entry: a name, or a table naming the domain and the migration to watch.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a domain name, or { name = \"DOMAIN\", migrate = { to = \"PROVIDER\", from = \"PROVIDER\", tenant = \"NAME\" } } (`from` and `tenant` optional)"
+)]
+enum RawDomain {
+    Name(String),
+    Entry(RawDomainEntry),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDomainEntry {
+    name: String,
+    migrate: Option<Migration>,
+}
+
+/// A provider move to watch (`mailaudit migrate DOMAIN --to TO --verify` at every run): a step
+/// DNS showed done that is not done any more is a worse change.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migration {
+    pub to: String,
+    pub from: Option<String>,
+    pub tenant: Option<String>,
+}
+
 /// What to watch, checked: normalised domains, every address once (ranges expanded), each SMTP
 /// server once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub domains: Vec<String>,
+    /// The migrations watched, by (normalised) domain.
+    pub migrations: BTreeMap<String, Migration>,
     pub ips: Vec<IpAddr>,
     pub selectors: Vec<String>,
     /// Mail servers probed as a client would (no AUTH), in the config's order.
@@ -106,12 +136,26 @@ impl Config {
             problem.push_str(&e.message().replace('\n', " "));
             problem
         })?;
-        let domains = unique(
-            raw.domains
-                .iter()
-                .map(|d| input::normalize_domain(d).map_err(|e| format!("domains: {e}")))
-                .collect::<Result<Vec<_>, _>>()?,
-        );
+        let mut names = Vec::new();
+        let mut migrations = BTreeMap::new();
+        for entry in raw.domains {
+            let (name, migrate) = match entry {
+                RawDomain::Name(name) => (name, None),
+                RawDomain::Entry(RawDomainEntry { name, migrate }) => (name, migrate),
+            };
+            let domain = input::normalize_domain(&name).map_err(|e| format!("domains: {e}"))?;
+            if let Some(migrate) = migrate
+                && migrations
+                    .insert(domain.clone(), migrate.clone())
+                    .is_some_and(|before| before != migrate)
+            {
+                return Err(format!(
+                    "domains: '{domain}' is given two different `migrate`"
+                ));
+            }
+            names.push(domain);
+        }
+        let domains = unique(names);
         let mut ips = BTreeSet::new();
         for ip in &raw.ips {
             let parsed = input::parse_ip(ip).map_err(|e| format!("ips: {e}"))?;
@@ -149,6 +193,7 @@ impl Config {
         }
         Ok(Config {
             domains,
+            migrations,
             ips: ips.into_iter().collect(),
             selectors: unique(raw.selectors),
             smtp,
@@ -538,6 +583,34 @@ mod tests {
         assert_eq!(config.selectors, vec!["s1"]);
         assert_eq!(config.metrics, Some(PathBuf::from("/tmp/m.prom")));
         assert_eq!(config.target_count(), 6);
+    }
+
+    #[test]
+    fn a_domain_may_name_the_migration_to_watch() {
+        let config = Config::parse(
+            r#"domains = ["a.example", { name = "B.example.", migrate = { to = "microsoft365", from = "google-workspace", tenant = "contoso" } }, { name = "c.example" }]"#,
+        )
+        .unwrap();
+        assert_eq!(config.domains, vec!["a.example", "b.example", "c.example"]);
+        assert_eq!(
+            config.migrations.get("b.example"),
+            Some(&Migration {
+                to: "microsoft365".to_owned(),
+                from: Some("google-workspace".to_owned()),
+                tenant: Some("contoso".to_owned()),
+            })
+        );
+        assert_eq!(config.migrations.len(), 1);
+        for typo in [
+            r#"domains = [{ name = "a.example", migrate = { too = "x" } }]"#,
+            r#"domains = [{ name = "a.example", migrat = { to = "x" } }]"#,
+        ] {
+            let error = Config::parse(typo).unwrap_err();
+            assert!(
+                error.contains("line 1") && error.contains("migrate = {"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -32,6 +32,7 @@ use crate::dnsbl::{ListAnswer, ListStatus};
 use crate::dnssec::{DnssecReport, DnssecStatus};
 use crate::finding::Severity;
 use crate::finding::Verdict;
+use crate::migrate::Status;
 use crate::mta_sts::{FetchOutcome, MtaStsReport, TxtAnswer};
 use crate::mx::MxReport;
 use crate::report::{Areas, TargetReport};
@@ -103,6 +104,16 @@ pub struct Snapshot {
     pub records: BTreeMap<String, Observed>,
     /// Every blocklist answer.
     pub listings: Vec<Listing>,
+    /// With `migrate` in the config: each step of the migration (`switch-mx`) as DNS showed it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub migration: BTreeMap<String, StepSeen>,
+}
+
+/// One step of a watched migration as a run saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepSeen {
+    pub title: String,
+    pub status: Status,
 }
 
 impl Snapshot {
@@ -164,6 +175,19 @@ impl Snapshot {
                 }
             }
         }
+        let migration = report
+            .migration
+            .iter()
+            .flat_map(|plan| &plan.steps)
+            .filter_map(|step| {
+                let id = serde_json::to_value(step.id).ok()?.as_str()?.to_owned();
+                let seen = StepSeen {
+                    title: step.title.clone(),
+                    status: step.status?,
+                };
+                Some((id, seen))
+            })
+            .collect();
         Snapshot {
             score: report.score,
             grade: report.grade,
@@ -172,6 +196,7 @@ impl Snapshot {
             unknown_areas,
             records,
             listings,
+            migration,
         }
     }
 
@@ -202,6 +227,13 @@ impl Snapshot {
                     .find(|l| l.list == listing.list && l.subject == listing.subject)
             {
                 listing.state = before.state;
+            }
+        }
+        for (id, step) in &mut known.migration {
+            if step.status == Status::Unknown
+                && let Some(before) = previous.migration.get(id)
+            {
+                step.status = before.status;
             }
         }
         let listing_unknown = self.listing_unknown();
@@ -790,6 +822,14 @@ pub enum What {
         code: String,
         severity: Severity,
     },
+    /// A step of the watched migration that DNS showed done is not done any more (worse).
+    MigrationStepUndone {
+        step: String,
+    },
+    /// A step of the watched migration is done.
+    MigrationStepDone {
+        step: String,
+    },
     /// A source IP fails DMARC in aggregate reports stored with `mailaudit reports --db` and
     /// failed in none stored before (RFC 7489 §7.2): a new sender to set up, or a new forger.
     FailingSourceNew {
@@ -841,7 +881,34 @@ pub fn diff(
         );
     }
     finding_changes(&mut changes, old, new, fail_on);
+    migration_changes(&mut changes, old, new);
     changes.list
+}
+
+/// A step done that is not done any more is worse; a step newly done is better. A step DNS
+/// could not show (`unknown`) is neither: a failed lookup says nothing about the step.
+fn migration_changes(changes: &mut Changes, old: &Snapshot, new: &Snapshot) {
+    for (id, now) in &new.migration {
+        let Some(was) = old.migration.get(id) else {
+            continue;
+        };
+        match (was.status, now.status) {
+            (Status::Done, Status::NotDone) => changes.push(
+                What::MigrationStepUndone { step: id.clone() },
+                true,
+                format!(
+                    "migration step '{}' ({id}) was done and is not any more",
+                    now.title
+                ),
+            ),
+            (Status::NotDone, Status::Done) => changes.push(
+                What::MigrationStepDone { step: id.clone() },
+                false,
+                format!("migration step '{}' ({id}) is done", now.title),
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// The changes of one target, as they are found.
@@ -1184,7 +1251,56 @@ mod tests {
                 subject: "192.0.2.1".to_owned(),
                 state: ListingState::NotListed,
             }],
+            migration: BTreeMap::new(),
         }
+    }
+
+    fn with_step(status: Status) -> Snapshot {
+        let mut snapshot = snapshot();
+        snapshot.migration.insert(
+            "switch-mx".to_owned(),
+            StepSeen {
+                title: "Switch MX".to_owned(),
+                status,
+            },
+        );
+        snapshot
+    }
+
+    #[test]
+    fn a_migration_step_undone_is_worse_and_an_unknown_one_is_no_change() {
+        let changes = diff(
+            "t",
+            &with_step(Status::Done),
+            &with_step(Status::NotDone),
+            None,
+        );
+        assert_eq!(
+            kinds(&changes),
+            vec![&What::MigrationStepUndone {
+                step: "switch-mx".to_owned()
+            }]
+        );
+        assert!(changes[0].worse);
+        let changes = diff(
+            "t",
+            &with_step(Status::NotDone),
+            &with_step(Status::Done),
+            None,
+        );
+        assert_eq!(
+            kinds(&changes),
+            vec![&What::MigrationStepDone {
+                step: "switch-mx".to_owned()
+            }]
+        );
+        assert!(!changes[0].worse);
+        // A failed lookup: no change, and the step stays known done for the next run.
+        let unknown = with_step(Status::Unknown);
+        assert!(diff("t", &with_step(Status::Done), &unknown, None).is_empty());
+        let known = unknown.known_after(&with_step(Status::Done));
+        assert_eq!(known.migration["switch-mx"].status, Status::Done);
+        assert!(diff("t", &known, &with_step(Status::NotDone), None)[0].worse);
     }
 
     fn kinds(changes: &[Change]) -> Vec<&What> {

@@ -77,6 +77,15 @@ fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
         config::check_webhook(url).map_err(|e| anyhow::anyhow!("--webhook: {e}"))?;
     }
     let config = Config::load(&args.config)?;
+    // A `migrate` naming no provider stops the monitor before anything is asked.
+    let profiles = crate::migrate::Profiles::load(None)?;
+    for (domain, migration) in &config.migrations {
+        for id in std::iter::once(&migration.to).chain(&migration.from) {
+            profiles.find(id).map_err(|e| {
+                anyhow::anyhow!("{}: {domain}: migrate: {e}", args.config.display())
+            })?;
+        }
+    }
     let webhook = args.webhook.clone().or_else(|| config.webhook.clone());
     let metrics = args.metrics.clone().or_else(|| config.metrics.clone());
     if config.ca_file.is_some() || (args.metrics.is_none() && config.metrics.is_some()) {
@@ -116,6 +125,7 @@ fn run_monitor(args: &MonitorArgs) -> anyhow::Result<ExitCode> {
             step: Duration::from_secs_f64(args.dns.timeout),
         },
         config,
+        profiles,
         webhook,
         metrics,
         retry: alert::Retry::default(),
@@ -270,6 +280,8 @@ fn db_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 struct Monitor<'a> {
     config_path: String,
     config: Config,
+    /// The provider profiles the config's `migrate` entries name.
+    profiles: crate::migrate::Profiles,
     dns: DnsSetup,
     options: AuditOptions,
     /// How the `smtp` targets are probed.
@@ -460,9 +472,11 @@ impl Monitor<'_> {
             .unwrap_or(1)
             .div_ceil(16)
             .max(1);
-        let domains = self.config.domains.iter().map(|domain| {
-            audit::audit_domain(dns, domain, &self.options, blocklists).boxed_local()
-        });
+        let domains = self
+            .config
+            .domains
+            .iter()
+            .map(|domain| self.audit_domain(dns, domain, blocklists).boxed_local());
         let ips = self.config.ips.iter().map(|&ip| {
             audit::audit_ip(dns, ip, None, &self.options.sender, blocklists).boxed_local()
         });
@@ -482,6 +496,28 @@ impl Monitor<'_> {
             }
         }
         reports
+    }
+
+    /// Audits one domain and, when the config watches its migration, verifies each step with
+    /// `mailaudit migrate`'s own reading of DNS ([`crate::migrate::run`]).
+    async fn audit_domain(&self, dns: &Dns, domain: &str, blocklists: &Blocklists) -> TargetReport {
+        let mut report = audit::audit_domain(dns, domain, &self.options, blocklists).await;
+        if let Some(migration) = self.config.migrations.get(domain)
+            && !report.resolver_stopped
+        {
+            let request = crate::migrate::Request {
+                to: Some(migration.to.clone()),
+                from: migration.from.clone(),
+                tenant: migration.tenant.clone(),
+                verify: true,
+            };
+            // The profiles were checked at start: an error here cannot happen.
+            report.migration = crate::migrate::run(dns, domain, &self.profiles, &request)
+                .await
+                .ok()
+                .and_then(|migrated| migrated.plan);
+        }
+        report
     }
 
     /// Probes one SMTP server on its port, its TLS mode the port's default, as `mailaudit smtp`

@@ -133,6 +133,9 @@ pub struct TargetReport {
     pub parked: bool,
     #[serde(flatten)]
     pub areas: Areas,
+    /// The monitor's `migrate` of this domain: the plan with each step verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<crate::migrate::Plan>,
     /// The resolver stopped answering during this audit: the run stops after it.
     #[serde(skip)]
     pub resolver_stopped: bool,
@@ -188,6 +191,7 @@ impl TargetReport {
             records_to_publish,
             parked,
             areas,
+            migration: None,
             resolver_stopped: false,
         }
     }

@@ -7,6 +7,7 @@
 mod support;
 
 mod bimi;
+mod migrate;
 mod mta_sts;
 mod reports;
 mod safety;

@@ -115,6 +115,12 @@ pub fn start_with_zones(addr: SocketAddr, dir: &Path) -> TestDns {
     start_serving(addr, &[dir])
 }
 
+/// [`start_with_zones`] with several directories, each later one replacing the zones of the
+/// same name of the ones before (e.g. the migrate fixtures, and the zone of one run).
+pub fn start_with_overlays(addr: SocketAddr, dirs: &[&Path]) -> TestDns {
+    start_serving(addr, dirs)
+}
+
 fn start_serving(addr: SocketAddr, overlays: &[&Path]) -> TestDns {
     let log = Arc::new(Mutex::new(Vec::new()));
     let mode = Arc::new(AtomicU8::new(HEALTHY));

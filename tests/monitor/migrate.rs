@@ -1,0 +1,139 @@
+//! Issue 15, item 5: `monitor` watching a migration (`migrate = { to = "microsoft365" }` on a
+//! domain). The domain watch.g2m.test moves from Google Workspace to Microsoft 365; each run asks
+//! a DNS server of its own serving fixtures/migrate/zones (Google's and the tenant's names) and the
+//! domain's zone at that run, written here. Run 1: MX switched to Microsoft 365 (the step done).
+//! A run whose every lookup fails: the steps are unknown, no change. Run 3: MX back at Google:
+//! the step done is not done any more, a worse change, exit 1.
+
+use super::*;
+
+const DOMAIN: &str = "watch.g2m.test";
+
+const CONFIG: &str = r#"domains = [{ name = "watch.g2m.test", migrate = { to = "microsoft365", from = "google-workspace", tenant = "contoso" } }]
+"#;
+
+/// The zone of watch.g2m.test with its MX at `mx`; the rest as at the MX-switch stage of
+/// fixtures/migrate (verified, DKIM on at the tenant, both SPF includes).
+fn write_zone(dir: &Path, mx: &str) {
+    std::fs::create_dir_all(dir).expect("zone directory");
+    let zone = format!(
+        "$TTL 3600\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n@ IN NS ns.test.\n\
+         @ IN MX {mx}\n\
+         @ IN TXT \"v=spf1 include:_spf.google.com include:spf.protection.outlook.com ~all\"\n\
+         @ IN TXT \"MS=ms12345678\"\n\
+         selector1._domainkey IN CNAME selector1-mx-g2m-test._domainkey.contoso.onmicrosoft.com.\n\
+         selector2._domainkey IN CNAME selector2-mx-g2m-test._domainkey.contoso.onmicrosoft.com.\n\
+         _dmarc IN TXT \"v=DMARC1; p=none; rua=mailto:dmarc@{DOMAIN}\"\n"
+    );
+    std::fs::write(dir.join(format!("{DOMAIN}.zone")), zone).expect("write the zone");
+}
+
+fn world_with_mx(dir: &Path, mx: &str) -> TestDns {
+    write_zone(dir, mx);
+    let migrate = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/migrate/zones");
+    dns_server::start_with_overlays("127.0.0.1:0".parse().expect("loopback"), &[&migrate, dir])
+}
+
+fn run(world: &TestDns, config: &Path, db: &Path) -> (Output, RunReport) {
+    let output = command(
+        world,
+        &[
+            "monitor",
+            "--config",
+            config.to_str().expect("UTF-8 path"),
+            "--once",
+            "--db",
+            db.to_str().expect("UTF-8 path"),
+            "--format",
+            "json",
+        ],
+    )
+    .output()
+    .expect("run mailaudit");
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "monitor run: {e}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output, report)
+}
+
+fn step_changes<'a>(report: &'a RunReport, kind: &str) -> Vec<&'a ChangeOut> {
+    report.changes.iter().filter(|c| c.kind == kind).collect()
+}
+
+#[test]
+fn a_migration_step_undone_is_a_worse_change_and_a_failed_lookup_is_none() {
+    let (dir, db) = temp();
+    let config = dir.path().join("monitor.toml");
+    std::fs::write(&config, CONFIG).expect("write the config");
+
+    let switched = world_with_mx(
+        &dir.path().join("run1"),
+        "0 mx-g2m-test.mail.protection.outlook.com.",
+    );
+    let (output, first) = run(&switched, &config, &db);
+    assert!(
+        first
+            .targets
+            .iter()
+            .any(|t| t.target == DOMAIN && t.baseline),
+        "{first:?}"
+    );
+    assert!(
+        step_changes(&first, "migration-step-undone").is_empty(),
+        "{first:?}"
+    );
+    assert_ne!(output.status.code(), Some(2), "{first:?}");
+
+    // Every lookup fails: each step is unknown, which says nothing about it.
+    switched.degrade();
+    let (output, failed) = run(&switched, &config, &db);
+    assert!(failed.changes.is_empty(), "{:?}", failed.changes);
+    assert_eq!(output.status.code(), Some(0), "{failed:?}");
+
+    // MX back at Google: the switch is undone, compared with what run 1 knew.
+    let reverted = world_with_mx(&dir.path().join("run3"), "1 smtp.google.com.");
+    let (output, third) = run(&reverted, &config, &db);
+    let undone = step_changes(&third, "migration-step-undone");
+    assert_eq!(undone.len(), 1, "{:?}", third.changes);
+    assert_eq!(undone[0].target, DOMAIN);
+    assert!(undone[0].worse);
+    assert!(
+        undone[0].message.contains("switch-mx"),
+        "{}",
+        undone[0].message
+    );
+    assert!(third.worse);
+    assert_eq!(output.status.code(), Some(1), "{third:?}");
+}
+
+#[test]
+fn a_migrate_naming_no_provider_stops_the_monitor_before_any_run() {
+    let (dir, db) = temp();
+    let config = dir.path().join("monitor.toml");
+    std::fs::write(
+        &config,
+        r#"domains = [{ name = "watch.g2m.test", migrate = { to = "nosuchprovider" } }]"#,
+    )
+    .expect("write the config");
+    let output = command(
+        world(1),
+        &[
+            "monitor",
+            "--config",
+            config.to_str().unwrap(),
+            "--once",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .expect("run mailaudit");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("nosuchprovider"), "{stderr}");
+    assert!(!db.exists(), "nothing is stored");
+}
