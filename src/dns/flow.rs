@@ -32,7 +32,7 @@ use super::adaptive::Window;
 use super::rate::RateLimit;
 use super::raw::Reply;
 use super::rtt::RttEstimate;
-use super::scope::{Outcome, Scope, Turn};
+use super::scope::{Alone, Outcome, Scope, Turn};
 
 /// The shortest retransmission time-out: a resolver on the same machine answers in well under a
 /// millisecond, but a question it must resolve takes it a few round trips to other servers.
@@ -117,17 +117,9 @@ impl Flow {
         fqdn: &Name,
         record_type: RecordType,
     ) -> Result<Lookup, NetError> {
-        // The audited domain's verdict on its name servers, for the names it covers: until one
-        // of its questions is answered they go one at a time (the turn is held while this one
-        // is asked), and after a time-out none is sent.
-        let domain = scope.filter(|s| s.covers(name));
-        let (turn, _alone) = match domain {
-            Some(domain) => domain.turn().await,
-            None => (Turn::Ask, None),
-        };
-        if turn == Turn::Skip {
+        let Some((domain, _alone)) = domain_turn(scope, name).await else {
             return Err(NetError::Timeout);
-        }
+        };
         let mut slot = self.slot().await;
         self.sent.fetch_add(1, Ordering::Relaxed);
         if let Some(scope) = scope {
@@ -221,14 +213,7 @@ impl Flow {
         name: &str,
         ask: impl Future<Output = Option<Reply>>,
     ) -> Option<Reply> {
-        let domain = scope.filter(|s| s.covers(name));
-        let (turn, _alone) = match domain {
-            Some(domain) => domain.turn().await,
-            None => (Turn::Ask, None),
-        };
-        if turn == Turn::Skip {
-            return None;
-        }
+        let (domain, _alone) = domain_turn(scope, name).await?;
         let slot = self.slot().await;
         self.sent.fetch_add(1, Ordering::Relaxed);
         if let Some(scope) = scope {
@@ -243,14 +228,7 @@ impl Flow {
         }
         if let Some(domain) = domain {
             domain.record(match &reply {
-                Some(reply)
-                    if matches!(
-                        reply.response_code,
-                        ResponseCode::NoError | ResponseCode::NXDomain
-                    ) =>
-                {
-                    Outcome::Answered
-                }
+                Some(reply) if says_what_exists(reply.response_code) => Outcome::Answered,
                 Some(_) => Outcome::Neither,
                 None => Outcome::Failed,
             });
@@ -358,12 +336,33 @@ fn is_answer(error: &NetError) -> bool {
 fn outcome(result: &Result<Lookup, NetError>) -> Outcome {
     match result {
         Ok(_) => Outcome::Answered,
-        Err(NetError::Dns(DnsError::NoRecordsFound(no_records))) => {
-            match no_records.response_code {
-                ResponseCode::NoError | ResponseCode::NXDomain => Outcome::Answered,
-                _ => Outcome::Neither,
-            }
+        Err(NetError::Dns(DnsError::NoRecordsFound(no_records)))
+            if says_what_exists(no_records.response_code) =>
+        {
+            Outcome::Answered
         }
         Err(_) => Outcome::Neither,
     }
+}
+
+/// Whether a response code is an answer about the name (records, NODATA or NXDOMAIN), which
+/// shows the domain's name servers work; SERVFAIL, REFUSED and the like show nothing.
+fn says_what_exists(code: ResponseCode) -> bool {
+    matches!(code, ResponseCode::NoError | ResponseCode::NXDomain)
+}
+
+/// The audited domain's verdict on its name servers, for the names it covers: until one of its
+/// questions is answered they go one at a time (the returned guard holds the turn while this one
+/// is asked), and after a time-out none is sent (`None`: skip it). The scope, when it covers
+/// `name`, is returned to record how the question ended.
+async fn domain_turn<'s>(
+    scope: Option<&'s Scope>,
+    name: &str,
+) -> Option<(Option<&'s Scope>, Alone<'s>)> {
+    let domain = scope.filter(|s| s.covers(name));
+    let (turn, alone) = match domain {
+        Some(domain) => domain.turn().await,
+        None => (Turn::Ask, None),
+    };
+    (turn != Turn::Skip).then_some((domain, alone))
 }
