@@ -6,6 +6,9 @@
 //! cargo run --release -- audit hostile.test --resolver 127.0.0.1:5353
 //! ```
 //!
+//! Zone directories given after the address are served too, each replacing zones of the same
+//! name (`fixture_dns 127.0.0.1:5353 fixtures/migrate/zones` for `mailaudit migrate`).
+//!
 //! With `FIXTURE_DNS_LOG=1` in its environment it prints each question it is asked (name and
 //! type) on standard error: what an audit asks, and how many.
 
@@ -23,9 +26,16 @@ fn main() {
         std::net::SocketAddr::ip(&addr).is_loopback(),
         "the fixture server listens on loopback only"
     );
-    let server = dns_server::start(addr);
+    let overlays: Vec<std::path::PathBuf> = std::env::args().skip(2).map(Into::into).collect();
+    let dirs: Vec<&std::path::Path> = overlays.iter().map(AsRef::as_ref).collect();
+    let server = dns_server::start_with_overlays(addr, &dirs);
     eprintln!(
-        "serving fixtures/zones on {} (UDP and TCP); Ctrl-C stops",
+        "serving fixtures/zones {} on {} (UDP and TCP); Ctrl-C stops",
+        overlays
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
         server.addr
     );
     loop {

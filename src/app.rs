@@ -343,10 +343,7 @@ fn run_smtp(args: &SmtpArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|p| Named::input("--ca-file", p));
     check_paths(&args.common.report.output, None, ca_file.as_slice())?;
-    let host = match args.host.trim().parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.to_canonical().to_string(),
-        Err(_) => input::normalize_domain(&args.host)?,
-    };
+    let host = input::normalize_host(&args.host)?;
     let credentials = args
         .user
         .as_ref()
@@ -466,17 +463,35 @@ fn run_migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.profiles {
         inputs.push(Named::input("--profiles", path));
     }
+    if let Some(path) = &args.ca_file {
+        inputs.push(Named::input("--ca-file", path));
+    }
     check_paths(&args.output, None, &inputs)?;
     let profiles = crate::migrate::Profiles::load(args.profiles.as_deref())?;
     for id in args.to.iter().chain(&args.from) {
         profiles.find(id)?;
     }
     let domain = input::normalize_domain(&args.domain)?;
+    let smtp = if args.smtp {
+        Some(smtp::ProbeOptions {
+            trust: smtp::Trust::new(args.ca_file.as_deref())?,
+            credentials: None,
+            step: Duration::from_secs_f64(args.dns.timeout),
+        })
+    } else {
+        None
+    };
     let request = crate::migrate::Request {
         to: args.to.clone(),
         from: args.from.clone(),
         tenant: args.tenant.clone(),
         verify: args.verify,
+        hybrid: args
+            .hybrid
+            .as_deref()
+            .map(input::normalize_host)
+            .transpose()?,
+        smtp,
     };
     let setup = DnsSetup::from_args(&args.dns, None)?;
     let report = runtime()?.block_on(async {

@@ -292,6 +292,22 @@ pub struct MigrateArgs {
     #[arg(long, requires = "to")]
     pub verify: bool,
 
+    /// An on-premises server (name or address) that stays and relays its outbound mail
+    /// through the new provider: its public address is kept in SPF (checked with SPF's own
+    /// evaluation), and the relay through the provider's smart host is a step of the plan.
+    #[arg(long, value_name = "HOST", requires = "to")]
+    pub hybrid: Option<String>,
+
+    /// With --hybrid --verify: connect to the new provider's smart host on port 25 with
+    /// STARTTLS, as the on-premises server would (run it there: the route from this machine is
+    /// what is checked). Without it no connection is opened.
+    #[arg(long, requires_all = ["hybrid", "verify"])]
+    pub smtp: bool,
+
+    /// With --smtp: trust the CA certificates of this PEM file beside the web PKI roots.
+    #[arg(long, value_name = "PATH", requires = "smtp")]
+    pub ca_file: Option<PathBuf>,
+
     /// A TOML file of provider profiles (`[[provider]]` entries, README "Provider profiles")
     /// added to the built-in ones; one with a built-in id replaces it.
     #[arg(long, value_name = "PATH")]

@@ -81,6 +81,15 @@ pub fn normalize_domain(input: &str) -> Result<String, InputError> {
         })
 }
 
+/// A server given as a host name or an address: the address in its canonical form (an
+/// IPv4-mapped IPv6 address as IPv4), else the name normalised as a domain.
+pub fn normalize_host(input: &str) -> Result<String, InputError> {
+    match input.trim().parse::<IpAddr>() {
+        Ok(ip) => Ok(ip.to_canonical().to_string()),
+        Err(_) => normalize_domain(input),
+    }
+}
+
 /// Parses an IPv4 or IPv6 address as the user typed it.
 pub fn parse_ip(input: &str) -> Result<IpAddr, InputError> {
     input.trim().parse::<IpAddr>().map_err(|_| InputError::Ip {

@@ -88,6 +88,13 @@ pub struct Provider {
     /// Mail-client set-up records (zone-file lines).
     #[serde(default)]
     pub autodiscover: Vec<String>,
+    /// Where an on-premises server relays its outbound mail through the provider (a hybrid
+    /// set-up): `host:port mode`, as `submission`.
+    #[serde(default)]
+    pub smart_host: Option<String>,
+    /// What lets the on-premises server relay there (the provider's connector or relay setting).
+    #[serde(default)]
+    pub relay_setup: Option<String>,
     /// The provider's documentation.
     #[serde(default)]
     pub docs: Vec<String>,

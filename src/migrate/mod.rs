@@ -6,6 +6,7 @@
 //! steps DNS shows done.
 
 pub mod detect;
+pub mod hybrid;
 pub mod plan;
 pub mod profile;
 pub mod render;
@@ -31,6 +32,10 @@ pub struct Request {
     pub from: Option<String>,
     pub tenant: Option<String>,
     pub verify: bool,
+    /// `--hybrid`: the on-premises server that stays and relays through the new provider.
+    pub hybrid: Option<String>,
+    /// `--smtp`: probe the new provider's smart host as that server would.
+    pub smtp: Option<crate::smtp::ProbeOptions>,
 }
 
 /// The report of one run: the providers in use and, with `--to`, the plan.
@@ -147,6 +152,12 @@ pub async fn run(
                 }
                 _ => None,
             };
+            let hybrid = match &request.hybrid {
+                Some(host) => {
+                    Some(hybrid::read(dns, host, domain, to, request.smtp.as_ref()).await)
+                }
+                None => None,
+            };
             Some(plan::plan(
                 &state,
                 &plan::Target {
@@ -154,6 +165,7 @@ pub async fn run(
                     from,
                     tenant: request.tenant.as_deref(),
                     include_cost: include_cost.flatten(),
+                    hybrid: hybrid.as_ref(),
                 },
                 request.verify,
             ))

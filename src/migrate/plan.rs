@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::State;
 use super::detect::Detection;
+use super::hybrid::Hybrid;
 use super::profile::{Profiles, verification_prefix};
 use crate::dkim::SelectorStatus;
 use crate::dkim::selectors::{Provider, fill, is_under};
@@ -27,7 +28,11 @@ const LOW_TTL: u32 = 300;
 pub enum StepId {
     VerifyDomain,
     PublishDkim,
+    /// `--hybrid`: the on-premises server's address in the SPF record.
+    KeepHybridInSpf,
     AddSpfInclude,
+    /// `--hybrid`: the on-premises server relays through the new provider's smart host.
+    HybridRoute,
     LowerMxTtl,
     SwitchMx,
     KeepOldInclude,
@@ -99,6 +104,9 @@ pub struct Plan {
     /// Mail-client set-up records of the new provider.
     pub autodiscover: Vec<String>,
     pub docs: Vec<String>,
+    /// With `--hybrid`: the on-premises server as DNS (and `--smtp`) showed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hybrid: Option<Hybrid>,
 }
 
 impl Plan {
@@ -118,6 +126,8 @@ pub struct Target<'a> {
     pub tenant: Option<&'a str>,
     /// What `include:` of the new provider adds to the SPF lookups, when it is not there yet.
     pub include_cost: Option<usize>,
+    /// `--hybrid`: the on-premises server that stays.
+    pub hybrid: Option<&'a Hybrid>,
 }
 
 /// The provider being left when `--from` is not given: the one the domain's MX names, else the
@@ -160,7 +170,8 @@ fn record_line(template: &str, domain: &str, tenant: Option<&str>) -> String {
     }
 }
 
-fn step(id: StepId, title: String, detail: String, breaks_delivery: bool) -> Step {
+/// A step without records or status yet.
+pub(super) fn step(id: StepId, title: String, detail: String, breaks_delivery: bool) -> Step {
     Step {
         id,
         title,
@@ -190,7 +201,9 @@ pub fn plan(state: &State, target: &Target<'_>, verify: bool) -> Plan {
     steps.extend(verify_domain(state, to));
     steps.push(publish_dkim(state, to, tenant));
     let spf = SpfSteps::new(state, target, from);
+    steps.extend(target.hybrid.map(|hybrid| spf.hybrid_step(hybrid, to)));
     steps.extend(spf.add_include(state));
+    steps.extend(target.hybrid.and_then(|hybrid| hybrid.route_step(to)));
     steps.extend(mx_steps(state, to, from));
     steps.extend(spf.old_include_steps(state, from));
     steps.push(tighten_dmarc(state, to));
@@ -223,6 +236,7 @@ pub fn plan(state: &State, target: &Target<'_>, verify: bool) -> Plan {
             .map(|line| record_line(line, domain, None))
             .collect(),
         docs: to.docs.clone(),
+        hybrid: target.hybrid.cloned(),
     }
 }
 
@@ -394,10 +408,13 @@ fn dkim_status(
     (status, evidence, half)
 }
 
-/// The SPF record through the move: today's, with the new include, without the old one.
+/// The SPF record through the move: today's, with the on-premises server's address
+/// (`--hybrid`), with the new include, without the old one.
 struct SpfSteps {
     domain: String,
     current: Option<String>,
+    /// The record once the on-premises server's address is in it (today's without `--hybrid`).
+    base: Option<String>,
     new_include: Option<String>,
     has_new: bool,
     /// The record with the new include, and its lookups.
@@ -415,14 +432,25 @@ impl SpfSteps {
         let has_new = includes.iter().any(|i| under(target.to, i));
         let new_include = target.to.spf.first().cloned();
         let current = state.spf.record.clone();
-        let with_new = match (&new_include, has_new) {
-            (Some(include), false) => crate::spf::edit::apply(
+        let hybrid_terms = target.hybrid.map(Hybrid::terms_to_add).unwrap_or_default();
+        let base = if hybrid_terms.is_empty() {
+            current.clone()
+        } else {
+            Some(crate::spf::edit::apply(
                 current.as_deref(),
-                &[format!("include:{include}")],
+                &hybrid_terms,
                 &[],
                 current.is_none().then_some("~all"),
+            ))
+        };
+        let with_new = match (&new_include, has_new) {
+            (Some(include), false) => crate::spf::edit::apply(
+                base.as_deref(),
+                &[format!("include:{include}")],
+                &[],
+                base.is_none().then_some("~all"),
             ),
-            _ => current.clone().unwrap_or_default(),
+            _ => base.clone().unwrap_or_default(),
         };
         let now = state.spf.total_lookups;
         let after_add = if has_new || new_include.is_none() {
@@ -463,6 +491,7 @@ impl SpfSteps {
         SpfSteps {
             domain: state.domain.clone(),
             current,
+            base,
             new_include,
             has_new,
             with_new,
@@ -525,7 +554,7 @@ impl SpfSteps {
         if !self.has_new {
             s.add.push(txt_line(domain, &self.with_new));
             s.remove
-                .extend(self.current.iter().map(|r| txt_line(domain, r)));
+                .extend(self.base.iter().map(|r| txt_line(domain, r)));
         }
         s.spf_lookups_after = self.after_add;
         s.spf_to_drop = self.to_drop(self.after_add, false);
@@ -558,6 +587,19 @@ impl SpfSteps {
             });
         }
         Some(s)
+    }
+
+    /// `--hybrid`: the step that keeps the on-premises server's address in the record, with
+    /// the record before and after it when an address is to be added.
+    fn hybrid_step(&self, hybrid: &Hybrid, to: &Provider) -> Step {
+        let mut s = hybrid.spf_step(&self.domain, to);
+        if self.base != self.current {
+            s.add
+                .extend(self.base.iter().map(|r| txt_line(&self.domain, r)));
+            s.remove
+                .extend(self.current.iter().map(|r| txt_line(&self.domain, r)));
+        }
+        s
     }
 
     fn old_include_steps(&self, state: &State, from: Option<&Provider>) -> Vec<Step> {
@@ -692,10 +734,10 @@ fn mx_steps(state: &State, to: &Provider, from: Option<&Provider>) -> Vec<Step> 
         StepId::SwitchMx,
         format!("Switch MX to {}", to.name),
         format!(
-            "Once every mailbox exists at {}: mail then goes there. {}",
+            "Once every mailbox exists at {}: mail then goes there.{}",
             to.name,
             from.map_or(String::new(), |f| format!(
-                "Keep {}'s mailboxes until the old TTL has passed.",
+                " Keep {}'s mailboxes until the old TTL has passed.",
                 f.name
             ))
         ),
@@ -707,6 +749,15 @@ fn mx_steps(state: &State, to: &Provider, from: Option<&Provider>) -> Vec<Step> 
         .map(|t| record_line(t, domain, None))
         .collect();
     switch.remove = current;
+    // A record both to remove and to add stays as it is.
+    let unchanged: Vec<String> = switch
+        .add
+        .iter()
+        .filter(|line| switch.remove.contains(line))
+        .cloned()
+        .collect();
+    switch.add.retain(|line| !unchanged.contains(line));
+    switch.remove.retain(|line| !unchanged.contains(line));
     let hosts: Vec<&str> = state.mx.hosts.iter().map(|h| h.exchange.as_str()).collect();
     if mx_unknown(state) {
         for s in [&mut lower, &mut switch] {
@@ -714,6 +765,9 @@ fn mx_steps(state: &State, to: &Provider, from: Option<&Provider>) -> Vec<Step> 
             s.evidence.push(format!("MX {domain}: {}", state.mx.answer));
         }
     } else if on_new {
+        // Nothing left to publish for either step.
+        lower.add.clear();
+        lower.remove.clear();
         lower.status = Some(Status::Done);
         lower.evidence.push("MX already switched".to_owned());
         switch.status = Some(Status::Done);
@@ -739,26 +793,34 @@ fn tighten_dmarc(state: &State, to: &Provider) -> Step {
     let dmarc = &state.dmarc;
     let requested = dmarc.effective_policy.as_ref().and_then(|p| p.requested);
     let own = dmarc.record.as_deref().filter(|_| !dmarc.inherited);
-    let policy = if requested == Some(Policy::Quarantine) {
-        "reject"
-    } else {
-        "quarantine"
+    // The next tightening: none to quarantine, quarantine to reject, then nothing.
+    let next = match requested {
+        Some(Policy::Reject) => None,
+        Some(Policy::Quarantine) => Some("reject"),
+        _ => Some("quarantine"),
     };
     let mut s = step(
         StepId::TightenDmarc,
-        format!("Tighten DMARC to p={policy}"),
+        "Tighten DMARC to p=quarantine, later p=reject".to_owned(),
         format!(
             "Last: once DMARC aggregate reports (mailaudit reports) show {}'s mail passing and no legitimate source failing.",
             to.name
         ),
         false,
     );
+    if next == Some("reject") {
+        s.detail.push_str(
+            " p=quarantine is published, which the move asks; p=reject is the last tightening (the record below).",
+        );
+    }
     let name = format!("_dmarc.{domain}");
-    s.add.push(txt_line(
-        &name,
-        &crate::dmarc::apply(own, &[("p".to_owned(), policy.to_owned())], &[]),
-    ));
-    s.remove.extend(own.map(|r| txt_line(&name, r)));
+    if let Some(policy) = next {
+        s.add.push(txt_line(
+            &name,
+            &crate::dmarc::apply(own, &[("p".to_owned(), policy.to_owned())], &[]),
+        ));
+        s.remove.extend(own.map(|r| txt_line(&name, r)));
+    }
     if dmarc.verdict == Verdict::Unknown && requested.is_none() {
         s.status = Some(Status::Unknown);
         s.evidence

@@ -65,7 +65,7 @@ struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(
     untagged,
-    expecting = "a domain name, or { name = \"DOMAIN\", migrate = { to = \"PROVIDER\", from = \"PROVIDER\", tenant = \"NAME\" } } (`from` and `tenant` optional)"
+    expecting = "a domain name, or { name = \"DOMAIN\", migrate = { to = \"PROVIDER\", from = \"PROVIDER\", tenant = \"NAME\", hybrid = \"HOST\" } } (`from`, `tenant` and `hybrid` optional)"
 )]
 enum RawDomain {
     Name(String),
@@ -87,6 +87,9 @@ pub struct Migration {
     pub to: String,
     pub from: Option<String>,
     pub tenant: Option<String>,
+    /// The on-premises server that stays and relays through `to` (`migrate --hybrid`):
+    /// normalised at start.
+    pub hybrid: Option<String>,
 }
 
 /// What to watch, checked: normalised domains, every address once (ranges expanded), each SMTP
@@ -144,6 +147,17 @@ impl Config {
                 RawDomain::Entry(RawDomainEntry { name, migrate }) => (name, migrate),
             };
             let domain = input::normalize_domain(&name).map_err(|e| format!("domains: {e}"))?;
+            let migrate = migrate
+                .map(|mut migrate| {
+                    migrate.hybrid = migrate
+                        .hybrid
+                        .as_deref()
+                        .map(input::normalize_host)
+                        .transpose()
+                        .map_err(|e| format!("domains: '{domain}' migrate.hybrid: {e}"))?;
+                    Ok::<_, String>(migrate)
+                })
+                .transpose()?;
             if let Some(migrate) = migrate
                 && migrations
                     .insert(domain.clone(), migrate.clone())
@@ -588,7 +602,7 @@ mod tests {
     #[test]
     fn a_domain_may_name_the_migration_to_watch() {
         let config = Config::parse(
-            r#"domains = ["a.example", { name = "B.example.", migrate = { to = "microsoft365", from = "google-workspace", tenant = "contoso" } }, { name = "c.example" }]"#,
+            r#"domains = ["a.example", { name = "B.example.", migrate = { to = "microsoft365", from = "google-workspace", tenant = "contoso", hybrid = "Mail.B.example" } }, { name = "c.example" }]"#,
         )
         .unwrap();
         assert_eq!(config.domains, vec!["a.example", "b.example", "c.example"]);
@@ -598,7 +612,16 @@ mod tests {
                 to: "microsoft365".to_owned(),
                 from: Some("google-workspace".to_owned()),
                 tenant: Some("contoso".to_owned()),
+                hybrid: Some("mail.b.example".to_owned()),
             })
+        );
+        let error = Config::parse(
+            r#"domains = [{ name = "a.example", migrate = { to = "x", hybrid = "not a host" } }]"#,
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("'a.example' migrate.hybrid") && error.contains("not a host"),
+            "{error}"
         );
         assert_eq!(config.migrations.len(), 1);
         for typo in [

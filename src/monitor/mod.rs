@@ -510,6 +510,8 @@ impl Monitor<'_> {
                 from: migration.from.clone(),
                 tenant: migration.tenant.clone(),
                 verify: true,
+                hybrid: migration.hybrid.clone(),
+                smtp: None,
             };
             // The profiles were checked at start: an error here cannot happen.
             report.migration = crate::migrate::run(dns, domain, &self.profiles, &request)

@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use support::dns_server::{self, TestDns};
 
+mod hybrid;
+
 #[derive(Debug, Deserialize)]
 struct Report {
     domain: String,
@@ -46,6 +48,7 @@ struct Plan {
     next_step: Option<String>,
     steps: Vec<Step>,
     submission: Vec<String>,
+    hybrid: Option<hybrid::Hybrid>,
 }
 
 #[derive(Debug, Deserialize)]
