@@ -6,6 +6,8 @@
 //! stays until it no longer sends; DMARC (RFC 7489 §6.3 `p`) is tightened last, once the new
 //! provider's mail is seen passing.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use super::State;
@@ -324,6 +326,21 @@ fn publish_dkim(state: &State, to: &Provider, tenant: Option<&str>) -> Step {
         s.action = to.dkim_note(domain);
         selectors
     };
+    // A provider with several CNAME target forms (Microsoft 365: <tenant>.onmicrosoft.com, and
+    // below dkim.mail.microsoft for newer tenants) shows the one of the account in its console.
+    let other_forms: Vec<&str> = to
+        .dkim_cname
+        .iter()
+        .map(String::as_str)
+        .filter(|base| by_cname && !to.dkim_records.iter().any(|t| t.contains(base)))
+        .collect();
+    if !other_forms.is_empty() {
+        let _ = write!(
+            s.detail,
+            " Newer accounts may be shown targets below {} instead: publish the values the provider's console shows.",
+            other_forms.join(" or ")
+        );
+    }
     if by_cname && s.add.iter().any(|l| l.contains("<tenant>")) {
         s.detail
             .push_str(" Give --tenant NAME to fill in <tenant> (NAME.onmicrosoft.com).");

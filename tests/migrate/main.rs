@@ -54,6 +54,7 @@ struct Plan {
 #[derive(Debug, Deserialize)]
 struct Step {
     id: String,
+    detail: String,
     add: Vec<String>,
     remove: Vec<String>,
     action: Option<String>,
@@ -221,6 +222,12 @@ fn the_plan_orders_every_record_and_counts_spf_lookups() {
             .as_deref()
             .unwrap()
             .contains("Set-DkimSigningConfig -Identity before.g2m.test -Enabled $true")
+    );
+    // The newer target form is named, since only the console knows which one the tenant has.
+    assert!(
+        dkim.detail.contains("below dkim.mail.microsoft instead"),
+        "{}",
+        dkim.detail
     );
     let add = plan.step("add-spf-include");
     assert_eq!(
@@ -484,4 +491,73 @@ fn a_profile_file_adds_a_provider() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no provider profile 'nosuch'"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_move_from_microsoft_365_to_google_workspace_is_planned_and_verified_alike() {
+    let (report, code) = json(&["before.m2g.test", "--to", "google-workspace", "--verify"]);
+    assert_eq!(code, 1);
+    let plan = report.plan.unwrap();
+    assert_eq!(plan.to, "Google Workspace");
+    assert_eq!(plan.from.as_deref(), Some("Microsoft 365"));
+    let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ORDER);
+    assert_eq!(
+        plan.step("verify-domain").add,
+        [
+            "before.m2g.test. IN TXT \"google-site-verification=<token from the Google Admin console>\""
+        ]
+    );
+    // Google gives a TXT key from its console, not CNAMEs.
+    let dkim = plan.step("publish-dkim");
+    assert_eq!(
+        dkim.add,
+        [
+            "google._domainkey.before.m2g.test. IN TXT \"v=DKIM1; k=rsa; p=<public key from the console>\""
+        ]
+    );
+    assert!(dkim.action.as_deref().unwrap().contains("Admin console"));
+    let include = plan.step("add-spf-include");
+    assert_eq!(
+        include.add,
+        [
+            "before.m2g.test. IN TXT \"v=spf1 include:spf.protection.outlook.com include:_spf.google.com -all\""
+        ]
+    );
+    // Microsoft's include costs 1, Google's 4 (fixtures/migrate/zones/google.com.zone).
+    assert_eq!(include.spf_lookups_after, Some(5));
+    assert_eq!(
+        plan.step("switch-mx").add,
+        ["before.m2g.test. 3600 IN MX 1 smtp.google.com."]
+    );
+    assert_eq!(
+        plan.step("remove-old-include").add,
+        ["before.m2g.test. IN TXT \"v=spf1 include:_spf.google.com -all\""]
+    );
+    assert_eq!(
+        plan.with_status("not-done"),
+        [
+            "verify-domain",
+            "publish-dkim",
+            "add-spf-include",
+            "switch-mx",
+            "remove-old-include",
+            "tighten-dmarc"
+        ]
+    );
+    assert_eq!(plan.next_step.as_deref(), Some("verify-domain"));
+    assert_eq!(
+        plan.submission,
+        ["smtp.gmail.com:587 starttls", "smtp.gmail.com:465 tls"]
+    );
+
+    // MX switched: what is left does not break delivery.
+    let (report, code) = json(&["mx.m2g.test", "--to", "google-workspace", "--verify"]);
+    assert_eq!(code, 0);
+    let plan = report.plan.unwrap();
+    assert_eq!(
+        plan.with_status("not-done"),
+        ["remove-old-include", "tighten-dmarc"]
+    );
+    assert!(plan.with_status("unknown").is_empty());
 }
