@@ -12,14 +12,20 @@ const DOMAIN: &str = "watch.g2m.test";
 const CONFIG: &str = r#"domains = [{ name = "watch.g2m.test", migrate = { to = "microsoft365", from = "google-workspace", tenant = "contoso" } }]
 "#;
 
-/// The zone of watch.g2m.test with its MX at `mx`; the rest as at the MX-switch stage of
-/// fixtures/migrate (verified, DKIM on at the tenant, both SPF includes).
-fn write_zone(dir: &Path, mx: &str) {
+/// The SPF record of watch.g2m.test at the MX-switch stage: both includes.
+const BOTH_INCLUDES: &str =
+    "v=spf1 include:_spf.google.com include:spf.protection.outlook.com ~all";
+
+/// The zone of watch.g2m.test with its MX at `mx` and SPF record `spf`; the rest as at the
+/// MX-switch stage of fixtures/migrate (verified, DKIM on at the tenant), with an on-premises
+/// server mail.watch.g2m.test at 192.0.2.30.
+fn write_zone(dir: &Path, mx: &str, spf: &str) {
     std::fs::create_dir_all(dir).expect("zone directory");
     let zone = format!(
         "$TTL 3600\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n@ IN NS ns.test.\n\
          @ IN MX {mx}\n\
-         @ IN TXT \"v=spf1 include:_spf.google.com include:spf.protection.outlook.com ~all\"\n\
+         @ IN TXT \"{spf}\"\n\
+         mail IN A 192.0.2.30\n\
          @ IN TXT \"MS=ms12345678\"\n\
          selector1._domainkey IN CNAME selector1-mx-g2m-test._domainkey.contoso.onmicrosoft.com.\n\
          selector2._domainkey IN CNAME selector2-mx-g2m-test._domainkey.contoso.onmicrosoft.com.\n\
@@ -28,8 +34,8 @@ fn write_zone(dir: &Path, mx: &str) {
     std::fs::write(dir.join(format!("{DOMAIN}.zone")), zone).expect("write the zone");
 }
 
-fn world_with_mx(dir: &Path, mx: &str) -> TestDns {
-    write_zone(dir, mx);
+fn world_with(dir: &Path, mx: &str, spf: &str) -> TestDns {
+    write_zone(dir, mx, spf);
     let migrate = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/migrate/zones");
     dns_server::start_with_overlays("127.0.0.1:0".parse().expect("loopback"), &[&migrate, dir])
 }
@@ -70,9 +76,10 @@ fn a_migration_step_undone_is_a_worse_change_and_a_failed_lookup_is_none() {
     let config = dir.path().join("monitor.toml");
     std::fs::write(&config, CONFIG).expect("write the config");
 
-    let switched = world_with_mx(
+    let switched = world_with(
         &dir.path().join("run1"),
         "0 mx-g2m-test.mail.protection.outlook.com.",
+        BOTH_INCLUDES,
     );
     let (output, first) = run(&switched, &config, &db);
     assert!(
@@ -95,7 +102,11 @@ fn a_migration_step_undone_is_a_worse_change_and_a_failed_lookup_is_none() {
     assert_eq!(output.status.code(), Some(0), "{failed:?}");
 
     // MX back at Google: the switch is undone, compared with what run 1 knew.
-    let reverted = world_with_mx(&dir.path().join("run3"), "1 smtp.google.com.");
+    let reverted = world_with(
+        &dir.path().join("run3"),
+        "1 smtp.google.com.",
+        BOTH_INCLUDES,
+    );
     let (output, third) = run(&reverted, &config, &db);
     let undone = step_changes(&third, "migration-step-undone");
     assert_eq!(undone.len(), 1, "{:?}", third.changes);
@@ -108,6 +119,46 @@ fn a_migration_step_undone_is_a_worse_change_and_a_failed_lookup_is_none() {
     );
     assert!(third.worse);
     assert_eq!(output.status.code(), Some(1), "{third:?}");
+}
+
+#[test]
+fn a_hybrid_server_dropped_from_spf_is_a_worse_change() {
+    let (dir, db) = temp();
+    let config = dir.path().join("monitor.toml");
+    std::fs::write(
+        &config,
+        r#"domains = [{ name = "watch.g2m.test", migrate = { to = "microsoft365", from = "google-workspace", tenant = "contoso", hybrid = "mail.watch.g2m.test" } }]"#,
+    )
+    .expect("write the config");
+    let mx = "0 mx-g2m-test.mail.protection.outlook.com.";
+    let kept = world_with(
+        &dir.path().join("run1"),
+        mx,
+        "v=spf1 ip4:192.0.2.30 include:_spf.google.com include:spf.protection.outlook.com ~all",
+    );
+    let (_, first) = run(&kept, &config, &db);
+    assert!(first.changes.is_empty(), "{:?}", first.changes);
+
+    // The server's address is gone from SPF: its mail fails SPF.
+    let dropped = world_with(&dir.path().join("run2"), mx, BOTH_INCLUDES);
+    let (output, second) = run(&dropped, &config, &db);
+    let undone = step_changes(&second, "migration-step-undone");
+    assert_eq!(undone.len(), 1, "{:?}", second.changes);
+    assert!(
+        undone[0].message.contains("keep-hybrid-in-spf"),
+        "{}",
+        undone[0].message
+    );
+    // The relay is never probed by monitor: unknown at every run, never a change.
+    assert!(
+        second
+            .changes
+            .iter()
+            .all(|c| !c.message.contains("hybrid-route")),
+        "{:?}",
+        second.changes
+    );
+    assert_eq!(output.status.code(), Some(1), "{second:?}");
 }
 
 #[test]
