@@ -6,6 +6,8 @@
 //! merged and applied together, so that the record to publish keeps each fix (a DMARC record
 //! gaining `rua` keeps it when `p` is raised) instead of each finding's record undoing another's.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use crate::finding::{Code, Finding};
@@ -161,7 +163,7 @@ impl RecordToPublish {
     pub fn zone_line(&self) -> String {
         let strings: Vec<String> = chunks(&self.value, 255)
             .into_iter()
-            .map(|chunk| format!("\"{}\"", chunk.replace('\\', "\\\\").replace('"', "\\\"")))
+            .map(|chunk| format!("\"{}\"", escape_character_string(chunk)))
             .collect();
         format!(
             "{}. IN {} {}",
@@ -170,6 +172,26 @@ impl RecordToPublish {
             strings.join(" ")
         )
     }
+}
+
+/// One character-string as zone-file text (RFC 1035 §5.1): `"` and `\` escaped with `\`, and
+/// every byte outside printable ASCII as `\DDD`, so that a control character or a line break of
+/// a hostile record cannot split or end the line pasted into a zone.
+fn escape_character_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(char::from(byte));
+            }
+            0x20..=0x7e => out.push(char::from(byte)),
+            _ => {
+                let _ = write!(out, "\\{byte:03}");
+            }
+        }
+    }
+    out
 }
 
 /// `text` cut into pieces of at most `max` bytes, at character boundaries.
@@ -261,6 +283,24 @@ mod tests {
 
     fn with(code: Code, change: Change) -> Finding {
         Finding::new(code, "test").change(change)
+    }
+
+    #[test]
+    fn a_zone_line_escapes_what_would_break_it() {
+        let record = RecordToPublish {
+            name: "example.com".to_owned(),
+            record_type: "TXT".to_owned(),
+            value: "v=spf1 \"q\" \\ a\nb\u{7f} é".to_owned(),
+            replaces: None,
+            fixes: Vec::new(),
+            steps: Vec::new(),
+        };
+        // RFC 1035 §5.1: \" and \\ for the quote and the backslash, \DDD for other bytes.
+        assert_eq!(
+            record.zone_line(),
+            r#"example.com. IN TXT "v=spf1 \"q\" \\ a\010b\127 \195\169""#
+        );
+        assert_eq!(record.zone_line().lines().count(), 1);
     }
 
     #[test]

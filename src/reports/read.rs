@@ -74,8 +74,13 @@ impl Source {
     }
 }
 
-/// The files named on the command line, folders walked (sorted, hidden names and links to
-/// folders skipped) to at most [`MAX_DEPTH`] levels. A path that does not exist is an error of
+/// Extensions of the files a walked folder skips: the pages, tables and checklists mailaudit
+/// itself writes (`reports --format html` writes under `reports/`), never a report. A file
+/// named on the command line is read whatever its name.
+const OUTPUT_EXTENSIONS: [&str; 5] = ["html", "htm", "csv", "md", "pdf"];
+
+/// The files named on the command line, folders walked (sorted, hidden names, links to folders
+/// and [`OUTPUT_EXTENSIONS`] skipped) to at most [`MAX_DEPTH`] levels. A path that does not exist is an error of
 /// its own, returned in order with the files.
 pub fn sources(paths: &[PathBuf]) -> Vec<(Source, Option<ReadError>)> {
     let mut out = Vec::new();
@@ -109,6 +114,15 @@ fn walk(path: &Path, depth: usize, out: &mut Vec<(Source, Option<ReadError>)>) {
     let mut children: Vec<(PathBuf, bool)> = entries
         .filter_map(Result::ok)
         .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .filter(|entry| {
+            !Path::new(&entry.file_name())
+                .extension()
+                .is_some_and(|ext| {
+                    OUTPUT_EXTENSIONS
+                        .iter()
+                        .any(|out| ext.eq_ignore_ascii_case(out))
+                })
+        })
         .filter_map(|entry| {
             let kind = entry.file_type().ok()?;
             // A link to a folder is not followed (no cycles); a link to a file is read.
@@ -410,6 +424,28 @@ fn split_mbox(text: &[u8]) -> Vec<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_walk_skips_the_pages_mailaudit_writes_but_a_named_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let pages = dir.path().join("reports");
+        fs::create_dir(&pages).unwrap();
+        for name in [
+            "dmarc-reports-20261201.html",
+            "out.CSV",
+            "ticket.md",
+            "a.xml",
+        ] {
+            fs::write(pages.join(name), "x").unwrap();
+        }
+        let found: Vec<String> = sources(&[dir.path().to_owned()])
+            .iter()
+            .map(|(source, _)| source.name())
+            .collect();
+        assert_eq!(found, [pages.join("a.xml").display().to_string()]);
+        let page = pages.join("ticket.md");
+        assert_eq!(sources(std::slice::from_ref(&page)).len(), 1);
+    }
 
     #[test]
     fn a_file_is_recognised_by_its_content() {
