@@ -438,16 +438,33 @@ fn yes(met: bool) -> RequirementStatus {
     }
 }
 
-/// The providers' requirements as this message shows them: one row each, a table of data.
-#[allow(clippy::too_many_lines)]
-pub fn requirements(facts: &Facts<'_>) -> Vec<Requirement> {
-    let spf_status = match facts.spf.result {
+/// The status of each requirement, worked out once from the facts.
+struct Statuses {
+    spf: RequirementStatus,
+    dkim: RequirementStatus,
+    /// SPF or DKIM passes.
+    either: RequirementStatus,
+    /// SPF and DKIM both pass.
+    both: RequirementStatus,
+    /// The smallest key of a passing signature, in bits.
+    smallest_key: Option<u32>,
+    key: RequirementStatus,
+    tls: RequirementStatus,
+    /// Received fields that say whether TLS was used.
+    tls_known: usize,
+    dmarc_record: RequirementStatus,
+    aligned: RequirementStatus,
+    format_ok: bool,
+}
+
+fn statuses(facts: &Facts<'_>) -> Statuses {
+    let spf = match facts.spf.result {
         Some(SpfResult::Pass) => RequirementStatus::Met,
         Some(SpfResult::TempError) => RequirementStatus::Unknown,
         Some(_) => RequirementStatus::NotMet,
         None => RequirementStatus::NotChecked,
     };
-    let dkim_status = if facts.dkim_passes() {
+    let dkim = if facts.dkim_passes() {
         RequirementStatus::Met
     } else if facts.dkim_unknown() {
         RequirementStatus::Unknown
@@ -456,13 +473,12 @@ pub fn requirements(facts: &Facts<'_>) -> Vec<Requirement> {
     };
     let either = if facts.spf_passes() || facts.dkim_passes() {
         RequirementStatus::Met
-    } else if spf_status == RequirementStatus::Unknown || dkim_status == RequirementStatus::Unknown
-    {
+    } else if spf == RequirementStatus::Unknown || dkim == RequirementStatus::Unknown {
         RequirementStatus::Unknown
     } else {
         RequirementStatus::NotMet
     };
-    let both = match (spf_status, dkim_status) {
+    let both = match (spf, dkim) {
         (RequirementStatus::Met, RequirementStatus::Met) => RequirementStatus::Met,
         (RequirementStatus::NotMet, _) | (_, RequirementStatus::NotMet) => {
             RequirementStatus::NotMet
@@ -476,13 +492,13 @@ pub fn requirements(facts: &Facts<'_>) -> Vec<Requirement> {
         .filter(|s| s.result == AuthResult::Pass)
         .filter_map(|s| s.key_bits)
         .min();
-    let key_status = match smallest_key {
+    let key = match smallest_key {
         Some(bits) => yes(bits >= MIN_KEY_BITS),
         None if facts.dkim_passes() => RequirementStatus::Unknown,
         None => RequirementStatus::NotMet,
     };
-    let tls_known: Vec<&Hop> = facts.hops.iter().filter(|h| h.tls.is_some()).collect();
-    let tls_status = if tls_known.is_empty() {
+    let tls_known = facts.hops.iter().filter(|h| h.tls.is_some()).count();
+    let tls = if tls_known == 0 {
         RequirementStatus::NotChecked
     } else {
         yes(facts.hops_without_tls().is_empty())
@@ -503,21 +519,55 @@ pub fn requirements(facts: &Facts<'_>) -> Vec<Requirement> {
         && summary.from.len() == 1
         && summary.message_id.is_some()
         && summary.date.is_some();
-    let u = facts.unsubscribe;
-    let mut rows = vec![
+    Statuses {
+        spf,
+        dkim,
+        either,
+        both,
+        smallest_key,
+        key,
+        tls,
+        tls_known,
+        dmarc_record,
+        aligned,
+        format_ok,
+    }
+}
+
+/// The providers' requirements as this message shows them: one row each, a table of data.
+pub fn requirements(facts: &Facts<'_>) -> Vec<Requirement> {
+    let statuses = statuses(facts);
+    let mut rows = all_senders(facts, &statuses);
+    rows.extend(bulk_senders(facts, &statuses));
+    rows.extend(outlook(&statuses));
+    rows
+}
+
+fn present(field: Option<&impl Sized>) -> &'static str {
+    if field.is_some() {
+        "present"
+    } else {
+        "missing"
+    }
+}
+
+/// Gmail's and Yahoo's requirements of every sender.
+fn all_senders(facts: &Facts<'_>, s: &Statuses) -> Vec<Requirement> {
+    let summary = facts.summary;
+    vec![
         requirement(
             "all senders",
             "SPF or DKIM passes",
-            either,
+            s.either,
             vec![Code::MessageSpfFail, Code::MessageDkimFail],
-            format!("SPF {}, DKIM {}", spf_status.as_str(), dkim_status.as_str()),
+            format!("SPF {}, DKIM {}", s.spf.as_str(), s.dkim.as_str()),
         ),
         requirement(
             "all senders",
             "DKIM key of at least 1024 bits",
-            key_status,
+            s.key,
             vec![Code::MessageDkimWeakKey],
-            smallest_key.map_or_else(
+            s.smallest_key.map_or_else(
                 || "no passing signature with a key read".to_owned(),
                 |b| format!("smallest passing key: {b} bits"),
             ),
@@ -525,11 +575,11 @@ pub fn requirements(facts: &Facts<'_>) -> Vec<Requirement> {
         requirement(
             "all senders",
             "TLS on every hop",
-            tls_status,
+            s.tls,
             vec![Code::MessageNoTls],
             format!(
                 "{} of {} Received fields say whether TLS was used; {} did not use it",
-                tls_known.len(),
+                s.tls_known,
                 facts.hops.len(),
                 facts.hops_without_tls().len()
             ),
@@ -537,7 +587,7 @@ pub fn requirements(facts: &Facts<'_>) -> Vec<Requirement> {
         requirement(
             "all senders",
             "RFC 5322 format: one From address, Message-ID, Date",
-            yes(format_ok),
+            yes(s.format_ok),
             vec![
                 Code::MessageFromCount,
                 Code::MessageNoMessageId,
@@ -546,29 +596,29 @@ pub fn requirements(facts: &Facts<'_>) -> Vec<Requirement> {
             format!(
                 "{} From address(es), Message-ID {}, Date {}",
                 summary.from.len(),
-                if summary.message_id.is_some() {
-                    "present"
-                } else {
-                    "missing"
-                },
-                if summary.date.is_some() {
-                    "present"
-                } else {
-                    "missing"
-                }
+                present(summary.message_id.as_ref()),
+                present(summary.date.as_ref())
             ),
         ),
+    ]
+}
+
+/// Gmail's and Yahoo's further requirements of bulk senders.
+fn bulk_senders(facts: &Facts<'_>, s: &Statuses) -> Vec<Requirement> {
+    let dmarc = facts.dmarc;
+    let u = facts.unsubscribe;
+    vec![
         requirement(
             "bulk senders",
             "SPF and DKIM both pass",
-            both,
+            s.both,
             vec![Code::MessageSpfFail, Code::MessageDkimFail],
-            format!("SPF {}, DKIM {}", spf_status.as_str(), dkim_status.as_str()),
+            format!("SPF {}, DKIM {}", s.spf.as_str(), s.dkim.as_str()),
         ),
         requirement(
             "bulk senders",
             "a DMARC policy for the From domain (p=none is enough)",
-            dmarc_record,
+            s.dmarc_record,
             vec![Code::MessageDmarcMissing],
             dmarc
                 .found_at
@@ -578,7 +628,7 @@ pub fn requirements(facts: &Facts<'_>) -> Vec<Requirement> {
         requirement(
             "bulk senders",
             "From domain aligned with SPF or DKIM",
-            aligned,
+            s.aligned,
             vec![Code::MessageDmarcFail],
             format!(
                 "SPF aligned: {}, DKIM aligned: {}",
@@ -595,28 +645,32 @@ pub fn requirements(facts: &Facts<'_>) -> Vec<Requirement> {
                 u.https, u.one_click, u.signed
             ),
         ),
-    ];
-    for (text, status, codes) in [
-        ("SPF passes", spf_status, vec![Code::MessageSpfFail]),
-        ("DKIM passes", dkim_status, vec![Code::MessageDkimFail]),
+    ]
+}
+
+/// Outlook.com's requirements of high-volume senders.
+fn outlook(s: &Statuses) -> Vec<Requirement> {
+    [
+        ("SPF passes", s.spf, vec![Code::MessageSpfFail]),
+        ("DKIM passes", s.dkim, vec![Code::MessageDkimFail]),
         (
             "DMARC at least p=none, aligned with SPF or DKIM",
-            if dmarc_record == RequirementStatus::Met {
-                aligned
+            if s.dmarc_record == RequirementStatus::Met {
+                s.aligned
             } else {
-                dmarc_record
+                s.dmarc_record
             },
             vec![Code::MessageDmarcFail, Code::MessageDmarcMissing],
         ),
-    ] {
-        rows.push(Requirement {
-            provider: "Outlook.com".to_owned(),
-            audience: "high-volume senders".to_owned(),
-            requirement: text.to_owned(),
-            status,
-            codes,
-            detail: String::new(),
-        });
-    }
-    rows
+    ]
+    .into_iter()
+    .map(|(text, status, codes)| Requirement {
+        provider: "Outlook.com".to_owned(),
+        audience: "high-volume senders".to_owned(),
+        requirement: text.to_owned(),
+        status,
+        codes,
+        detail: String::new(),
+    })
+    .collect()
 }
