@@ -6,9 +6,7 @@ use std::io::{self, Write};
 use crate::reports::Summary;
 use crate::reports::inventory::GroupRow;
 
-use comfy_table::{ColumnConstraint, Width};
-
-use super::table::new_table;
+use super::table::{keep_words_whole, new_table};
 
 /// The most source IPs listed; the JSON and the CSV have them all.
 const MAX_SOURCES: usize = 50;
@@ -64,40 +62,30 @@ pub fn write(out: &mut dyn Write, summary: &Summary, color: bool) -> io::Result<
     if !dmarc.services.is_empty() {
         writeln!(out, "\nSenders by service")?;
         writeln!(out, "{}", groups(&dmarc.services, "Service", color))?;
+        let shown = &dmarc.sources[..dmarc.sources.len().min(MAX_SOURCES)];
+        // PTR names are asked only with --resolver: no empty column without it.
+        let with_ptr = shown.iter().any(|row| row.ptr.is_some());
         let mut table = new_table(color);
-        table.set_header([
-            "Source IP",
-            "PTR",
+        let mut header = vec!["Source IP"];
+        if with_ptr {
+            header.push("PTR");
+        }
+        header.extend([
             "Service",
             "Messages",
             "DMARC pass",
             "SPF aligned",
             "DKIM aligned",
-            "Quar./rej.",
+            "Quar./ rej.",
             "Reporters",
         ]);
-        // Addresses and service names are read whole (up to 30 characters): the PTR names and
-        // reporters wrap around them.
-        let shown = &dmarc.sources[..dmarc.sources.len().min(MAX_SOURCES)];
-        let widest = |cell: &dyn Fn(&_) -> usize| shown.iter().map(cell).max().unwrap_or(0).min(30);
-        for (index, width) in [
-            (
-                0,
-                widest(&|row: &crate::reports::inventory::SourceRow| row.ip.to_string().len()),
-            ),
-            (
-                2,
-                widest(&|row: &crate::reports::inventory::SourceRow| row.service.name.len()),
-            ),
-        ] {
-            if let (Some(column), Ok(width)) = (table.column_mut(index), u16::try_from(width + 2)) {
-                column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+        table.set_header(header);
+        for row in shown {
+            let mut cells = vec![row.ip.to_string()];
+            if with_ptr {
+                cells.push(row.ptr.clone().unwrap_or_default());
             }
-        }
-        for row in dmarc.sources.iter().take(MAX_SOURCES) {
-            table.add_row([
-                row.ip.to_string(),
-                row.ptr.clone().unwrap_or_default(),
+            cells.extend([
                 row.service.name.clone(),
                 row.counts.messages.to_string(),
                 row.counts.dmarc_pass.to_string(),
@@ -106,7 +94,9 @@ pub fn write(out: &mut dyn Write, summary: &Summary, color: bool) -> io::Result<
                 format!("{}/{}", row.counts.quarantined, row.counts.rejected),
                 row.reporters.join(", "),
             ]);
+            table.add_row(cells);
         }
+        keep_words_whole(&mut table);
         writeln!(out, "\nSenders by source IP")?;
         writeln!(out, "{table}")?;
         if dmarc.sources.len() > MAX_SOURCES {

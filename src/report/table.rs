@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
+use comfy_table::{Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width};
 
 use super::ranking::{self, Tally};
 use super::summary::{self, AreaLine};
@@ -535,6 +535,41 @@ pub(crate) fn new_table(color: bool) -> Table {
     }
     table
 }
+
+/// Sets each column but the last to at least its longest word (header or cell, at most
+/// [`MAX_WHOLE_WORD`] characters), so that numbers, addresses and header words are never cut
+/// inside; the last column takes what is left and wraps.
+pub(crate) fn keep_words_whole(table: &mut Table) {
+    let count = table.column_count();
+    let mut widest = vec![0_usize; count];
+    let header = table
+        .header()
+        .map(|row| row.cell_iter().collect::<Vec<_>>());
+    let rows = header.into_iter().chain(
+        table
+            .row_iter()
+            .map(|row| row.cell_iter().collect::<Vec<_>>()),
+    );
+    for cells in rows {
+        for (index, cell) in cells.iter().enumerate().take(count) {
+            let longest = cell
+                .content()
+                .split_whitespace()
+                .map(|word| word.chars().count())
+                .max()
+                .unwrap_or(0);
+            widest[index] = widest[index].max(longest.min(MAX_WHOLE_WORD));
+        }
+    }
+    for (index, width) in widest.into_iter().enumerate().take(count.saturating_sub(1)) {
+        if let (Some(column), Ok(width)) = (table.column_mut(index), u16::try_from(width + 2)) {
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+        }
+    }
+}
+
+/// The longest word [`keep_words_whole`] keeps whole.
+const MAX_WHOLE_WORD: usize = 30;
 
 /// The width `COLUMNS` asks for (POSIX.1 XBD §8.3: the user's preferred width), at least
 /// [`MIN_COLUMNS`] so that no column is squeezed to nothing; `None` when it is unset or not a

@@ -608,3 +608,33 @@ fn csv_has_one_line_per_record() {
         .sum();
     assert_eq!(total, 172);
 }
+
+#[test]
+fn the_source_table_keeps_numbers_and_header_words_whole_on_100_columns() {
+    let output = Command::new(env!("CARGO_BIN_EXE_mailaudit"))
+        .args(["reports", fixtures().to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "Senders by source IP")
+        .skip(1)
+        .take_while(|l| !l.is_empty() && !l.starts_with('('))
+        .collect();
+    assert!(table.len() > 5, "{text}");
+    assert!(table.iter().all(|l| l.chars().count() <= 100), "{table:#?}");
+    // The header's words each on one line, whole; no PTR column without --resolver.
+    let header: String = table[1..3].join("\n");
+    for word in ["Source", "Service", "Messages", "aligned", "Reporters"] {
+        assert!(header.contains(word), "{word}:\n{header}");
+    }
+    assert!(!header.contains("PTR"), "{header}");
+    // Every source IP of the table is on one line.
+    assert!(
+        table.iter().any(|l| l.contains("│ 173.228.157.66 ┆")),
+        "{table:#?}"
+    );
+}
