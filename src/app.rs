@@ -501,7 +501,12 @@ fn run_migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
             .map_err(anyhow::Error::from)
     })?;
     let report_args = ReportArgs {
-        format: Format::Table,
+        // Html: without --output the page goes to a dated file, as the domain report's does.
+        format: if args.format == MigrateFormat::Html {
+            Format::Html
+        } else {
+            Format::Table
+        },
         output: OutputArgs {
             path: args.output.path.clone(),
         },
@@ -510,8 +515,18 @@ fn run_migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let mut output = Output::open(&report_args)?;
+    let dated_html = output.dated_html;
     let writer = &mut output.writer;
     match args.format {
+        MigrateFormat::Html => {
+            let now = std::time::SystemTime::now();
+            if dated_html {
+                crate::report::migrate_html::write_dated(&report, now)
+                    .and_then(|path| writeln!(writer, "report written to {}", path.display()))
+            } else {
+                crate::report::migrate_html::write(writer, &report, now)
+            }
+        }
         MigrateFormat::Json => serde_json::to_writer_pretty(&mut *writer, &report)
             .map_err(io::Error::from)
             .and_then(|()| writeln!(writer)),

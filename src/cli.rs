@@ -333,6 +333,9 @@ pub enum MigrateFormat {
     Json,
     /// A checklist (`- [ ]`) to paste into a change ticket.
     Markdown,
+    /// One self-contained page to print or attach to a change ticket; without --output, a new
+    /// dated file under reports/ whose path is printed.
+    Html,
 }
 
 /// How `reports` is written.

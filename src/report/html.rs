@@ -120,8 +120,9 @@ fn file_name_part(target: &str) -> String {
 }
 
 /// Text that came from DNS or a server, made visible (see [`visible`]); HTML escaping is the
-/// template's job, not this function's.
-fn shown(text: &str) -> String {
+/// template's job, not this function's. The migrate page ([`super::migrate_html`]) shows its text
+/// the same way.
+pub(super) fn shown(text: &str) -> String {
     visible(text, MAX_TEXT_CHARS, true, "; see --format json")
 }
 
@@ -131,7 +132,7 @@ fn linked(text: &str) -> Vec<Segment> {
 }
 
 /// The serialized name of an enum value (`syntax-error`, `not-listed`): the words of the JSON.
-fn word<T: Serialize>(value: &T) -> String {
+pub(super) fn word<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(text)) => text,
         Ok(other) => other.to_string(),

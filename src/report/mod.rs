@@ -6,6 +6,7 @@ pub mod json;
 mod link;
 pub mod markdown;
 pub mod message;
+pub mod migrate_html;
 pub mod ranking;
 mod readable;
 pub mod reports_csv;

@@ -10,7 +10,8 @@
 //! never fetched them would make their absence prove nothing, so that fails too), and a request
 //! for a host a page names is judged.
 //!
-//! The page of `mailaudit reports --format html` is checked the same way ([`reports`]).
+//! The pages of `mailaudit reports --format html` ([`reports`]) and `mailaudit migrate --format
+//! html` ([`migrate`]) are checked the same way.
 //!
 //! The rendered pages and screenshots are kept under `target/tmp/browser/` for a person to look
 //! at.
@@ -20,6 +21,7 @@ mod support;
 
 mod chromium;
 mod dom;
+mod migrate;
 mod reports;
 mod traffic;
 
@@ -445,29 +447,44 @@ fn assert_no_json_outside_raw(html: &str, name: &str) {
     }
 }
 
-#[test]
-fn a_good_domain_prints_on_at_most_two_a4_pages() {
+/// Prints `page` (whose HTML is `html`, kept as `name`) to PDF as the browser's "Save as PDF"
+/// does, and checks that it is A4 and sent no request the page could have caused. Returns its
+/// pages, and, the control, the pages of the same page without its print style (more, or the
+/// count is not of the page's print style but of an empty document).
+fn printed_pages(page: &Path, html: &str, name: &str) -> (usize, usize) {
     let dir = keep_dir();
-    let page = dir.join("good.test-print.html");
-    let html = render_report(&["good.test"], &page);
-    let pdf = dir.join("good.test.pdf");
+    let pdf = dir.join(format!("{name}.pdf"));
     let _ = fs::remove_file(&pdf);
-    let requests = chromium::print_pdf(&page, &pdf);
+    let requests = chromium::print_pdf(page, &pdf);
     assert_eq!(
-        Watched::from_page(&html).judge(&requests, "good.test (printed)"),
+        Watched::from_page(html).judge(&requests, &format!("{name} (printed)")),
         Vec::<String>::new(),
         "printing sent requests the page could have caused"
     );
     let (pages, size) = chromium::pdf_pages(&pdf);
     assert!(size.contains("(A4)"), "not printed on A4: {size}");
-    assert!(pages <= 2, "good.test prints on {pages} A4 pages");
-    // The control: the same page without its print style takes more, so the count is of the
-    // report and not of an empty document.
-    let unstyled = dir.join("good.test-print-unstyled.html");
+    let unstyled = dir.join(format!("{name}-print-unstyled.html"));
     fs::write(&unstyled, html.replace("@media print", "@media never")).expect("write");
-    let unstyled_pdf = dir.join("good.test-unstyled.pdf");
+    let unstyled_pdf = dir.join(format!("{name}-unstyled.pdf"));
     chromium::print_pdf(&unstyled, &unstyled_pdf);
     let (unstyled_pages, _) = chromium::pdf_pages(&unstyled_pdf);
+    (pages, unstyled_pages)
+}
+
+/// The content of a page's Content-Security-Policy meta element.
+fn csp(html: &str) -> Option<String> {
+    Dom::parse(html)
+        .named("meta")
+        .find(|m| m.attribute("http-equiv") == Some("Content-Security-Policy"))
+        .and_then(|m| m.attribute("content").map(str::to_owned))
+}
+
+#[test]
+fn a_good_domain_prints_on_at_most_two_a4_pages() {
+    let page = keep_dir().join("good.test-print.html");
+    let html = render_report(&["good.test"], &page);
+    let (pages, unstyled_pages) = printed_pages(&page, &html, "good.test");
+    assert!(pages <= 2, "good.test prints on {pages} A4 pages");
     assert!(
         unstyled_pages > pages,
         "without the print style it takes {unstyled_pages} pages, with it {pages}"

@@ -9,7 +9,9 @@ use std::process::Command;
 
 use crate::dom::{Dom, Element};
 use crate::traffic::Watched;
-use crate::{CANARIES, assert_self_contained, keep_dir, open_in_browser, render_report, support};
+use crate::{
+    CANARIES, assert_self_contained, csp, keep_dir, open_in_browser, render_report, support,
+};
 
 /// A DMARC aggregate report of one day from `reporter` on example.com: `pass` messages from
 /// 198.51.100.1 passing aligned DKIM and SPF, `fail` from the forger 203.0.113.66.
@@ -102,12 +104,6 @@ fn the_reports_page_shows_the_verdict_first_and_a_chart_and_fetches_nothing() {
     let html = fs::read_to_string(&page).expect("the page was written");
     assert_self_contained(&html);
     // The same policy as the domain report's, not a second one that could drift.
-    let csp = |html: &str| {
-        Dom::parse(html)
-            .named("meta")
-            .find(|m| m.attribute("http-equiv") == Some("Content-Security-Policy"))
-            .and_then(|m| m.attribute("content").map(str::to_owned))
-    };
     let domain_page = render_report(&["good.test"], &keep_dir().join("good.test-csp.html"));
     assert_eq!(csp(&html), csp(&domain_page));
 

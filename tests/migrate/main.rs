@@ -7,6 +7,10 @@
 #[allow(unused_imports)]
 mod support;
 
+#[path = "../browser/dom.rs"]
+#[allow(dead_code)] // the browser test reads more of a page than this one
+mod dom;
+
 use std::path::Path;
 use std::process::Output;
 use std::sync::OnceLock;
@@ -560,4 +564,170 @@ fn a_move_from_microsoft_365_to_google_workspace_is_planned_and_verified_alike()
         ["remove-old-include", "tighten-dmarc"]
     );
     assert!(plan.with_status("unknown").is_empty());
+}
+
+/// `migrate ARGS --format html --output -`: the page and the exit status.
+fn html(args: &[&str]) -> (String, i32) {
+    let mut all = args.to_vec();
+    all.extend(["--format", "html", "--output", "-"]);
+    let output = run(&all);
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let page = String::from_utf8(output.stdout).expect("UTF-8 page");
+    // Kept for a person to look at.
+    let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("migrate");
+    std::fs::create_dir_all(&keep).expect("create target/tmp/migrate");
+    std::fs::write(keep.join(format!("{}.html", args[0])), &page).expect("keep the page");
+    (page, output.status.code().unwrap())
+}
+
+/// The text of HTML as a browser shows it (the browser test's tokenizer).
+fn page_text(html: &str) -> String {
+    dom::Dom::parse(html).text
+}
+
+#[test]
+fn the_html_page_of_a_half_done_move_shows_each_step_its_status_fix_and_records() {
+    let (page, code) = html(&["halfdkim.g2m.test", "--to", "microsoft365", "--verify"]);
+    assert_eq!(
+        code, 1,
+        "delivery at risk: exit 1 as with the other formats"
+    );
+    let (report, _) = json(&["halfdkim.g2m.test", "--to", "microsoft365", "--verify"]);
+    let plan = report.plan.unwrap();
+    let text = page_text(&page);
+    assert!(text.contains("Moving halfdkim.g2m.test from Google Workspace to Microsoft 365"));
+    assert!(text.contains(concat!("by mailaudit ", env!("CARGO_PKG_VERSION"))));
+    // The status first, before the providers and the steps.
+    let done = plan.with_status("done").len();
+    let next = plan.step(plan.next_step.as_deref().unwrap());
+    let headline = format!("{done} of 8 steps done; next: Publish Microsoft 365's DKIM keys");
+    let status_at = text.find(&headline).expect("the status headline");
+    assert!(text.contains("Delivery at risk:"), "{text}");
+    assert!(status_at < text.find("Providers in use today").unwrap());
+    assert_eq!(next.id, "publish-dkim");
+    // Each step in order, with its status badge, as the JSON has them.
+    let mut at = 0;
+    for step in &plan.steps {
+        let anchor = format!(
+            "<li id=\"step-{}\" class=\"step {}",
+            step.id,
+            step.status.as_deref().unwrap()
+        );
+        let found = page[at..]
+            .find(&anchor)
+            .unwrap_or_else(|| panic!("{anchor} after byte {at}"));
+        at += found;
+        let item = &page[at..at + page[at..].find("</li>\n<li id=").unwrap_or(page.len() - at)];
+        let badge = match step.status.as_deref().unwrap() {
+            "not-done" => "not done",
+            other => other,
+        };
+        assert!(
+            item.contains(&format!(
+                "<span class=\"badge {}\">{badge}</span>",
+                step.status.as_deref().unwrap()
+            )),
+            "{}: {item}",
+            step.id
+        );
+        assert_eq!(
+            item.contains("Delivery breaks without it"),
+            step.breaks_delivery,
+            "{}",
+            step.id
+        );
+        let item_text = page_text(item);
+        for line in step.add.iter().chain(&step.remove) {
+            assert!(item_text.contains(line.as_str()), "{}: {line}", step.id);
+        }
+        at += 1;
+    }
+    // The half-done DKIM, named with its fix, in the DKIM step.
+    let half = plan.step("publish-dkim").half_done.as_deref().unwrap();
+    assert!(half.contains("Set-DkimSigningConfig"));
+    let dkim_item = &page[page.find("id=\"step-publish-dkim\"").unwrap()
+        ..page.find("id=\"step-add-spf-include\"").unwrap()];
+    assert!(page_text(dkim_item).contains(half), "{dkim_item}");
+    assert!(dkim_item.contains("<p class=\"half\">"));
+    assert!(text.contains(
+        "selector1._domainkey.halfdkim.g2m.test. 3600 IN CNAME selector1-halfdkim-g2m-test._domainkey.contoso.onmicrosoft.com."
+    ));
+    assert!(text.contains("smtp.office365.com:587 starttls"));
+}
+
+#[test]
+fn the_html_page_shows_hostile_records_as_text_and_links_only_to_the_docs() {
+    let (page, _) = html(&["hostile.g2m.test", "--to", "microsoft365", "--verify"]);
+    let text = page_text(&page);
+    // The verification TXT (quotes, then a script) and the DMARC record (an image), as text.
+    for hostile in [
+        "MS=ms\"'><script src=http://canary-ms.invalid/x.js></script>",
+        "rua=mailto:<img src=http://canary-dmarc.invalid/x.png>@hostile.g2m.test",
+    ] {
+        assert!(text.contains(hostile), "{hostile} not shown: {text}");
+    }
+    assert!(text.contains("mx.hostile.g2m.test"));
+    assert!(text.contains("include:crm.hostile.g2m.test"));
+    let lower = page.to_ascii_lowercase();
+    assert!(!lower.contains("<script"), "a script element");
+    assert!(!lower.contains("<img"), "an image element");
+    assert!(!page.contains("\"'>"), "a quote ends an attribute");
+    // No element loads anything; the links are the provider's documentation, or in the page.
+    let mut docs = 0;
+    for element in &dom::Dom::parse(&page).elements {
+        for (name, value) in &element.attributes {
+            assert!(
+                !["src", "style", "srcset"].contains(&name.as_str()) && !name.starts_with("on"),
+                "{element:?}"
+            );
+            if name == "href" && !value.starts_with('#') {
+                assert!(value.starts_with("https://"), "{element:?}");
+                assert_eq!(element.name, "a");
+                assert_eq!(element.attribute("rel"), Some("noreferrer noopener"));
+                docs += 1;
+            }
+        }
+    }
+    assert!(docs > 0, "Microsoft 365's documentation is linked");
+    assert!(
+        page.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';")
+    );
+}
+
+#[test]
+fn without_output_the_html_page_goes_to_a_dated_file_under_reports() {
+    let dir = std::env::temp_dir().join(format!("mailaudit-migrate-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = support::command_with_resolvers(
+        &[
+            "migrate",
+            "dkim.g2m.test",
+            "--to",
+            "microsoft365",
+            "--format",
+            "html",
+        ],
+        &[server().resolver_arg()],
+        "2",
+    )
+    .current_dir(&dir)
+    .output()
+    .expect("run mailaudit");
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let path = stdout
+        .trim()
+        .strip_prefix("report written to ")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(path.starts_with("reports/dkim.g2m.test-migrate-"), "{path}");
+    let page = std::fs::read_to_string(dir.join(path)).unwrap();
+    // Without --verify: the plan, no status.
+    assert!(page.contains("id=\"step-switch-mx\" class=\"step\""));
+    assert!(!page.contains("class=\"badge"));
+    assert!(!page.contains("id=\"status\""));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
