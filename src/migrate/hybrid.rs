@@ -90,18 +90,7 @@ pub async fn read(
     to: &Provider,
     probe: Option<&ProbeOptions>,
 ) -> Hybrid {
-    let (addresses, lookup) = if let Ok(ip) = host.parse::<IpAddr>() {
-        (vec![ip], None)
-    } else {
-        let (a, aaaa) = dns.addresses(host).await;
-        let mut addresses: Vec<IpAddr> = a.records().iter().copied().map(IpAddr::V4).collect();
-        addresses.extend(aaaa.records().iter().copied().map(IpAddr::V6));
-        let lookup = AddressLookup {
-            a: a.status(),
-            aaaa: aaaa.status(),
-        };
-        (addresses, Some(lookup))
-    };
+    let (addresses, lookup) = smtp::host_addresses(dns, host).await;
     let addresses: Vec<IpAddr> = addresses.into_iter().take(MAX_ADDRESSES).collect();
     let sender = format!("postmaster@{domain}");
     let spf = join_all(addresses.iter().map(|&ip| {
@@ -208,17 +197,13 @@ impl Hybrid {
         );
         let lookup_failed = self.lookup.as_ref().is_some_and(smtp::lookup_failed);
         if self.addresses.is_empty() {
-            let answer = self
-                .lookup
-                .as_ref()
-                .map_or_else(String::new, |l| format!(" (A: {}, AAAA: {})", l.a, l.aaaa));
             s.status = Some(if lookup_failed {
                 Status::Unknown
             } else {
                 Status::NotDone
             });
             s.evidence
-                .push(format!("{} has no address{answer}", self.host));
+                .push(no_address(&self.host, self.lookup.as_ref()));
             return s;
         }
         for address in &self.spf {
@@ -314,11 +299,7 @@ fn route_status(probe: &PortProbe) -> (Status, Vec<String>) {
     }
     let lookup_failed = probe.dns.as_ref().is_some_and(smtp::lookup_failed);
     if probe.sessions.is_empty() {
-        let answer = probe
-            .dns
-            .as_ref()
-            .map_or_else(String::new, |l| format!(" (A: {}, AAAA: {})", l.a, l.aaaa));
-        evidence.push(format!("{} has no address{answer}", probe.host));
+        evidence.push(no_address(&probe.host, probe.dns.as_ref()));
     }
     let status = if probe.sessions.is_empty() && lookup_failed {
         Status::Unknown
@@ -326,6 +307,12 @@ fn route_status(probe: &PortProbe) -> (Status, Vec<String>) {
         Status::NotDone
     };
     (status, evidence)
+}
+
+/// "`host` has no address", with the A and AAAA answers when they were asked.
+fn no_address(host: &str, lookup: Option<&AddressLookup>) -> String {
+    let answer = lookup.map_or_else(String::new, |l| format!(" (A: {}, AAAA: {})", l.a, l.aaaa));
+    format!("{host} has no address{answer}")
 }
 
 /// What one session says of the relay route: a connection that did not open is a server's

@@ -186,6 +186,22 @@ pub struct SmtpReport {
     pub probes: Vec<PortProbe>,
 }
 
+/// The addresses of `host` (its A then AAAA records, through `dns`) and how they were looked
+/// up; an address literal is used as it is, without a lookup.
+pub async fn host_addresses(dns: &Dns, host: &str) -> (Vec<IpAddr>, Option<AddressLookup>) {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return (vec![ip], None);
+    }
+    let (a, aaaa) = dns.addresses(host).await;
+    let mut addresses: Vec<IpAddr> = a.records().iter().copied().map(IpAddr::V4).collect();
+    addresses.extend(aaaa.records().iter().copied().map(IpAddr::V6));
+    let lookup = AddressLookup {
+        a: a.status(),
+        aaaa: aaaa.status(),
+    };
+    (addresses, Some(lookup))
+}
+
 /// Probes `host` on `port` with `mode`: resolves it through `dns` (an address literal is used
 /// as it is), then one session per address, at once.
 pub async fn probe(
@@ -197,18 +213,7 @@ pub async fn probe(
     options: &ProbeOptions,
 ) -> Checked<PortProbe> {
     let started = tokio::time::Instant::now();
-    let (addresses, lookup) = if let Ok(ip) = host.parse::<IpAddr>() {
-        (vec![ip], None)
-    } else {
-        let (a, aaaa) = dns.addresses(host).await;
-        let mut addresses: Vec<IpAddr> = a.records().iter().copied().map(IpAddr::V4).collect();
-        addresses.extend(aaaa.records().iter().copied().map(IpAddr::V6));
-        let lookup = AddressLookup {
-            a: a.status(),
-            aaaa: aaaa.status(),
-        };
-        (addresses, Some(lookup))
-    };
+    let (addresses, lookup) = host_addresses(dns, host).await;
     let dns_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
     let not_probed = addresses.len().saturating_sub(MAX_ADDRESSES);
     let addresses: Vec<IpAddr> = addresses.into_iter().take(MAX_ADDRESSES).collect();
