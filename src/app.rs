@@ -471,6 +471,12 @@ fn run_migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
     for id in args.to.iter().chain(&args.from) {
         profiles.find(id)?;
     }
+    if args.smtp
+        && let Some(to) = &args.to
+        && profiles.find(to)?.smart_host.is_none()
+    {
+        anyhow::bail!("--smtp: the profile '{to}' names no smart host (smart_host) to probe");
+    }
     let domain = input::normalize_domain(&args.domain)?;
     let smtp = if args.smtp {
         Some(smtp::ProbeOptions {

@@ -177,7 +177,7 @@ impl RecordToPublish {
 /// One character-string as zone-file text (RFC 1035 §5.1): `"` and `\` escaped with `\`, and
 /// every byte outside printable ASCII as `\DDD`, so that a control character or a line break of
 /// a hostile record cannot split or end the line pasted into a zone.
-fn escape_character_string(text: &str) -> String {
+pub(crate) fn escape_character_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {

@@ -3,6 +3,7 @@
 //! the server's public address stays authorised by the domain's SPF record (RFC 7208 §5.6
 //! `ip4`/`ip6`), and the server reaches the smart host on port 25 with STARTTLS (RFC 3207).
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use futures::future::join_all;
@@ -11,12 +12,11 @@ use serde::Serialize;
 use super::plan::{Status, Step, StepId, step};
 use crate::dkim::selectors::{Provider, fill};
 use crate::dns::Dns;
-use crate::smtp::{self, AddressLookup, PortProbe, ProbeOptions, Role, TlsMode};
-use crate::spf::SpfResult;
-use crate::spf::eval::check_host;
-
-/// Addresses of the on-premises host checked at most: a hostile zone could list hundreds.
-const MAX_ADDRESSES: usize = 8;
+use crate::mx::address::special_range;
+use crate::smtp::{self, AddressLookup, MAX_ADDRESSES, PortProbe, ProbeOptions, Role, TlsMode};
+use crate::spf::eval::{Evaluation, check_host};
+use crate::spf::record::{Mechanism, Qualifier, parse_lenient};
+use crate::spf::{SpfResult, in_network};
 
 /// What DNS (and, with `--smtp`, the smart host) shows of the on-premises server.
 #[derive(Clone, Debug, Serialize)]
@@ -28,11 +28,31 @@ pub struct Hybrid {
     /// How the addresses were looked up; absent for an address given as such.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lookup: Option<AddressLookup>,
-    /// SPF's `check_host()` for each address against the domain (RFC 7208 §4).
+    /// SPF's `check_host()` for each public address against the domain (RFC 7208 §4).
     pub spf: Vec<AddressSpf>,
+    /// Addresses in a special-purpose range (private, loopback ...): not what the server sends
+    /// from on the internet, so not for the SPF record.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_public: Vec<NotPublic>,
+    /// Addresses past the first [`MAX_ADDRESSES`], not checked.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub addresses_not_checked: usize,
     /// Where the new provider takes its relayed mail; absent when its profile names none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smart_host: Option<SmartHost>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// An address of the server that is not a public one, and its range.
+#[derive(Clone, Debug, Serialize)]
+pub struct NotPublic {
+    pub ip: IpAddr,
+    /// e.g. `private 10.0.0.0/8 (RFC 1918)`.
+    pub range: String,
 }
 
 /// One address of the server and what the domain's SPF record says of it.
@@ -43,8 +63,9 @@ pub struct AddressSpf {
     /// The term that decided it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matched: Option<String>,
-    /// It passes only through the domain's own `mx` term: once MX points at the new provider,
-    /// that term names the provider's hosts and no longer this server.
+    /// It passes only through the domain's own `mx` term, and no `ip4`/`ip6` term of the
+    /// record covers it: once MX points at the new provider, that term names the provider's
+    /// hosts and no longer this server.
     pub only_through_mx: bool,
 }
 
@@ -52,6 +73,12 @@ impl AddressSpf {
     /// Whether the record authorises the address now and after the MX switch.
     fn stays_authorised(&self) -> bool {
         self.result == SpfResult::Pass && !self.only_through_mx
+    }
+
+    /// Whether the record is known not to authorise it after the switch (a temperror says
+    /// nothing either way).
+    fn known_missing(&self) -> bool {
+        !self.stays_authorised() && self.result != SpfResult::TempError
     }
 }
 
@@ -66,19 +93,21 @@ pub struct SmartHost {
     pub probe: Option<PortProbe>,
 }
 
-/// A profile's `host:port mode` (`smart_host`) for `domain`.
-fn endpoint(template: &str, domain: &str) -> Option<(String, u16, TlsMode)> {
+/// A profile's `host:port mode` (`smart_host`) for `domain`, the mode `starttls`, `tls` or
+/// `none`; `None` when it is not of that form ([`super::Profiles::load`] refuses such a
+/// profile).
+pub fn endpoint(template: &str, domain: &str) -> Option<(String, u16, TlsMode)> {
     let filled = fill(template, domain);
-    let (address, mode) = filled.split_once(' ').unwrap_or((filled.as_str(), ""));
+    let (address, mode) = filled.split_once(' ')?;
     let (host, port) = address.rsplit_once(':')?;
-    let port: u16 = port.parse().ok()?;
+    let port: u16 = port.parse().ok().filter(|&p| p > 0)?;
     let tls = match mode.trim() {
         "tls" | "implicit" => TlsMode::Implicit,
         "none" => TlsMode::None,
         "starttls" => TlsMode::Starttls,
-        _ => TlsMode::default_for(port),
+        _ => return None,
     };
-    Some((host.to_owned(), port, tls))
+    (!host.is_empty()).then(|| (host.to_owned(), port, tls))
 }
 
 /// Reads what the server needs: its addresses, SPF's result for each against `domain`, and,
@@ -90,27 +119,42 @@ pub async fn read(
     to: &Provider,
     probe: Option<&ProbeOptions>,
 ) -> Hybrid {
-    let (addresses, lookup) = smtp::host_addresses(dns, host).await;
-    let addresses: Vec<IpAddr> = addresses.into_iter().take(MAX_ADDRESSES).collect();
+    let (found, lookup) = smtp::host_addresses(dns, host).await;
+    // An IPv4-mapped IPv6 address is the IPv4 address to SPF (RFC 7208 §5): one address.
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    for ip in found.into_iter().map(|ip| ip.to_canonical()) {
+        if !addresses.contains(&ip) {
+            addresses.push(ip);
+        }
+    }
+    let addresses_not_checked = addresses.len().saturating_sub(MAX_ADDRESSES);
+    addresses.truncate(MAX_ADDRESSES);
+    let (public, not_public): (Vec<IpAddr>, Vec<IpAddr>) = addresses
+        .iter()
+        .partition(|&&ip| special_range(ip).is_none_or(|range| !range.is_unreachable()));
     let sender = format!("postmaster@{domain}");
-    let spf = join_all(addresses.iter().map(|&ip| {
+    let spf = join_all(public.iter().map(|&ip| {
         let sender = &sender;
         async move {
             let evaluation = check_host(dns, ip, domain, sender, None).await;
-            let matched = evaluation.matched.as_ref();
-            let only_through_mx = evaluation.result == SpfResult::Pass
-                && matched.is_some_and(|m| {
-                    m.domain.eq_ignore_ascii_case(domain) && names_own_mx(&m.term, domain)
-                });
             AddressSpf {
                 ip,
                 result: evaluation.result,
-                matched: matched.map(|m| m.term.clone()),
-                only_through_mx,
+                matched: evaluation.matched.as_ref().map(|m| m.term.clone()),
+                only_through_mx: only_through_own_mx(&evaluation, domain),
             }
         }
     }))
     .await;
+    let not_public = not_public
+        .into_iter()
+        .filter_map(|ip| {
+            special_range(ip).map(|range| NotPublic {
+                ip,
+                range: range.describe(),
+            })
+        })
+        .collect();
     let smart_host = match to.smart_host.as_deref().and_then(|t| endpoint(t, domain)) {
         Some((host, port, tls)) => {
             let probe = match probe {
@@ -135,39 +179,84 @@ pub async fn read(
         addresses,
         lookup,
         spf,
+        not_public,
+        addresses_not_checked,
         smart_host,
     }
 }
 
-/// Whether an SPF term is `mx` of the domain itself (`mx`, `mx/24`, `mx:<domain>`, RFC 7208
-/// §5.4), whatever its qualifier.
-fn names_own_mx(term: &str, domain: &str) -> bool {
-    let term = term.trim_start_matches(['+', '-', '~', '?']);
-    let Some(rest) = term
-        .get(..2)
-        .filter(|m| m.eq_ignore_ascii_case("mx"))
-        .map(|_| &term[2..])
-    else {
+/// Whether an evaluation passed only through the domain's own MX hosts: the deciding term
+/// (or, through includes, the innermost one) is an `mx` of `domain` (RFC 7208 §5.4), and no
+/// `ip4`/`ip6` term of the domain's record lets the address pass (§5.6) once that term names
+/// other hosts.
+fn only_through_own_mx(evaluation: &Evaluation, domain: &str) -> bool {
+    let Some(matched) = evaluation.matched.as_ref() else {
         return false;
     };
+    let own_mx = (matched.domain.eq_ignore_ascii_case(domain)
+        && names_own_mx(&matched.term, domain))
+        || matched
+            .inner
+            .last()
+            .is_some_and(|inner| names_own_mx_explicitly(&inner.term, domain));
+    if evaluation.result != SpfResult::Pass || !own_mx {
+        return false;
+    }
+    let (record, _) = parse_lenient(evaluation.record().unwrap_or_default());
+    !record.directives().any(|(_, directive)| {
+        directive.qualifier == Qualifier::Pass
+            && match directive.mechanism {
+                Mechanism::Ip4 { network, prefix } => {
+                    in_network(evaluation.ip, IpAddr::V4(network), prefix)
+                }
+                Mechanism::Ip6 { network, prefix } => {
+                    in_network(evaluation.ip, IpAddr::V6(network), prefix)
+                }
+                _ => false,
+            }
+    })
+}
+
+/// Whether an SPF term of the domain's own record is `mx` of the domain itself (`mx`,
+/// `mx/24`, `mx:<domain>`, RFC 7208 §5.4), whatever its qualifier.
+fn names_own_mx(term: &str, domain: &str) -> bool {
+    mx_target(term).is_some_and(|target| target.is_empty() || same_name(target, domain))
+}
+
+/// Whether a term of another record (an included one) is `mx:<domain>`.
+fn names_own_mx_explicitly(term: &str, domain: &str) -> bool {
+    mx_target(term).is_some_and(|target| same_name(target, domain))
+}
+
+/// The domain an `mx` term names (empty for the record's own), or `None` for another term.
+fn mx_target(term: &str) -> Option<&str> {
+    let term = term.trim_start_matches(['+', '-', '~', '?']);
+    let rest = term
+        .get(..2)
+        .filter(|m| m.eq_ignore_ascii_case("mx"))
+        .map(|_| &term[2..])?;
     let target = rest.split('/').next().unwrap_or_default();
-    target.is_empty()
-        || target
-            .strip_prefix(':')
-            .is_some_and(|t| t.trim_end_matches('.').eq_ignore_ascii_case(domain))
+    if target.is_empty() {
+        Some("")
+    } else {
+        target.strip_prefix(':')
+    }
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
 }
 
 impl Hybrid {
-    /// The `ip4:`/`ip6:` terms the SPF record needs so that every address of the server stays
-    /// authorised after the move; none for an address whose result is unknown (temperror).
+    /// The `ip4:`/`ip6:` terms the SPF record needs so that every public address of the
+    /// server stays authorised after the move (one for an address whose result is unknown too:
+    /// it costs no lookup, RFC 7208 §4.6.4, and changes nothing if the record covers it).
     pub fn terms_to_add(&self) -> Vec<String> {
         self.spf
             .iter()
-            .filter(|a| !a.stays_authorised() && a.result != SpfResult::TempError)
-            .map(|a| match a.ip {
-                IpAddr::V4(ip) => format!("ip4:{ip}"),
-                IpAddr::V6(ip) => format!("ip6:{ip}"),
-            })
+            .filter(|a| !a.stays_authorised())
+            .map(|a| crate::spf::eval::ip_term(a.ip))
             .collect()
     }
 
@@ -190,11 +279,18 @@ impl Hybrid {
                 self.addresses_text()
             ),
             format!(
-                "It stays beside {} and relays through it: its public address stays authorised (an ip4:/ip6: term, not a, mx or ptr, which change or cost lookups) so that mail it still sends directly passes SPF before, during and after the move.",
+                "It stays beside {} and relays through it: its public address stays authorised (an ip4:/ip6: term, first in the record, not a, mx or ptr, which change or cost lookups) so that mail it still sends directly passes SPF before, during and after the move.",
                 to.name
             ),
             true,
         );
+        if self.smart_host.is_none() {
+            let _ = write!(
+                s.detail,
+                " {}'s profile names no smart host: set the server's relay as its documentation says.",
+                to.name
+            );
+        }
         let lookup_failed = self.lookup.as_ref().is_some_and(smtp::lookup_failed);
         if self.addresses.is_empty() {
             s.status = Some(if lookup_failed {
@@ -220,17 +316,28 @@ impl Hybrid {
                 format!("{}: {}{through}", address.ip, address.result.as_str())
             });
         }
+        for address in &self.not_public {
+            s.evidence.push(format!(
+                "{}: {}, not an address the server sends from on the internet: give its public (NAT) address with --hybrid",
+                address.ip, address.range
+            ));
+        }
+        if self.addresses_not_checked > 0 {
+            s.evidence.push(format!(
+                "{} more addresses not checked (the first {MAX_ADDRESSES} are)",
+                self.addresses_not_checked
+            ));
+        }
         let unknown = lookup_failed || self.spf.iter().any(|a| a.result == SpfResult::TempError);
-        s.status = Some(if self.spf.iter().all(AddressSpf::stays_authorised) {
-            if lookup_failed {
-                Status::Unknown
-            } else {
-                Status::Done
-            }
-        } else if self.terms_to_add().is_empty() && unknown {
-            Status::Unknown
-        } else {
+        s.status = Some(if self.spf.iter().any(AddressSpf::known_missing) {
             Status::NotDone
+        } else if unknown {
+            Status::Unknown
+        } else if self.spf.is_empty() {
+            // Only private addresses: nothing the record could authorise.
+            Status::NotDone
+        } else {
+            Status::Done
         });
         s
     }
@@ -295,6 +402,10 @@ fn route_status(probe: &PortProbe) -> (Status, Vec<String>) {
                     .is_some_and(|c| c.problems.is_empty()))
     });
     if works {
+        evidence.push(
+            "reachable with STARTTLS from here; the connector at the provider and the server's smart-host setting cannot be seen from outside: check them by hand"
+                .to_owned(),
+        );
         return (Status::Done, evidence);
     }
     let lookup_failed = probe.dns.as_ref().is_some_and(smtp::lookup_failed);
@@ -353,10 +464,18 @@ mod tests {
             ))
         );
         assert_eq!(
-            endpoint("relay.example.net:465", "x.test"),
+            endpoint("relay.example.net:465 tls", "x.test"),
             Some(("relay.example.net".to_owned(), 465, TlsMode::Implicit))
         );
-        assert_eq!(endpoint("relay.example.net", "x.test"), None);
+        for bad in [
+            "relay.example.net",
+            "relay.example.net:25",
+            "relay.example.net:25 startls",
+            ":25 starttls",
+            "relay.example.net:0 starttls",
+        ] {
+            assert_eq!(endpoint(bad, "x.test"), None, "{bad}");
+        }
     }
 
     #[test]

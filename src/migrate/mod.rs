@@ -92,8 +92,20 @@ impl State {
         }
     }
 
-    /// The `include:` domains of the domain's SPF record, as asked.
+    /// The `include:` domains of the domain's SPF record, as asked; of the record that merges
+    /// them when several are published.
     pub fn spf_includes(&self) -> Vec<String> {
+        if self.spf.records.len() > 1 {
+            let merged = self.spf_record().unwrap_or_default();
+            let (record, _) = crate::spf::record::parse_lenient(&merged);
+            return record
+                .directives()
+                .filter_map(|(_, d)| match &d.mechanism {
+                    crate::spf::record::Mechanism::Include { domain } => Some(domain.to_string()),
+                    _ => None,
+                })
+                .collect();
+        }
         self.spf
             .tree
             .terms
@@ -101,6 +113,15 @@ impl State {
             .filter(|t| t.mechanism == "include")
             .filter_map(|t| t.target.clone())
             .collect()
+    }
+
+    /// The SPF record the move edits: the one published, or one merging them when several are
+    /// (receivers give permerror for several, RFC 7208 §4.5, so the move publishes one).
+    pub fn spf_record(&self) -> Option<String> {
+        match self.spf.records.len() {
+            0 | 1 => self.spf.record.clone(),
+            _ => Some(crate::spf::edit::merge(&self.spf.records)),
+        }
     }
 
     /// Whether the SPF record could not be read (the answer is unknown).

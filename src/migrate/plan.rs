@@ -432,6 +432,8 @@ struct SpfSteps {
     current: Option<String>,
     /// The record once the on-premises server's address is in it (today's without `--hybrid`).
     base: Option<String>,
+    /// The records published today (several when SPF fails with permerror, RFC 7208 §4.5).
+    published: Vec<String>,
     new_include: Option<String>,
     has_new: bool,
     /// The record with the new include, and its lookups.
@@ -448,15 +450,14 @@ impl SpfSteps {
         let under = |p: &Provider, i: &str| p.spf.iter().any(|h| is_under(i, h));
         let has_new = includes.iter().any(|i| under(target.to, i));
         let new_include = target.to.spf.first().cloned();
-        let current = state.spf.record.clone();
+        let current = state.spf_record();
         let hybrid_terms = target.hybrid.map(Hybrid::terms_to_add).unwrap_or_default();
         let base = if hybrid_terms.is_empty() {
             current.clone()
         } else {
-            Some(crate::spf::edit::apply(
+            Some(crate::spf::edit::apply_first(
                 current.as_deref(),
                 &hybrid_terms,
-                &[],
                 current.is_none().then_some("~all"),
             ))
         };
@@ -509,6 +510,7 @@ impl SpfSteps {
             domain: state.domain.clone(),
             current,
             base,
+            published: state.spf.records.clone(),
             new_include,
             has_new,
             with_new,
@@ -568,10 +570,14 @@ impl SpfSteps {
             "Before the new provider sends any mail for the domain; the old provider's include stays.".to_owned(),
             true,
         );
-        if !self.has_new {
+        let several = self.published.len() > 1;
+        if !self.has_new || several {
             s.add.push(txt_line(domain, &self.with_new));
-            s.remove
-                .extend(self.base.iter().map(|r| txt_line(domain, r)));
+            s.remove = if self.base == self.current {
+                self.published_lines()
+            } else {
+                self.base.iter().map(|r| txt_line(domain, r)).collect()
+            };
         }
         s.spf_lookups_after = self.after_add;
         s.spf_to_drop = self.to_drop(self.after_add, false);
@@ -583,6 +589,12 @@ impl SpfSteps {
         if state.spf_unknown() {
             s.status = Some(Status::Unknown);
             s.evidence.push(format!("TXT {domain}: {}", state.spf.dns));
+        } else if several {
+            s.status = Some(Status::NotDone);
+            s.evidence.push(format!(
+                "{} SPF records are published at {domain}: receivers return permerror and SPF fails (RFC 7208 §4.5); the one record above takes their place",
+                self.published.len()
+            ));
         } else if self.has_new && state.spf.total_lookups > LOOKUP_LIMIT {
             s.status = Some(Status::NotDone);
             s.evidence.push(format!(
@@ -613,10 +625,17 @@ impl SpfSteps {
         if self.base != self.current {
             s.add
                 .extend(self.base.iter().map(|r| txt_line(&self.domain, r)));
-            s.remove
-                .extend(self.current.iter().map(|r| txt_line(&self.domain, r)));
+            s.remove = self.published_lines();
         }
         s
+    }
+
+    /// The records published today as zone lines: what the first step that edits SPF replaces.
+    fn published_lines(&self) -> Vec<String> {
+        self.published
+            .iter()
+            .map(|r| txt_line(&self.domain, r))
+            .collect()
     }
 
     fn old_include_steps(&self, state: &State, from: Option<&Provider>) -> Vec<Step> {

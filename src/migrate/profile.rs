@@ -20,6 +20,14 @@ pub enum ProfileError {
     },
     #[error("a profile of {path} has no `id` (the name --to and --from take): {name}")]
     NoId { path: PathBuf, name: String },
+    #[error(
+        "the profile '{name}' of {path} has smart_host = \"{value}\": expected \"host:port starttls\" (or tls, none)"
+    )]
+    SmartHost {
+        path: PathBuf,
+        name: String,
+        value: String,
+    },
     #[error("no provider profile '{0}' (known: {1})")]
     Unknown(String, String),
 }
@@ -54,6 +62,15 @@ impl Profiles {
                         name: provider.name,
                     });
                 };
+                if let Some(value) = &provider.smart_host
+                    && super::hybrid::endpoint(value, "example.com").is_none()
+                {
+                    return Err(ProfileError::SmartHost {
+                        path: path.to_owned(),
+                        name: provider.name.clone(),
+                        value: value.clone(),
+                    });
+                }
                 list.retain(|known| known.id.as_deref() != Some(id.as_str()));
                 list.push(provider);
             }
@@ -137,6 +154,12 @@ mod tests {
         ] {
             let profile = profiles.find(id).unwrap();
             assert!(!profile.docs.is_empty(), "{id} has no documentation link");
+            if let Some(smart_host) = &profile.smart_host {
+                assert!(
+                    super::super::hybrid::endpoint(smart_host, "example.com").is_some(),
+                    "{id}: {smart_host}"
+                );
+            }
             assert!(
                 !profile.spf.is_empty() || !profile.mx.is_empty(),
                 "{id} cannot be recognised"
@@ -182,6 +205,15 @@ mod tests {
         assert!(matches!(
             Profiles::load(Some(&path)),
             Err(ProfileError::NoId { .. })
+        ));
+        std::fs::write(
+            &path,
+            "[[provider]]\nname = \"Relay\"\nid = \"relay\"\nsmart_host = \"relay.example:25 startls\"\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            Profiles::load(Some(&path)),
+            Err(ProfileError::SmartHost { .. })
         ));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -730,7 +730,7 @@ impl SpfView {
 fn quoted(strings: &[String]) -> String {
     strings
         .iter()
-        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+        .map(|s| format!("\"{}\"", crate::publish::escape_character_string(s)))
         .collect::<Vec<_>>()
         .join(" ")
 }

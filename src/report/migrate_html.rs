@@ -206,7 +206,7 @@ impl Progress {
         if unknown > 0 {
             let _ = write!(
                 headline,
-                "; {unknown} unknown (DNS did not show {}: check by hand)",
+                "; {unknown} unknown (not seen: a lookup failed or the step was not checked; check {} by hand)",
                 if unknown == 1 { "it" } else { "them" }
             );
         }
@@ -358,7 +358,7 @@ mod tests {
         );
         assert_eq!(
             progress.headline,
-            "2 of 5 steps done; next: Publish DKIM; 1 unknown (DNS did not show it: check by hand)"
+            "2 of 5 steps done; next: Publish DKIM; 1 unknown (not seen: a lookup failed or the step was not checked; check it by hand)"
         );
         assert_eq!(
             progress.next,

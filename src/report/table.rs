@@ -568,8 +568,8 @@ pub(crate) fn keep_words_whole(table: &mut Table) {
     }
 }
 
-/// The longest word [`keep_words_whole`] keeps whole.
-const MAX_WHOLE_WORD: usize = 30;
+/// The longest word [`keep_words_whole`] keeps whole: a full IPv6 address.
+const MAX_WHOLE_WORD: usize = 39;
 
 /// The width `COLUMNS` asks for (POSIX.1 XBD §8.3: the user's preferred width), at least
 /// [`MIN_COLUMNS`] so that no column is squeezed to nothing; `None` when it is unset or not a

@@ -39,7 +39,7 @@ pub const ALL_PORTS: [(u16, TlsMode); 4] = [
 ];
 
 /// Addresses of one host probed at most: a hostile zone could list hundreds.
-const MAX_ADDRESSES: usize = 8;
+pub const MAX_ADDRESSES: usize = 8;
 
 /// Steps of a session (connect, greeting, EHLO, STARTTLS, handshake, EHLO, AUTH, QUIT): the
 /// whole session gets this many step time-outs, whatever each step takes.

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::edit;
-use super::record::{Mechanism, Qualifier, Record, SyntaxError, TermKind, parse_lenient};
+use super::record::{Qualifier, Record, SyntaxError};
 use super::tree::{
     LOOKUP_LIMIT, MX_LIMIT, Node, NodeStatus, Resolution, TermTrace, VOID_LIMIT, Via, Visit,
     txt_reply_size,
@@ -118,7 +118,7 @@ fn missing(domain: &str, root: &Node, txt: &Answer<Txt>) -> Finding {
 
 fn multiple(node: &Node, chain: &[&str]) -> Finding {
     let domain = &node.domain;
-    let merged = merge(&node.records);
+    let merged = edit::merge(&node.records);
     let (message, fix) = if node.via == Via::Root {
         (
             format!(
@@ -160,31 +160,6 @@ fn multiple(node: &Node, chain: &[&str]) -> Finding {
         .evidence("name", domain)
         .evidence("records", &node.records)
         .evidence("chain", chain)
-}
-
-/// One record from several: every term once, `all` and `redirect` left out and the first
-/// record's `all` (or `~all`) put last.
-fn merge(records: &[String]) -> String {
-    let mut terms: Vec<String> = Vec::new();
-    let mut all = None;
-    for text in records {
-        let (record, _) = parse_lenient(text);
-        for term in &record.terms {
-            match &term.kind {
-                TermKind::Directive(d) if d.mechanism == Mechanism::All => {
-                    all.get_or_insert_with(|| term.text.clone());
-                }
-                TermKind::Modifier(super::record::Modifier::Redirect { .. }) => {}
-                _ => {
-                    if !terms.iter().any(|t| t.eq_ignore_ascii_case(&term.text)) {
-                        terms.push(term.text.clone());
-                    }
-                }
-            }
-        }
-    }
-    terms.push(all.unwrap_or_else(|| "~all".to_owned()));
-    format!("v=spf1 {}", terms.join(" "))
 }
 
 fn syntax(chain: &[&str], node: &Node) -> Finding {
@@ -786,7 +761,7 @@ mod tests {
 
     #[test]
     fn multiple_records_merge_into_one_with_each_term_once_and_all_last() {
-        let merged = merge(&[
+        let merged = edit::merge(&[
             "v=spf1 ip4:192.0.2.0/24 -all".to_owned(),
             "v=spf1 include:_spf.example.net IP4:192.0.2.0/24 ~all redirect=x.example".to_owned(),
         ]);
@@ -794,7 +769,7 @@ mod tests {
             merged,
             "v=spf1 ip4:192.0.2.0/24 include:_spf.example.net -all"
         );
-        assert_eq!(merge(&["v=spf1 mx".to_owned()]), "v=spf1 mx ~all");
+        assert_eq!(edit::merge(&["v=spf1 mx".to_owned()]), "v=spf1 mx ~all");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Edits of an SPF record's terms: the one builder of the SPF records a fix proposes, for each
 //! finding's own fix and for the merged record to publish ([`crate::publish`]).
 
+use super::record::{Mechanism, Modifier, TermKind, parse_lenient};
+
 /// `base` (a record's text; `None` for a name without one) with the terms of `remove` dropped
 /// (a mechanism name such as `ptr`, or a whole term), its `all` replaced by `all` (or `all`
 /// appended when it has none), and the terms of `add` inserted where they take effect, each
@@ -32,6 +34,54 @@ pub fn apply(base: Option<&str>, add: &[String], remove: &[String], all: Option<
     if terms.is_empty() {
         return "v=spf1".to_owned();
     }
+    format!("v=spf1 {}", terms.join(" "))
+}
+
+/// `base` (as [`apply`] takes it, with its `all` replaced by `all`) with the terms of `add`
+/// first, each once: `ip4:`/`ip6:` terms cost no DNS lookup, and first they match before any
+/// lookup can pass the limit of 10 (RFC 7208 §4.6.4).
+pub fn apply_first(base: Option<&str>, add: &[String], all: Option<&str>) -> String {
+    let record = apply(base, &[], &[], all);
+    let mut terms: Vec<&str> = record.split(' ').skip(1).collect();
+    let mut new: Vec<&str> = Vec::new();
+    for term in add {
+        if !terms
+            .iter()
+            .chain(&new)
+            .any(|t| t.eq_ignore_ascii_case(term))
+        {
+            new.push(term);
+        }
+    }
+    terms.splice(0..0, new);
+    if terms.is_empty() {
+        return "v=spf1".to_owned();
+    }
+    format!("v=spf1 {}", terms.join(" "))
+}
+
+/// One record from several: every term once, `all` and `redirect` left out and the first
+/// record's `all` (or `~all`) put last.
+pub fn merge(records: &[String]) -> String {
+    let mut terms: Vec<String> = Vec::new();
+    let mut all = None;
+    for text in records {
+        let (record, _) = parse_lenient(text);
+        for term in &record.terms {
+            match &term.kind {
+                TermKind::Directive(d) if d.mechanism == Mechanism::All => {
+                    all.get_or_insert_with(|| term.text.clone());
+                }
+                TermKind::Modifier(Modifier::Redirect { .. }) => {}
+                _ => {
+                    if !terms.iter().any(|t| t.eq_ignore_ascii_case(&term.text)) {
+                        terms.push(term.text.clone());
+                    }
+                }
+            }
+        }
+    }
+    terms.push(all.unwrap_or_else(|| "~all".to_owned()));
     format!("v=spf1 {}", terms.join(" "))
 }
 
@@ -67,10 +117,27 @@ fn matches_term(term: &str, removed: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::apply;
+    use super::{apply, apply_first};
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn addresses_go_first_each_once() {
+        let ips = strings(&["ip4:192.0.2.9", "ip6:2001:db8::9", "ip4:192.0.2.9"]);
+        assert_eq!(
+            apply_first(Some("v=spf1 mx include:_spf.example.com -all"), &ips, None),
+            "v=spf1 ip4:192.0.2.9 ip6:2001:db8::9 mx include:_spf.example.com -all"
+        );
+        assert_eq!(
+            apply_first(Some("v=spf1 IP4:192.0.2.9 -all"), &ips[..1], None),
+            "v=spf1 IP4:192.0.2.9 -all"
+        );
+        assert_eq!(
+            apply_first(None, &ips[..1], Some("~all")),
+            "v=spf1 ip4:192.0.2.9 ~all"
+        );
     }
 
     #[test]

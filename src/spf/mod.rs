@@ -29,6 +29,7 @@ pub use eval::{
 };
 pub use record::{Record, SyntaxError, Term, is_spf_record, parse};
 pub use tree::{LOOKUP_LIMIT, MX_LIMIT, Node, NodeStatus, VOID_LIMIT};
+pub use walk::in_network;
 
 /// Findings after which receivers get none or permerror from the domain's SPF (§4.5, §4.6,
 /// §4.6.4, §5.2): SPF does not pass, whoever sends.

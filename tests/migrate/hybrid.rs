@@ -54,7 +54,8 @@ fn a_server_authorised_only_through_mx_gets_its_own_address_in_spf() {
         "Mail.Onprem.Hybrid.Test.",
         "--verify",
     ]);
-    // The server's address and the relay are delivery-breaking steps not done.
+    // Delivery-breaking steps are not done (the server's address, the include, the MX switch)
+    // and the relay is unknown: exit 1.
     assert_eq!(code, 1);
     let plan = report.plan.expect("a plan");
     // The on-premises MX belongs to no profile: nothing is "left", no old include to remove.
@@ -72,13 +73,13 @@ fn a_server_authorised_only_through_mx_gets_its_own_address_in_spf() {
     assert!(spf.only_through_mx);
 
     // `mx` passes today but names Microsoft's hosts after the switch: the address goes in as
-    // its own term, and the include step starts from that record.
+    // its own term, first (no lookup before it), and the include step starts from that record.
     let keep = plan.step("keep-hybrid-in-spf");
     assert_eq!(keep.status.as_deref(), Some("not-done"));
     assert!(keep.breaks_delivery);
     assert_eq!(
         keep.add,
-        ["onprem.hybrid.test. IN TXT \"v=spf1 mx ip4:192.0.2.25 -all\""]
+        ["onprem.hybrid.test. IN TXT \"v=spf1 ip4:192.0.2.25 mx -all\""]
     );
     assert_eq!(
         keep.remove,
@@ -94,7 +95,7 @@ fn a_server_authorised_only_through_mx_gets_its_own_address_in_spf() {
     assert_eq!(
         include.add,
         [
-            "onprem.hybrid.test. IN TXT \"v=spf1 mx ip4:192.0.2.25 include:spf.protection.outlook.com -all\""
+            "onprem.hybrid.test. IN TXT \"v=spf1 ip4:192.0.2.25 mx include:spf.protection.outlook.com -all\""
         ]
     );
 
@@ -114,6 +115,80 @@ fn a_server_authorised_only_through_mx_gets_its_own_address_in_spf() {
         ("onprem-hybrid-test.mail.protection.outlook.com", 25)
     );
     assert!(smart.probe.is_none());
+    assert_eq!(
+        plan.with_status("not-done"),
+        [
+            "verify-domain",
+            "publish-dkim",
+            "keep-hybrid-in-spf",
+            "add-spf-include",
+            "switch-mx",
+            "tighten-dmarc"
+        ]
+    );
+}
+
+#[test]
+fn the_server_address_published_beside_mx_is_done_before_the_switch() {
+    let (report, _) = json(&[
+        "kept.hybrid.test",
+        "--to",
+        "microsoft365",
+        "--hybrid",
+        "mail.kept.hybrid.test",
+        "--verify",
+    ]);
+    let plan = report.plan.unwrap();
+    // check_host matches `mx` first, but the ip4 term keeps the server once MX moves.
+    let keep = plan.step("keep-hybrid-in-spf");
+    assert_eq!(keep.status.as_deref(), Some("done"), "{keep:?}");
+    assert!(keep.add.is_empty() && keep.remove.is_empty());
+    assert_eq!(keep.evidence, ["192.0.2.28: pass (mx)"]);
+    let spf = &plan.hybrid.unwrap().spf[0];
+    assert!(!spf.only_through_mx);
+    assert_eq!(plan.next_step.as_deref(), Some("verify-domain"));
+}
+
+#[test]
+fn a_mapped_address_is_ipv4_and_a_private_one_is_never_put_in_spf() {
+    let plan = |host: &str| {
+        json(&[
+            "onprem.hybrid.test",
+            "--to",
+            "microsoft365",
+            "--hybrid",
+            host,
+            "--verify",
+        ])
+        .0
+        .plan
+        .unwrap()
+    };
+    // RFC 7208 §5: ::ffff:192.0.2.40 is evaluated as 192.0.2.40, so the term is ip4.
+    let mapped = plan("mapped.onprem.hybrid.test");
+    assert_eq!(mapped.hybrid.as_ref().unwrap().addresses, ["192.0.2.40"]);
+    assert_eq!(
+        mapped.step("keep-hybrid-in-spf").add,
+        ["onprem.hybrid.test. IN TXT \"v=spf1 ip4:192.0.2.40 mx -all\""]
+    );
+    // A private address, by name or given as such: nothing to publish, and said why.
+    for host in ["private.onprem.hybrid.test", "10.0.0.5"] {
+        let private = plan(host);
+        let keep = private.step("keep-hybrid-in-spf");
+        assert_eq!(keep.status.as_deref(), Some("not-done"), "{host}");
+        assert!(keep.add.is_empty(), "{host}: {:?}", keep.add);
+        assert!(
+            keep.evidence[0].starts_with("10.0.0.5: private 10.0.0.0/8")
+                && keep.evidence[0].contains("public (NAT) address"),
+            "{host}: {:?}",
+            keep.evidence
+        );
+        assert!(private.hybrid.as_ref().unwrap().spf.is_empty(), "{host}");
+        assert_eq!(
+            private.step("add-spf-include").add,
+            ["onprem.hybrid.test. IN TXT \"v=spf1 mx include:spf.protection.outlook.com -all\""]
+        );
+    }
 }
 
 #[test]
@@ -139,7 +214,7 @@ fn a_server_missing_from_spf_and_a_smart_host_refusing_are_named() {
     assert_eq!(
         keep.add,
         [
-            "norelay.hybrid.test. IN TXT \"v=spf1 include:spf.protection.outlook.com ip4:192.0.2.27 -all\""
+            "norelay.hybrid.test. IN TXT \"v=spf1 ip4:192.0.2.27 include:spf.protection.outlook.com -all\""
         ]
     );
     // The include is there already: the include step has nothing to publish.
@@ -192,6 +267,13 @@ fn a_finished_hybrid_set_up_verifies_done_with_the_smart_host_probed() {
         "{:?}",
         route.evidence
     );
+    // What a probe cannot see is said.
+    assert!(
+        route.evidence[1].contains("connector at the provider")
+            && route.evidence[1].contains("check them by hand"),
+        "{:?}",
+        route.evidence
+    );
     assert_eq!(server.connections(), 1);
     let probe = plan.hybrid.unwrap().smart_host.unwrap().probe.unwrap();
     assert_eq!(probe["sessions"][0]["outcome"], "completed");
@@ -229,6 +311,18 @@ fn bad_hybrid_input_is_refused_before_any_question() {
             "--verify",
         ),
         (&["x.hybrid.test", "--hybrid", "h.test"][..], "--to"),
+        (
+            &[
+                "x.hybrid.test",
+                "--to",
+                "zoho",
+                "--hybrid",
+                "h.test",
+                "--verify",
+                "--smtp",
+            ][..],
+            "names no smart host",
+        ),
     ] {
         let output = run(args);
         let stderr = String::from_utf8_lossy(&output.stderr);

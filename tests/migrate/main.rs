@@ -566,6 +566,44 @@ fn a_move_from_microsoft_365_to_google_workspace_is_planned_and_verified_alike()
     assert!(plan.with_status("unknown").is_empty());
 }
 
+#[test]
+fn several_spf_records_are_replaced_by_one_with_the_new_include() {
+    let (report, code) = json(&["two.g2m.test", "--to", "microsoft365", "--verify"]);
+    assert_eq!(code, 1);
+    let plan = report.plan.unwrap();
+    let include = plan.step("add-spf-include");
+    assert_eq!(include.status.as_deref(), Some("not-done"));
+    // Both published records go; one record with every term of both and the include comes.
+    let mut removed = include.remove.clone();
+    removed.sort();
+    assert_eq!(
+        removed,
+        [
+            "two.g2m.test. IN TXT \"v=spf1 include:_spf.google.com ~all\"",
+            "two.g2m.test. IN TXT \"v=spf1 ip4:192.0.2.50 ~all\"",
+        ]
+    );
+    assert_eq!(include.add.len(), 1);
+    let added = &include.add[0];
+    for term in [
+        "include:_spf.google.com",
+        "ip4:192.0.2.50",
+        "include:spf.protection.outlook.com ~all\"",
+    ] {
+        assert!(added.contains(term), "{term}: {added}");
+    }
+    assert!(
+        include.evidence[0].starts_with("2 SPF records are published"),
+        "{:?}",
+        include.evidence
+    );
+    // The old include is read from the merged record: present, not "removed too early".
+    assert_eq!(
+        plan.step("keep-old-include").status.as_deref(),
+        Some("done")
+    );
+}
+
 /// `migrate ARGS --format html --output -`: the page and the exit status.
 fn html(args: &[&str]) -> (String, i32) {
     let mut all = args.to_vec();
