@@ -471,7 +471,10 @@ impl SpfSteps {
             _ => base.clone().unwrap_or_default(),
         };
         let now = state.spf.total_lookups;
-        let after_add = if has_new || new_include.is_none() {
+        // Several records are not walked (permerror): the merged one's lookups are not known.
+        let after_add = if state.spf.records.len() > 1 {
+            None
+        } else if has_new || new_include.is_none() {
             Some(now)
         } else {
             target.include_cost.map(|cost| now + cost)
@@ -581,7 +584,12 @@ impl SpfSteps {
         }
         s.spf_lookups_after = self.after_add;
         s.spf_to_drop = self.to_drop(self.after_add, false);
-        if s.spf_lookups_after.is_none() {
+        if self.published.len() > 1 {
+            s.evidence.push(
+                "the lookups of the one record are counted once it is published (mailaudit audit)"
+                    .to_owned(),
+            );
+        } else if s.spf_lookups_after.is_none() {
             s.evidence.push(format!(
                 "the SPF record at {include} could not be read: its lookups are unknown"
             ));
