@@ -108,7 +108,7 @@ async fn check_areas(
 ) -> (DomainAreas, Vec<Finding>) {
     let mx_and_listings = async {
         let mx = mx::check(dns, domain).await;
-        let names = listing_domains(domain, &mx.report);
+        let names = listing_domains(domain, &mx.report, &blocklists.catalog);
         let listings =
             join_all(names.iter().map(|name| {
                 dnsbl::check_domain(dns, name, &blocklists.catalog, &blocklists.health)
@@ -432,7 +432,12 @@ async fn probe_mx_hosts(
 
 /// The domains to look up on domain blocklists: the audited domain, then the registrable
 /// domain of each MX host (a listed mail host's domain hurts the domain's mail too).
-fn listing_domains(domain: &str, mx: &MxReport) -> Vec<String> {
+fn listing_domains(domain: &str, mx: &MxReport, catalog: &Catalog) -> Vec<String> {
+    // A catalog without a domain list (an IP-only one of --dnsbl) asks none: the area is left
+    // out, never reported clean.
+    if !catalog.takes_domains() {
+        return Vec::new();
+    }
     let mut seen = BTreeSet::new();
     let mut names = vec![domain.to_owned()];
     seen.insert(domain.to_owned());

@@ -203,6 +203,11 @@ static BUILT_IN: LazyLock<Catalog> = LazyLock::new(|| {
 });
 
 impl Catalog {
+    /// Whether an enabled list takes domains (`takes = ["domain"]`).
+    pub fn takes_domains(&self) -> bool {
+        self.enabled().any(|list| list.takes(Takes::Domain))
+    }
+
     /// The compiled-in catalog (`src/dnsbl/catalog.toml`).
     pub fn builtin() -> Catalog {
         BUILT_IN.clone()

@@ -154,9 +154,13 @@ pub(crate) fn lists_verdict(findings: &[Finding], lists: &[ListAnswer]) -> Optio
     (lists_unknown(lists).is_some() && !failing).then_some(Verdict::Unknown)
 }
 
-/// Why a set of list answers leaves the subject's standing unknown: no list that takes it
-/// could answer, or a major list (the ones receivers reject on) could not. `None` when the
-/// answers decide.
+/// Why the standing of an item no enabled list of the catalog takes is unknown.
+pub const NOT_CHECKED: &str =
+    "not checked: no enabled blocklist of the catalog (--dnsbl) takes this kind of item";
+
+/// Why a set of list answers leaves the subject's standing unknown: no list takes it
+/// ([`NOT_CHECKED`]), no list that takes it could answer, or a major list (the ones receivers
+/// reject on) could not. `None` when the answers decide.
 pub fn lists_unknown(lists: &[ListAnswer]) -> Option<String> {
     // Lists that do not take this kind of item were never going to answer.
     let relevant: Vec<&ListAnswer> = lists
@@ -168,6 +172,10 @@ pub fn lists_unknown(lists: &[ListAnswer]) -> Option<String> {
         .copied()
         .filter(|l| !matches!(l.status, ListStatus::Listed | ListStatus::NotListed))
         .collect();
+    if relevant.is_empty() {
+        // Nothing was asked: "not listed" would claim what nobody said.
+        return Some(NOT_CHECKED.to_owned());
+    }
     if unanswered.is_empty() {
         return None;
     }

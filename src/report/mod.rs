@@ -295,8 +295,8 @@ fn conditions(areas: &Areas, incomplete: bool) -> score::Conditions {
 }
 
 /// What every format says above the parts of an incomplete audit.
-pub const INCOMPLETE_NOTE: &str = "these could not be determined: DNS did not say whether they \
-    exist, so they are unknown and not graded; the score is of what was seen and cannot reach A";
+pub const INCOMPLETE_NOTE: &str = "these could not be determined (each says why), so they are \
+    unknown and not graded; the score is of what was seen and cannot reach A";
 
 /// One thing that could not be determined, as the text formats show it:
 /// `blocklists of 192.0.2.1: no blocklist could answer: ...`.

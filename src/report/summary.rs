@@ -220,7 +220,9 @@ fn domain_areas(areas: &DomainAreas) -> Vec<AreaLine> {
     if !areas.dane.hosts.is_empty() {
         lines.push(dane(&areas.dane));
     }
-    lines.push(domain_lists(&areas.blocklists));
+    if !areas.blocklists.is_empty() {
+        lines.push(domain_lists(&areas.blocklists));
+    }
     if !areas.ips.is_empty() {
         lines.push(sending_ips(&areas.ips));
     }
@@ -761,7 +763,9 @@ fn lists_outcome(lists: &[ListAnswer]) -> String {
         + count(ListStatus::Unavailable);
     let clean = count(ListStatus::NotListed);
     let mut parts = Vec::new();
-    if listed.is_empty() && clean == 0 {
+    if crate::dnsbl::lists_unknown(lists).as_deref() == Some(crate::dnsbl::NOT_CHECKED) {
+        parts.push(crate::dnsbl::NOT_CHECKED.to_owned());
+    } else if listed.is_empty() && clean == 0 {
         parts.push("unknown: no list could answer".to_owned());
     } else if listed.is_empty() {
         parts.push(format!("not listed on the {clean} lists that answered"));

@@ -224,3 +224,39 @@ fn ip_with_domain_evaluates_the_domains_spf_for_each_ip() {
         "no domain, no SPF evaluation"
     );
 }
+
+#[test]
+fn a_catalog_without_a_list_for_the_item_never_reports_it_clean() {
+    // The working catalog's IP lists only: nothing takes a domain.
+    let dir = tempfile::tempdir().unwrap();
+    let working = std::fs::read_to_string(support::working_catalog()).unwrap();
+    let ip_only = &working[..working
+        .find("[[list]]\nname = \"DBL\"")
+        .expect("the DBL entry")];
+    let catalog = dir.path().join("ip-only.toml");
+    std::fs::write(&catalog, ip_only).unwrap();
+    // No domain list: none asked, the area left out (not "not listed"), nothing incomplete.
+    let report = audit_with("good.test", &["--dnsbl", catalog.to_str().unwrap()]);
+    assert!(report.blocklists.is_empty(), "{:?}", report.blocklists);
+    assert!(!report.incomplete, "{:?}", report.unknown);
+    let table = support::render(
+        &["audit", "good.test", "--dnsbl", catalog.to_str().unwrap()],
+        "table",
+    );
+    assert!(!table.contains("Blocklists"), "{table}");
+
+    // An IPv6 address with a catalog whose IP lists take IPv4 only.
+    let v4_only = ip_only.replace("takes = [\"ipv4\", \"ipv6\"]", "takes = [\"ipv4\"]");
+    let catalog = dir.path().join("v4-only.toml");
+    std::fs::write(&catalog, v4_only).unwrap();
+    let reports = ip_reports(&["2001:db8::10", "--dnsbl", catalog.to_str().unwrap()]);
+    assert!(reports[0].incomplete, "{:?}", reports[0].unknown);
+    assert!(
+        reports[0]
+            .unknown
+            .iter()
+            .any(|u| u.reason.starts_with("not checked")),
+        "{:?}",
+        reports[0].unknown
+    );
+}
