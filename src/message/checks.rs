@@ -94,9 +94,20 @@ impl Facts<'_> {
         self.spf.result == Some(SpfResult::Pass)
     }
 
-    /// Hops that say whether they used TLS, and those that did not.
+    /// Hops between two hosts on the internet: the client's address is known and not internal
+    /// (a loopback, private or link-local hop stays inside one network, where TLS is the
+    /// operator's choice; a hop without a client address is the receiver's own relay).
+    fn internet_hops(&self) -> impl Iterator<Item = &Hop> {
+        self.hops
+            .iter()
+            .filter(|h| h.ip.is_some_and(|ip| !headers::is_internal(ip)))
+    }
+
+    /// Internet hops that say they did not use TLS.
     fn hops_without_tls(&self) -> Vec<&Hop> {
-        self.hops.iter().filter(|h| h.tls == Some(false)).collect()
+        self.internet_hops()
+            .filter(|h| h.tls == Some(false))
+            .collect()
     }
 }
 
@@ -450,7 +461,7 @@ struct Statuses {
     smallest_key: Option<u32>,
     key: RequirementStatus,
     tls: RequirementStatus,
-    /// Received fields that say whether TLS was used.
+    /// Received fields of internet hops that say whether TLS was used.
     tls_known: usize,
     dmarc_record: RequirementStatus,
     aligned: RequirementStatus,
@@ -497,7 +508,7 @@ fn statuses(facts: &Facts<'_>) -> Statuses {
         None if facts.dkim_passes() => RequirementStatus::Unknown,
         None => RequirementStatus::NotMet,
     };
-    let tls_known = facts.hops.iter().filter(|h| h.tls.is_some()).count();
+    let tls_known = facts.internet_hops().filter(|h| h.tls.is_some()).count();
     let tls = if tls_known == 0 {
         RequirementStatus::NotChecked
     } else {
@@ -574,13 +585,13 @@ fn all_senders(facts: &Facts<'_>, s: &Statuses) -> Vec<Requirement> {
         ),
         requirement(
             "all senders",
-            "TLS on every hop",
+            "TLS on every hop between internet hosts",
             s.tls,
             vec![Code::MessageNoTls],
             format!(
-                "{} of {} Received fields say whether TLS was used; {} did not use it",
+                "{} of {} hops between internet hosts say whether TLS was used; {} did not use it",
                 s.tls_known,
-                facts.hops.len(),
+                facts.internet_hops().count(),
                 facts.hops_without_tls().len()
             ),
         ),

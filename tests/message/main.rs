@@ -298,3 +298,22 @@ fn table_output_reads_as_a_report() {
         assert!(text.contains(part), "{part} missing in:\n{text}");
     }
 }
+
+/// Hops inside one network (loopback, a relay without a client address) are the operator's
+/// business: only a hop between internet hosts without TLS is named.
+#[test]
+fn only_internet_hops_are_judged_for_tls() {
+    // arc-001: ietf.org's loopback hops (127.0.0.1, ::1) and Google's internal one say ESMTP or
+    // SMTP; mail.ietf.org [50.223.129.194] handed it over without TLS too.
+    let report = analyse_sample("arc-001.eml");
+    let no_tls: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "message.no-tls")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(no_tls.len(), 1, "{no_tls:?}");
+    assert!(no_tls[0].starts_with("hop 4 (mail.ietf.org"), "{no_tls:?}");
+    let tls = report.requirement("TLS on every hop");
+    assert_eq!(tls.status, "not-met");
+}
