@@ -771,7 +771,12 @@ fn lists_outcome(lists: &[ListAnswer]) -> String {
         parts.push(format!("not listed on the {clean} lists that answered"));
     } else {
         parts.push(format!("LISTED on {}", listed.join(", ")));
-        parts.push(format!("clean on {}", count(ListStatus::NotListed)));
+        if clean > 0 {
+            parts.push(format!(
+                "not listed on {clean} other{}",
+                if clean == 1 { "" } else { "s" }
+            ));
+        }
     }
     if unknown > 0 {
         parts.push(format!("{unknown} did not give a usable answer"));
