@@ -134,12 +134,16 @@ fn write_report(out: &mut dyn Write, report: &TargetReport, with_matrix: bool) -
     if !report.scoring.top_fixes.is_empty() {
         writeln!(out, "**Fix first:**\n")?;
         for (i, fix) in report.scoring.top_fixes.iter().enumerate() {
+            let gain = if fix.gain > 0 {
+                format!(" (+{})", fix.gain)
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "{}. {} (+{}) `{}`: {}",
+                "{}. {}{gain} `{}`: {}",
                 i + 1,
                 fix.severity,
-                fix.gain,
                 fix.code,
                 cell(&fix.fix)
             )?;

@@ -221,7 +221,12 @@ fn write_first_fixes(out: &mut dyn Write, report: &TargetReport, width: usize) -
             Some(record) => format!("publish the record for {} below", clean(&record.name)),
             None => clean_long(&fix.fix),
         };
-        let text = format!("[{} {}, +{}] {what}", fix.severity, fix.code, fix.gain);
+        let gain = if fix.gain > 0 {
+            format!(", +{}", fix.gain)
+        } else {
+            String::new()
+        };
+        let text = format!("[{} {}{gain}] {what}", fix.severity, fix.code);
         write_wrapped(out, &format!("{}. ", i + 1), &text, width)?;
     }
     Ok(())

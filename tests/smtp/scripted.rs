@@ -259,6 +259,12 @@ fn nothing_listening_is_refused_as_outlook_0x800ccc7e_with_another_port_to_try()
         diagnosis.contains("try port 587 with STARTTLS"),
         "another port to try: {diagnosis}"
     );
+    // The fix is listed first, without a "+0": the cap of a server that never answered holds
+    // the score whatever one finding does.
+    assert!(
+        table.contains("1. [error smtp.connect-refused] "),
+        "{table}"
+    );
 }
 
 #[test]
