@@ -17,7 +17,6 @@ use serde::Serialize;
 
 use crate::dns::{Answer, Dns, Failure, MAX_TXT_SHOWN, Txt};
 use crate::finding::{Checked, Code, Finding, Verdict};
-use crate::spf::record::{Mechanism, Modifier, TermKind};
 
 pub use record::{KeyAlgorithm, KeyEncoding, KeyRecord, PublicKeyInfo, Tag};
 pub use selectors::Source;
@@ -154,12 +153,23 @@ pub async fn check(dns: &Dns, domain: &str, extra_selectors: &[String]) -> Check
         .zip(answers)
         .map(|(candidate, answer)| selector_report(candidate, domain, answer.as_ref()))
         .collect();
-    let mut checked = evaluate(domain, selectors);
-    checked.report.domainkey = domainkey.status();
-    if denied && !lied {
-        explain_denied(domain, &mut checked.findings);
-    }
-    checked
+    evaluate(
+        domain,
+        selectors,
+        &Domainkey {
+            answer: domainkey.status(),
+            denied: denied && !lied,
+        },
+    )
+}
+
+/// What `_domainkey.<domain>` answered, as the evaluator needs it.
+struct Domainkey {
+    /// Its DNS outcome: the report's `domainkey`.
+    answer: String,
+    /// NXDOMAIN, taken at its word (RFC 8020 §2): no record at the providers' selectors showed
+    /// it wrong, so the built-in selectors were not asked.
+    denied: bool,
 }
 
 /// Asks the TXT record of each candidate selector that can be a name, all at once (`None`: not
@@ -186,40 +196,14 @@ async fn ask(
 async fn sending_providers(dns: &Dns, domain: &str) -> Vec<String> {
     let (mx, apex) = tokio::join!(dns.mx(domain), dns.txt(domain));
     let hosts: Vec<String> = mx.records().iter().map(|m| m.exchange.clone()).collect();
-    let mut spf_domains = Vec::new();
-    for txt in apex.records() {
-        let text = txt.joined();
-        if !crate::spf::record::is_spf_record(&text) {
-            continue;
-        }
-        let (record, _) = crate::spf::record::parse_lenient(&text);
-        for term in &record.terms {
-            let named = match &term.kind {
-                TermKind::Directive(directive) => match &directive.mechanism {
-                    Mechanism::Include { domain } => Some(domain),
-                    _ => None,
-                },
-                TermKind::Modifier(Modifier::Redirect { domain }) => Some(domain),
-                TermKind::Modifier(_) => None,
-            };
-            spf_domains.extend(named.map(|d| d.as_str().to_ascii_lowercase()));
-        }
-    }
+    let spf_domains: Vec<String> = apex
+        .records()
+        .iter()
+        .map(Txt::joined)
+        .filter(|text| crate::spf::record::is_spf_record(text))
+        .flat_map(|text| crate::spf::record::parse_lenient(&text).0.named_domains())
+        .collect();
     selectors::providers_named(&hosts, &spf_domains)
-}
-
-/// `dkim.not-found` of a domain whose `_domainkey` does not exist says so: no selector was
-/// guessed, none can exist.
-fn explain_denied(domain: &str, findings: &mut [Finding]) {
-    for finding in findings.iter_mut().filter(|f| f.code == Code::DkimNotFound) {
-        finding.message = format!(
-            "No DKIM key for {domain}: _domainkey.{domain} does not exist (NXDOMAIN), so no \
-             selector exists below it (RFC 8020 §2) and none was guessed"
-        );
-        finding
-            .evidence
-            .insert("domainkey".to_owned(), serde_json::json!("nxdomain"));
-    }
 }
 
 fn key_name(selector: &str, domain: &str) -> String {
@@ -279,7 +263,11 @@ fn selector_report(
 }
 
 /// Raises the findings for the selectors probed: pure, so that it is tested without DNS.
-fn evaluate(domain: &str, selectors: Vec<SelectorReport>) -> Checked<DkimReport> {
+fn evaluate(
+    domain: &str,
+    selectors: Vec<SelectorReport>,
+    domainkey: &Domainkey,
+) -> Checked<DkimReport> {
     let mut findings = Vec::new();
     for selector in &selectors {
         if selector.key_records > 1 {
@@ -353,7 +341,7 @@ fn evaluate(domain: &str, selectors: Vec<SelectorReport>) -> Checked<DkimReport>
                 .evidence("failed", outcomes),
         );
     } else if found.is_empty() {
-        findings.push(not_found(domain, &selectors));
+        findings.push(not_found(domain, &selectors, domainkey.denied));
     }
 
     let verdict = Verdict::from_findings(&findings, failed.is_empty());
@@ -362,13 +350,16 @@ fn evaluate(domain: &str, selectors: Vec<SelectorReport>) -> Checked<DkimReport>
             verdict,
             found,
             selectors,
-            domainkey: String::new(),
+            domainkey: domainkey.answer.clone(),
         },
         findings,
     }
 }
 
-fn not_found(domain: &str, selectors: &[SelectorReport]) -> Finding {
+/// `dkim.not-found`: no key at any selector asked. Below a `_domainkey` that does not exist
+/// (`denied`), it says no selector can exist there and none was guessed; else, when a selector
+/// is an alias of a name without a key, that DKIM is published but not turned on.
+fn not_found(domain: &str, selectors: &[SelectorReport], denied: bool) -> Finding {
     let tried: Vec<&str> = selectors
         .iter()
         .filter(|s| s.status != SelectorStatus::InvalidName)
@@ -384,47 +375,59 @@ fn not_found(domain: &str, selectors: &[SelectorReport]) -> Finding {
         .filter(|s| s.status == SelectorStatus::InvalidName)
         .map(|s| s.selector.as_str())
         .collect();
-    let mut finding = Finding::new(
-        Code::DkimNotFound,
-        // The selectors are in the evidence (`tried`): a message of 34 names hides the point.
-        format!(
-            "No DKIM key record at any of the {} selectors tried for {domain} (the list is in the \
-             evidence; --selector adds yours)",
-            tried.len()
-        ),
-    )
-    .fix(format!(
-        "Publish the public key of the selector your mail is signed with, e.g. \
-         <selector>._domainkey.{domain} TXT \"v=DKIM1; k=rsa; p=<base64 of a 2048-bit public \
-         key>\"; if mail is already signed with another selector (the s= of its DKIM-Signature), \
-         audit again with --selector <selector>"
-    ))
-    .evidence("tried", &tried)
-    .evidence("query", format!("<selector>._domainkey.{domain} TXT"));
-    if !other_records.is_empty() {
-        finding = finding.evidence("not_key_records", other_records);
-    }
     let dangling: Vec<&SelectorReport> = selectors
         .iter()
         .filter(|s| s.status == SelectorStatus::NoRecord && !s.aliases.is_empty())
         .collect();
-    if let Some(first) = dangling.first() {
-        let target = first.aliases.last().cloned().unwrap_or_default();
-        finding.message = format!(
+    let dangling_target = dangling
+        .first()
+        .map(|first| (first, first.aliases.last().cloned().unwrap_or_default()));
+    let message = match &dangling_target {
+        _ if denied => format!(
+            "No DKIM key for {domain}: _domainkey.{domain} does not exist (NXDOMAIN), so no \
+             selector exists below it (RFC 8020 §2) and none was guessed"
+        ),
+        Some((first, target)) => format!(
             "{} is an alias (CNAME) of {target}, which holds no key: DKIM is published but not \
              turned on at the provider; no other selector tried for {domain} has a key",
             first.name
-        );
-        finding.fix = Some(format!(
+        ),
+        // The selectors are in the evidence (`tried`): a message of 34 names hides the point.
+        None => format!(
+            "No DKIM key record at any of the {} selectors tried for {domain} (the list is in the \
+             evidence; --selector adds yours)",
+            tried.len()
+        ),
+    };
+    let fix = match &dangling_target {
+        Some((_, target)) => format!(
             "Turn DKIM signing on for {domain} at the provider the CNAME points to (Microsoft \
              365: Defender portal, Email authentication settings, DKIM, enable for {domain}), so \
              that {target} holds the key; or remove the CNAME if the provider is no longer used"
-        ));
+        ),
+        None => format!(
+            "Publish the public key of the selector your mail is signed with, e.g. \
+             <selector>._domainkey.{domain} TXT \"v=DKIM1; k=rsa; p=<base64 of a 2048-bit public \
+             key>\"; if mail is already signed with another selector (the s= of its \
+             DKIM-Signature), audit again with --selector <selector>"
+        ),
+    };
+    let mut finding = Finding::new(Code::DkimNotFound, message)
+        .fix(fix)
+        .evidence("tried", &tried)
+        .evidence("query", format!("<selector>._domainkey.{domain} TXT"));
+    if !other_records.is_empty() {
+        finding = finding.evidence("not_key_records", other_records);
+    }
+    if !dangling.is_empty() {
         let chains: Vec<&Vec<String>> = dangling.iter().map(|s| &s.aliases).collect();
         finding = finding.evidence("dangling_aliases", chains);
     }
     if !invalid.is_empty() {
         finding = finding.evidence("invalid_selectors", invalid);
+    }
+    if denied {
+        finding = finding.evidence("domainkey", "nxdomain");
     }
     finding
 }
@@ -600,9 +603,26 @@ mod tests {
         }
     }
 
+    /// `_domainkey.example.com` exists (NODATA): every selector is asked.
+    fn below_exists() -> Domainkey {
+        Domainkey {
+            answer: "nodata".to_owned(),
+            denied: false,
+        }
+    }
+
     /// Runs the evaluation over the built-in selectors with the given answers by selector name;
     /// every other selector is NXDOMAIN.
     fn run(answers: &[(&str, Answer<Txt>)], extra: &[&str]) -> Checked<DkimReport> {
+        run_below(answers, extra, &below_exists())
+    }
+
+    /// [`run`] with what `_domainkey.example.com` answered.
+    fn run_below(
+        answers: &[(&str, Answer<Txt>)],
+        extra: &[&str],
+        domainkey: &Domainkey,
+    ) -> Checked<DkimReport> {
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         let selectors = selectors::candidates(&extra)
             .into_iter()
@@ -615,7 +635,7 @@ mod tests {
                 selector_report(candidate, "example.com", asked.as_ref())
             })
             .collect();
-        evaluate("example.com", selectors)
+        evaluate("example.com", selectors, domainkey)
     }
 
     fn codes(checked: &Checked<DkimReport>) -> Vec<&'static str> {
@@ -653,6 +673,34 @@ mod tests {
                 .iter()
                 .all(|s| s.status == SelectorStatus::NoRecord)
         );
+    }
+
+    /// RFC 8020 §2: below a `_domainkey` that does not exist no selector can, and the
+    /// evaluator says so in the one `dkim.not-found` it raises.
+    #[test]
+    fn not_found_below_a_denied_domainkey_says_none_was_guessed() {
+        let denied = Domainkey {
+            answer: "nxdomain".to_owned(),
+            denied: true,
+        };
+        let checked = run_below(&[], &[], &denied);
+        assert_eq!(codes(&checked), ["dkim.not-found"]);
+        assert_eq!(checked.report.domainkey, "nxdomain");
+        let finding = &checked.findings[0];
+        assert_eq!(finding.evidence["domainkey"], "nxdomain");
+        // The wording is the point: it cites why no selector was guessed.
+        assert!(
+            finding
+                .message
+                .contains("_domainkey.example.com does not exist (NXDOMAIN)")
+                && finding.message.contains("RFC 8020 §2"),
+            "{}",
+            finding.message
+        );
+
+        let exists = run(&[], &[]);
+        assert_eq!(exists.report.domainkey, "nodata");
+        assert!(!exists.findings[0].evidence.contains_key("domainkey"));
     }
 
     #[test]

@@ -92,19 +92,13 @@ impl State {
         }
     }
 
-    /// The `include:` domains of the domain's SPF record, as asked; of the record that merges
-    /// them when several are published.
+    /// The `include:` domains of the domain's SPF record, as asked, lowercased; of the record
+    /// that merges them when several are published (the merge leaves `redirect=` out, so the
+    /// domains it names are its includes).
     pub fn spf_includes(&self) -> Vec<String> {
         if self.spf.records.len() > 1 {
             let merged = self.spf_record().unwrap_or_default();
-            let (record, _) = crate::spf::record::parse_lenient(&merged);
-            return record
-                .directives()
-                .filter_map(|(_, d)| match &d.mechanism {
-                    crate::spf::record::Mechanism::Include { domain } => Some(domain.to_string()),
-                    _ => None,
-                })
-                .collect();
+            return crate::spf::record::parse_lenient(&merged).0.named_domains();
         }
         self.spf
             .tree

@@ -255,6 +255,26 @@ impl Record {
         })
     }
 
+    /// The domains whose records this one hands evaluation to: the `include:` targets
+    /// (§5.2) and the `redirect=` target (§6.1), in record order and lowercased (DNS names
+    /// compare case-insensitively, RFC 4343 §2), macros left unexpanded. They name the
+    /// providers that send the domain's mail.
+    pub fn named_domains(&self) -> Vec<String> {
+        self.terms
+            .iter()
+            .filter_map(|term| match &term.kind {
+                TermKind::Directive(Directive {
+                    mechanism: Mechanism::Include { domain },
+                    ..
+                })
+                | TermKind::Modifier(Modifier::Redirect { domain }) => {
+                    Some(domain.as_str().to_ascii_lowercase())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The `exp=` modifier, if any.
     pub fn exp(&self) -> Option<(&Term, &MacroString)> {
         self.terms.iter().find_map(|term| match &term.kind {
@@ -763,6 +783,31 @@ mod tests {
         assert_eq!(
             record.to_string(),
             text.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+    }
+
+    #[test]
+    fn named_domains_are_the_include_and_redirect_targets_lowercased() {
+        let record = parse(
+            "v=spf1 mx include:_SPF.Google.com a:mail.example.com -include:%{d}.Spf.Example \
+             exists:%{i}.bl.example.org exp=Exp.example.com redirect=_Spf.Example.NET",
+        )
+        .unwrap();
+        assert_eq!(
+            record.named_domains(),
+            ["_spf.google.com", "%{d}.spf.example", "_spf.example.net"]
+        );
+        assert!(
+            parse("v=spf1 mx a ip4:192.0.2.1 -all")
+                .unwrap()
+                .named_domains()
+                .is_empty()
+        );
+        // What did parse still names its domains; a term that did not is not guessed at.
+        let (record, errors) = parse_lenient("v=spf1 include:a.example include:b.example/24");
+        assert_eq!(
+            (record.named_domains(), errors.len()),
+            (vec!["a.example".to_owned()], 1)
         );
     }
 

@@ -609,6 +609,21 @@ fn several_spf_records_are_replaced_by_one_with_the_new_include() {
     );
 }
 
+/// With several SPF records the includes are read from the record merging them, and named
+/// lowercased as with one record: DNS names compare case-insensitively (RFC 4343 §2).
+#[test]
+fn the_includes_of_several_spf_records_are_named_lowercased() {
+    let (report, _) = json(&["case.g2m.test"]);
+    let google = report
+        .detected
+        .outbound
+        .iter()
+        .find(|d| d.provider == "Google Workspace")
+        .unwrap_or_else(|| panic!("{:?}", report.detected));
+    assert_eq!(google.evidence, ["SPF include:_spf.google.com"]);
+    assert_eq!(report.detected.unknown_includes, ["crm.case.g2m.test"]);
+}
+
 /// `migrate ARGS --format html --output -`: the page and the exit status.
 fn html(args: &[&str]) -> (String, i32) {
     let mut all = args.to_vec();
