@@ -1,10 +1,12 @@
 //! `mailaudit message` as text: the terminal view (`--format table`) and Markdown, from the one
 //! [`MessageReport`] model that JSON serialises. Sections in the order a reader asks: the
 //! verdict, then DMARC and what decided it, DKIM, ARC, SPF, the receiver's view, the hops, the
-//! requirements and the findings.
+//! requirements and the findings. Each section is data (a [`Section`] of [`Row`]s) written by
+//! one [`Writer::section`], so the table and Markdown shapes live in one place.
 
 use std::io::{self, Write};
 
+use crate::dmarc::record::Alignment;
 use crate::message::MessageReport;
 use crate::message::verify::AuthResult;
 use crate::report::visible::visible;
@@ -19,82 +21,145 @@ pub fn write_message(
     markdown: bool,
 ) -> io::Result<()> {
     let mut w = Writer { out, markdown };
-    head(&mut w, report)?;
-    dmarc_dkim(&mut w, report)?;
-    arc_spf(&mut w, report)?;
-    rest(&mut w, report)
-}
-
-fn head(w: &mut Writer<'_>, report: &MessageReport) -> io::Result<()> {
-    let s = &report.summary;
     w.title(&format!("Message {}", report.source))?;
-    w.line(&format!(
-        "Score {} (grade {}){}",
-        report.score.score,
-        report.score.grade,
-        if report.incomplete {
-            "; incomplete: a DNS failure left something unknown"
-        } else {
-            ""
-        }
-    ))?;
-    w.item("From", &s.from.join(", "))?;
-    if let Some(subject) = &s.subject {
-        w.item("Subject", subject)?;
-    }
-    if let Some(date) = &s.date {
-        w.item("Date", date)?;
-    }
-    if s.line_ends_converted {
-        w.line("(the file had bare LF line ends: read as CRLF, as on the wire)")?;
+    for section in [
+        summary(report),
+        dmarc(report),
+        dkim(report),
+        arc(report),
+        spf(report),
+        comparison(report),
+        hops(report),
+        spam_verdicts(report),
+        requirements(report),
+        findings(report),
+        score(report),
+    ] {
+        w.section(&section)?;
     }
     Ok(())
 }
 
-fn dmarc_dkim(w: &mut Writer<'_>, report: &MessageReport) -> io::Result<()> {
-    let d = &report.dmarc;
-    w.heading("DMARC")?;
-    w.item(
-        "Result",
-        &format!(
-            "{} for {}; disposition: {}",
-            d.result.as_str(),
-            d.from_domain.as_deref().unwrap_or("(no From domain)"),
-            d.disposition.as_str()
-        ),
-    )?;
-    w.item("Why", &d.why)?;
-    if let Some(found) = &d.found_at {
-        w.item(
-            "Policy",
-            &format!("{found}: {}", d.record.as_deref().unwrap_or_default()),
-        )?;
-    }
-    w.item(
-        "Alignment",
-        &format!(
-            "SPF {} ({}), DKIM {} ({})",
-            if d.spf_aligned {
-                "aligned"
-            } else {
-                "not aligned"
-            },
-            d.aspf.map_or("relaxed", mode),
-            if d.dkim_aligned {
-                "aligned"
-            } else {
-                "not aligned"
-            },
-            d.adkim.map_or("relaxed", mode)
-        ),
-    )?;
+/// One section: a heading over its rows.
+struct Section<'a> {
+    /// `None`: the rows go on under the section above.
+    heading: Option<&'static str>,
+    /// What a section without rows shows.
+    empty: Empty,
+    rows: Vec<Row<'a>>,
+}
 
-    w.heading("DKIM")?;
-    if report.dkim.is_empty() && report.dkim_malformed.is_empty() {
-        w.line("No DKIM-Signature.")?;
+/// What a section without rows shows.
+enum Empty {
+    /// Nothing, not even its heading.
+    Omit,
+    /// Its heading alone.
+    Heading,
+    /// Its heading and this line.
+    Say(&'static str),
+}
+
+/// One row of a section.
+enum Row<'a> {
+    /// `key value`, aligned in the table, bold key in Markdown.
+    Item(&'a str, String),
+    /// A list entry and the indented lines that explain it.
+    Bullet(String, Vec<String>),
+    /// Plain text.
+    Line(String),
+}
+
+impl Row<'_> {
+    /// A list entry with nothing under it.
+    fn bullet(text: String) -> Self {
+        Row::Bullet(text, Vec::new())
     }
-    for sig in &report.dkim {
-        w.bullet(&format!(
+}
+
+/// The rows that are there: `None` for a row the report does not have.
+fn rows<'a>(rows: impl IntoIterator<Item = Option<Row<'a>>>) -> Vec<Row<'a>> {
+    rows.into_iter().flatten().collect()
+}
+
+/// A section under `heading` that is always shown.
+fn titled<'a>(heading: &'static str, rows: Vec<Row<'a>>) -> Section<'a> {
+    Section {
+        heading: Some(heading),
+        empty: Empty::Heading,
+        rows,
+    }
+}
+
+/// Rows with no heading of their own, after what is above them.
+fn untitled(rows: Vec<Row<'_>>) -> Section<'_> {
+    Section {
+        heading: None,
+        empty: Empty::Omit,
+        rows,
+    }
+}
+
+fn summary(report: &MessageReport) -> Section<'_> {
+    let s = &report.summary;
+    untitled(rows([
+        Some(Row::Line(format!(
+            "Score {} (grade {}){}",
+            report.score.score,
+            report.score.grade,
+            if report.incomplete {
+                "; incomplete: a DNS failure left something unknown"
+            } else {
+                ""
+            }
+        ))),
+        Some(Row::Item("From", s.from.join(", "))),
+        s.subject.clone().map(|v| Row::Item("Subject", v)),
+        s.date.clone().map(|v| Row::Item("Date", v)),
+        s.line_ends_converted.then(|| {
+            Row::Line("(the file had bare LF line ends: read as CRLF, as on the wire)".to_owned())
+        }),
+    ]))
+}
+
+fn dmarc(report: &MessageReport) -> Section<'_> {
+    let d = &report.dmarc;
+    let aligned = |yes: bool| if yes { "aligned" } else { "not aligned" };
+    titled(
+        "DMARC",
+        rows([
+            Some(Row::Item(
+                "Result",
+                format!(
+                    "{} for {}; disposition: {}",
+                    d.result.as_str(),
+                    d.from_domain.as_deref().unwrap_or("(no From domain)"),
+                    d.disposition.as_str()
+                ),
+            )),
+            Some(Row::Item("Why", d.why.clone())),
+            d.found_at.as_ref().map(|found| {
+                Row::Item(
+                    "Policy",
+                    format!("{found}: {}", d.record.as_deref().unwrap_or_default()),
+                )
+            }),
+            Some(Row::Item(
+                "Alignment",
+                format!(
+                    "SPF {} ({}), DKIM {} ({})",
+                    aligned(d.spf_aligned),
+                    d.aspf.map_or("relaxed", mode),
+                    aligned(d.dkim_aligned),
+                    d.adkim.map_or("relaxed", mode)
+                ),
+            )),
+        ]),
+    )
+}
+
+fn dkim(report: &MessageReport) -> Section<'_> {
+    let signatures = report.dkim.iter().map(|sig| {
+        let text = format!(
             "d={} s={}: {}{} — {} {}, c={}{}{}",
             sig.domain,
             sig.selector,
@@ -112,14 +177,8 @@ fn dmarc_dkim(w: &mut Writer<'_>, report: &MessageReport) -> io::Result<()> {
                 .map(|l| format!(", l={l} (body can be appended to)"))
                 .unwrap_or_default(),
             if sig.expired { ", expired (x=)" } else { "" },
-        ))?;
-        if let Some(reason) = &sig.reason {
-            w.sub(&format!("reason: {reason}"))?;
-        }
-        if let Some(before) = sig.result_ignoring_expiry {
-            w.sub(&format!("before it expired: {}", before.as_str()))?;
-        }
-        w.sub(&format!(
+        );
+        let from = format!(
             "From {}{}",
             if sig.from_signed {
                 "signed"
@@ -131,151 +190,207 @@ fn dmarc_dkim(w: &mut Writer<'_>, report: &MessageReport) -> io::Result<()> {
             } else {
                 ", not oversigned"
             }
-        ))?;
-        if !sig.unsigned_headers.is_empty() {
-            w.sub(&format!("unsigned: {}", sig.unsigned_headers.join(", ")))?;
-        }
+        );
+        let notes = [
+            sig.reason
+                .as_ref()
+                .map(|reason| format!("reason: {reason}")),
+            sig.result_ignoring_expiry
+                .map(|before| format!("before it expired: {}", before.as_str())),
+            Some(from),
+            (!sig.unsigned_headers.is_empty())
+                .then(|| format!("unsigned: {}", sig.unsigned_headers.join(", "))),
+        ];
+        Row::Bullet(text, notes.into_iter().flatten().collect())
+    });
+    let malformed = report
+        .dkim_malformed
+        .iter()
+        .map(|bad| Row::bullet(format!("unreadable signature: {}", bad.reason)));
+    Section {
+        heading: Some("DKIM"),
+        empty: Empty::Say("No DKIM-Signature."),
+        rows: signatures.chain(malformed).collect(),
     }
-    for bad in &report.dkim_malformed {
-        w.bullet(&format!("unreadable signature: {}", bad.reason))?;
-    }
-    Ok(())
 }
 
-fn arc_spf(w: &mut Writer<'_>, report: &MessageReport) -> io::Result<()> {
-    w.heading("ARC")?;
-    if report.arc.result == AuthResult::None && report.arc.instances.is_empty() {
-        w.line("No ARC chain.")?;
+fn arc(report: &MessageReport) -> Section<'_> {
+    let arc = &report.arc;
+    let rows = if arc.result == AuthResult::None && arc.instances.is_empty() {
+        Vec::new()
     } else {
-        w.item(
+        let chain = Row::Item(
             "Chain",
-            &format!(
+            format!(
                 "{}{}",
-                report.arc.result.as_str(),
-                report
-                    .arc
-                    .reason
+                arc.result.as_str(),
+                arc.reason
                     .as_deref()
                     .map(|r| format!(" ({r})"))
                     .unwrap_or_default()
             ),
-        )?;
-        for i in &report.arc.instances {
-            w.bullet(&format!(
-                "i={} d={} s={} cv={}",
-                i.instance, i.domain, i.selector, i.cv
-            ))?;
-        }
+        );
+        std::iter::once(chain)
+            .chain(arc.instances.iter().map(|i| {
+                Row::bullet(format!(
+                    "i={} d={} s={} cv={}",
+                    i.instance, i.domain, i.selector, i.cv
+                ))
+            }))
+            .collect()
+    };
+    Section {
+        heading: Some("ARC"),
+        empty: Empty::Say("No ARC chain."),
+        rows,
     }
+}
 
+fn spf(report: &MessageReport) -> Section<'_> {
     let spf = &report.spf;
-    w.heading("SPF")?;
-    w.item(
-        "Result",
-        &match spf.result {
-            Some(result) => format!(
-                "{} for {} at {}",
-                result.as_str(),
-                spf.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-                spf.domain.as_deref().unwrap_or_default()
-            ),
-            None => "not evaluated".to_owned(),
-        },
-    )?;
-    w.item("Hop", &spf.source)?;
-    if let Some(mail_from) = &spf.mail_from {
-        w.item(
-            "MAIL FROM",
-            if mail_from.is_empty() {
-                "<> (a bounce)"
-            } else {
-                mail_from
-            },
-        )?;
-    }
-    if let Some(matched) = &spf.matched {
-        w.item("Matched", matched)?;
-    }
-    if let Some(reason) = &spf.reason {
-        w.item("Reason", reason)?;
-    }
-    Ok(())
+    let result = match spf.result {
+        Some(result) => format!(
+            "{} for {} at {}",
+            result.as_str(),
+            spf.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            spf.domain.as_deref().unwrap_or_default()
+        ),
+        None => "not evaluated".to_owned(),
+    };
+    titled(
+        "SPF",
+        rows([
+            Some(Row::Item("Result", result)),
+            Some(Row::Item("Hop", spf.source.clone())),
+            spf.mail_from.as_ref().map(|mail_from| {
+                Row::Item(
+                    "MAIL FROM",
+                    if mail_from.is_empty() {
+                        "<> (a bounce)".to_owned()
+                    } else {
+                        mail_from.clone()
+                    },
+                )
+            }),
+            spf.matched.clone().map(|m| Row::Item("Matched", m)),
+            spf.reason.clone().map(|r| Row::Item("Reason", r)),
+        ]),
+    )
 }
 
-fn rest(w: &mut Writer<'_>, report: &MessageReport) -> io::Result<()> {
-    if !report.comparison.is_empty() {
-        w.heading("The receiver's results beside mailaudit's")?;
-        for c in &report.comparison {
-            w.bullet(&format!(
-                "{}: {} says {}, mailaudit says {}{}",
-                c.method,
-                c.receiver,
-                c.receiver_result,
-                c.mailaudit_result,
-                if c.agree { "" } else { " — differ" }
-            ))?;
-            if let Some(why) = &c.explanation {
-                w.sub(why)?;
-            }
-        }
+fn comparison(report: &MessageReport) -> Section<'_> {
+    Section {
+        heading: Some("The receiver's results beside mailaudit's"),
+        empty: Empty::Omit,
+        rows: report
+            .comparison
+            .iter()
+            .map(|c| {
+                Row::Bullet(
+                    format!(
+                        "{}: {} says {}, mailaudit says {}{}",
+                        c.method,
+                        c.receiver,
+                        c.receiver_result,
+                        c.mailaudit_result,
+                        if c.agree { "" } else { " — differ" }
+                    ),
+                    c.explanation.iter().cloned().collect(),
+                )
+            })
+            .collect(),
     }
-
-    if !report.hops.is_empty() {
-        w.heading("Hops (top: the last)")?;
-        for hop in &report.hops {
-            w.bullet(&format!(
-                "{}. from {} [{}] by {} with {} — TLS: {}",
-                hop.index,
-                hop.helo.as_deref().unwrap_or("?"),
-                hop.ip.map_or_else(|| "?".to_owned(), |ip| ip.to_string()),
-                hop.by.as_deref().unwrap_or("?"),
-                hop.with.as_deref().unwrap_or("?"),
-                match hop.tls {
-                    Some(true) => "yes",
-                    Some(false) => "no",
-                    None => "not shown",
-                }
-            ))?;
-        }
-    }
-    for verdict in &report.spam_verdicts {
-        w.item(&verdict.header, &verdict.meaning)?;
-    }
-
-    w.heading("Sender requirements")?;
-    for r in &report.requirements {
-        w.bullet(&format!(
-            "{} ({}): {} — {}{}",
-            r.provider,
-            r.audience,
-            r.requirement,
-            r.status.as_str(),
-            if r.detail.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", r.detail)
-            }
-        ))?;
-    }
-
-    w.heading("Findings")?;
-    if report.findings.is_empty() {
-        w.line("None.")?;
-    }
-    for f in &report.findings {
-        w.bullet(&format!("{} {}: {}", f.severity, f.code, f.message))?;
-        if let Some(fix) = &f.fix {
-            w.sub(&format!("fix: {fix}"))?;
-        }
-    }
-    w.line("")?;
-    w.line(&format!("Score: {}", report.score.explanation))
 }
 
-fn mode(alignment: crate::dmarc::record::Alignment) -> &'static str {
+fn hops(report: &MessageReport) -> Section<'_> {
+    Section {
+        heading: Some("Hops (top: the last)"),
+        empty: Empty::Omit,
+        rows: report
+            .hops
+            .iter()
+            .map(|hop| {
+                Row::bullet(format!(
+                    "{}. from {} [{}] by {} with {} — TLS: {}",
+                    hop.index,
+                    hop.helo.as_deref().unwrap_or("?"),
+                    hop.ip.map_or_else(|| "?".to_owned(), |ip| ip.to_string()),
+                    hop.by.as_deref().unwrap_or("?"),
+                    hop.with.as_deref().unwrap_or("?"),
+                    match hop.tls {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "not shown",
+                    }
+                ))
+            })
+            .collect(),
+    }
+}
+
+/// Microsoft's verdict fields, under the hops (or what is above when there are none).
+fn spam_verdicts(report: &MessageReport) -> Section<'_> {
+    untitled(
+        report
+            .spam_verdicts
+            .iter()
+            .map(|v| Row::Item(&v.header, v.meaning.clone()))
+            .collect(),
+    )
+}
+
+fn requirements(report: &MessageReport) -> Section<'_> {
+    titled(
+        "Sender requirements",
+        report
+            .requirements
+            .iter()
+            .map(|r| {
+                Row::bullet(format!(
+                    "{} ({}): {} — {}{}",
+                    r.provider,
+                    r.audience,
+                    r.requirement,
+                    r.status.as_str(),
+                    if r.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", r.detail)
+                    }
+                ))
+            })
+            .collect(),
+    )
+}
+
+fn findings(report: &MessageReport) -> Section<'_> {
+    Section {
+        heading: Some("Findings"),
+        empty: Empty::Say("None."),
+        rows: report
+            .findings
+            .iter()
+            .map(|f| {
+                Row::Bullet(
+                    format!("{} {}: {}", f.severity, f.code, f.message),
+                    f.fix.iter().map(|fix| format!("fix: {fix}")).collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
+fn score(report: &MessageReport) -> Section<'_> {
+    untitled(vec![
+        Row::Line(String::new()),
+        Row::Line(format!("Score: {}", report.score.explanation)),
+    ])
+}
+
+fn mode(alignment: Alignment) -> &'static str {
     match alignment {
-        crate::dmarc::record::Alignment::Relaxed => "relaxed",
-        crate::dmarc::record::Alignment::Strict => "strict",
+        Alignment::Relaxed => "relaxed",
+        Alignment::Strict => "strict",
     }
 }
 
@@ -285,6 +400,34 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// The one place a section's shape is written: heading, then its rows or what stands for
+    /// none.
+    fn section(&mut self, section: &Section<'_>) -> io::Result<()> {
+        let none = section.rows.is_empty();
+        if none && matches!(section.empty, Empty::Omit) {
+            return Ok(());
+        }
+        if let Some(heading) = section.heading {
+            self.heading(heading)?;
+        }
+        if let (true, Empty::Say(text)) = (none, &section.empty) {
+            self.line(text)?;
+        }
+        for row in &section.rows {
+            match row {
+                Row::Item(key, value) => self.item(key, value)?,
+                Row::Line(text) => self.line(text)?,
+                Row::Bullet(text, notes) => {
+                    self.bullet(text)?;
+                    for note in notes {
+                        self.sub(note)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Text from the message is shown without control characters (a header can hold escape
     /// sequences), and in Markdown without markup.
     fn text(&self, text: &str) -> String {

@@ -129,13 +129,7 @@ fn read(stdout: &[u8]) -> (Report, BimiOut) {
 fn audit(domain: &str, extra: &[&str]) -> (Report, BimiOut) {
     let mut args = vec!["audit", domain, "--format", "json", "--fail-on", "never"];
     args.extend_from_slice(extra);
-    let output = support::run(&args);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = support::run_ok(&mut support::command(&args));
     read(&output.stdout)
 }
 
@@ -571,15 +565,11 @@ fn fetch_within(label: &str, trusting: bool, timeout: &str) -> (Report, BimiOut)
         args.push(world.ca_file.display().to_string());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = support::command_with_resolvers(&args, &[world.dns.resolver_arg()], timeout)
-        .output()
-        .expect("run mailaudit");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = support::run_ok(&mut support::command_with_resolvers(
+        &args,
+        &[world.dns.resolver_arg()],
+        timeout,
+    ));
     read(&output.stdout)
 }
 

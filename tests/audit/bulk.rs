@@ -78,7 +78,7 @@ fn a_bulk_table_has_one_row_a_domain_and_a_count_by_grade() {
 
 #[test]
 fn jsonl_from_standard_input_gives_one_valid_report_a_line() {
-    let output = audit_stdin(&MIXED.join("\n"), "jsonl");
+    let output = audit_stdin(&MIXED.join("\n"), "jsonl", &[]);
     let text = String::from_utf8(output.stdout).unwrap();
     let mut targets: Vec<String> = text
         .lines()
@@ -342,25 +342,39 @@ fn ctrl_c_closes_the_json_array() {
     assert_eq!(reports[0].target, "good.test", "input order");
 }
 
-/// Runs `audit --file -` with `input` on standard input.
-fn audit_stdin(input: &str, format: &str) -> std::process::Output {
-    support::run_with_stdin(
-        &[
-            "audit",
-            "--file",
-            "-",
-            "--format",
-            format,
-            "--fail-on",
-            "never",
-        ],
-        input,
-    )
+/// Runs `audit --file - --format FORMAT ARGS...` with `input` on standard input.
+fn audit_stdin(input: &str, format: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec![
+        "audit",
+        "--file",
+        "-",
+        "--format",
+        format,
+        "--fail-on",
+        "never",
+    ];
+    all.extend_from_slice(args);
+    support::run_with_stdin(&all, input)
+}
+
+/// `audit --file - --format json ARGS...` of `input`, whose line 4 is `not a domain`: the run
+/// exits 2 and names that line once; the targets of the JSON array it wrote, in order.
+fn targets_after_bad_line_4(input: &str, args: &[&str]) -> Vec<String> {
+    let output = audit_stdin(input, "json", args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.matches("-:4: invalid domain 'not a domain'").count(),
+        1,
+        "{stderr}"
+    );
+    let reports: Vec<Report> = serde_json::from_slice(&output.stdout).expect("a closed array");
+    reports.into_iter().map(|r| r.target).collect()
 }
 
 #[test]
 fn one_domain_on_standard_input_gives_one_json_object() {
-    let output = audit_stdin("# one\ngood.test\n", "json");
+    let output = audit_stdin("# one\ngood.test\n", "json", &[]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -373,19 +387,10 @@ fn one_domain_on_standard_input_gives_one_json_object() {
 
 #[test]
 fn a_bad_line_later_on_standard_input_is_skipped_and_the_run_exits_2_at_the_end() {
-    let output = audit_stdin(
+    let targets = targets_after_bad_line_4(
         "good.test\nm365.test\nhostile.test\nnot a domain\nnull.mx.test\nGood.Test\n",
-        "json",
+        &[],
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert_eq!(
-        stderr.matches("-:4: invalid domain 'not a domain'").count(),
-        1,
-        "{stderr}"
-    );
-    let reports: Vec<Report> = serde_json::from_slice(&output.stdout).expect("a closed array");
-    let targets: Vec<_> = reports.iter().map(|r| r.target.as_str()).collect();
     assert_eq!(
         targets,
         ["good.test", "m365.test", "hostile.test", "null.mx.test"],
@@ -395,28 +400,10 @@ fn a_bad_line_later_on_standard_input_is_skipped_and_the_run_exits_2_at_the_end(
 
 #[test]
 fn with_strict_a_bad_line_later_on_standard_input_stops_the_run_after_closing_what_was_written() {
-    let output = support::run_with_stdin(
-        &[
-            "audit",
-            "--file",
-            "-",
-            "--strict",
-            "--format",
-            "json",
-            "--fail-on",
-            "never",
-        ],
+    let targets = targets_after_bad_line_4(
         "good.test\nm365.test\nhostile.test\nnot a domain\nnull.mx.test\n",
+        &["--strict"],
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert_eq!(
-        stderr.matches("-:4: invalid domain 'not a domain'").count(),
-        1,
-        "{stderr}"
-    );
-    let reports: Vec<Report> = serde_json::from_slice(&output.stdout).expect("a closed array");
-    let targets: Vec<_> = reports.iter().map(|r| r.target.as_str()).collect();
     assert_eq!(
         targets,
         ["good.test", "m365.test", "hostile.test"],

@@ -10,16 +10,7 @@ fn terminal(args: &[&str]) -> String {
     let mut all = vec!["audit"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--fail-on", "never"]);
-    let output = support::command(&all)
-        .env("COLUMNS", "100")
-        .output()
-        .expect("run mailaudit");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = support::run_ok(support::command(&all).env("COLUMNS", "100"));
     String::from_utf8(output.stdout).expect("UTF-8")
 }
 

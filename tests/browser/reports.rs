@@ -86,20 +86,14 @@ fn the_reports_page_shows_the_verdict_first_and_a_chart_and_fetches_nothing() {
 
     let page = keep_dir().join("dmarc-reports.html");
     // PTR names from the test DNS server: 192.0.2.111 is Microsoft 365.
-    let output = Command::new(env!("CARGO_BIN_EXE_mailaudit"))
-        .arg("reports")
-        .arg(dir.path())
-        .args(["--format", "html", "--output"])
-        .arg(&page)
-        .args(["--resolver", &support::dns_server::server().resolver_arg()])
-        .args(["--timeout", "1"])
-        .output()
-        .expect("run mailaudit");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    support::run_ok(
+        Command::new(env!("CARGO_BIN_EXE_mailaudit"))
+            .arg("reports")
+            .arg(dir.path())
+            .args(["--format", "html", "--output"])
+            .arg(&page)
+            .args(["--resolver", &support::dns_server::server().resolver_arg()])
+            .args(["--timeout", "1"]),
     );
     let html = fs::read_to_string(&page).expect("the page was written");
     assert_self_contained(&html);

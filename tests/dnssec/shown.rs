@@ -82,19 +82,7 @@ fn every_format_shows_the_dnssec_status_its_resolver_and_the_tlsa_records() {
 
 /// One `monitor --once --format json` run of `config` in `world`.
 fn monitor(world: &World, config: &Path, db: &Path) -> serde_json::Value {
-    let text = run(
-        world,
-        &[
-            "monitor",
-            "--config",
-            config.to_str().expect("UTF-8 path"),
-            "--once",
-            "--db",
-            db.to_str().expect("UTF-8 path"),
-            "--format",
-            "json",
-        ],
-    );
+    let text = run(world, &support::monitor_once_json(config, db));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 

@@ -31,30 +31,10 @@ fn write_zone(dir: &Path, port: u16, logo: &str, pem: &str) {
     std::fs::write(dir.join("bimimon.test.zone"), zone).expect("write the zone");
 }
 
-/// One `monitor --once --format json` run of `config` asking `world`.
+/// One `monitor --once --format json` run of `config` asking `world`, with the working
+/// blocklists.
 fn run(world: &TestDns, config: &Path, db: &Path) -> (Output, RunReport) {
-    let catalog = support::working_catalog();
-    let args = [
-        "monitor",
-        "--config",
-        config.to_str().expect("UTF-8 path"),
-        "--once",
-        "--db",
-        db.to_str().expect("UTF-8 path"),
-        "--format",
-        "json",
-        "--dnsbl",
-        &catalog,
-    ];
-    let output = command(world, &args).output().expect("run mailaudit");
-    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "monitor run: {e}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (output, report)
+    monitor_config(world, config, db, &["--dnsbl", &support::working_catalog()])
 }
 
 #[test]
@@ -80,18 +60,15 @@ fn a_changed_bimi_record_and_an_expiring_mark_certificate_are_changes() {
     write_zone(&dir.path().join("run1"), port, "one.svg", "long.pem");
     write_zone(&dir.path().join("run2"), port, "two.svg", "short.pem");
     let ca_file = ca.write(dir.path(), "ca.pem");
-    let config = dir.path().join("monitor.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = config_file(
+        dir.path(),
+        &format!(
             "domains = [\"bimimon.test\"]\nfetch_bimi = true\nca_file = \"{}\"\n",
             ca_file.display()
         ),
-    )
-    .expect("write the config");
-    let loopback = "127.0.0.1:0".parse().expect("loopback");
-    let first_world = dns_server::start_with_zones(loopback, &dir.path().join("run1"));
-    let second_world = dns_server::start_with_zones(loopback, &dir.path().join("run2"));
+    );
+    let first_world = serve_zones(&dir.path().join("run1"));
+    let second_world = serve_zones(&dir.path().join("run2"));
 
     // Run 1: the baseline, a certificate valid for 300 days: nothing to report.
     let (output, first) = run(&first_world, &config, &db);

@@ -102,12 +102,7 @@ fn fixture(name: &str) -> String {
 fn world(run: u8) -> &'static TestDns {
     static RUN1: OnceLock<TestDns> = OnceLock::new();
     static RUN2: OnceLock<TestDns> = OnceLock::new();
-    let start = |dir: &str| {
-        dns_server::start_with_zones(
-            "127.0.0.1:0".parse().expect("loopback"),
-            Path::new(&fixture(dir)),
-        )
-    };
+    let start = |dir: &str| serve_zones(Path::new(&fixture(dir)));
     match run {
         1 => RUN1.get_or_init(|| start("zones-run1")),
         _ => RUN2.get_or_init(|| start("zones-run2")),
@@ -145,19 +140,32 @@ fn command_asking(resolver: &str, args: &[&str]) -> Command {
     command
 }
 
+/// A DNS server of its own on loopback serving the zone files in `dir`: the world at one run.
+fn serve_zones(dir: &Path) -> TestDns {
+    dns_server::start_with_zones("127.0.0.1:0".parse().expect("loopback"), dir)
+}
+
+/// Writes `text` as `monitor.toml` in `dir`; its path.
+fn config_file(dir: &Path, text: &str) -> PathBuf {
+    let config = dir.join("monitor.toml");
+    std::fs::write(&config, text).expect("write the config");
+    config
+}
+
 /// One `monitor --once --format json` run of fixtures/monitor/monitor.toml in `world`.
 fn monitor(world: &TestDns, db: &Path, extra: &[&str]) -> (Output, RunReport) {
-    let config = fixture("monitor.toml");
-    let mut args = vec![
-        "monitor",
-        "--config",
-        &config,
-        "--once",
-        "--db",
-        db.to_str().expect("UTF-8 path"),
-        "--format",
-        "json",
-    ];
+    monitor_config(world, Path::new(&fixture("monitor.toml")), db, extra)
+}
+
+/// One `monitor --once --format json` run of `config` in `world`, with `extra` arguments; the
+/// output and its JSON.
+fn monitor_config(
+    world: &TestDns,
+    config: &Path,
+    db: &Path,
+    extra: &[&str],
+) -> (Output, RunReport) {
+    let mut args = support::monitor_once_json(config, db);
     args.extend_from_slice(extra);
     let output = command(world, &args).output().expect("run mailaudit");
     let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -604,35 +612,18 @@ fn a_run_that_could_not_see_between_two_healthy_runs_reports_no_change() {
 #[test]
 fn a_resolver_that_dies_mid_run_stores_what_was_finished_and_exits_2() {
     let (dir, db) = temp();
-    let world = dns_server::start_with_zones(
-        "127.0.0.1:0".parse().expect("loopback"),
-        Path::new(&fixture("zones-run1")),
-    );
+    let world = serve_zones(Path::new(&fixture("zones-run1")));
     // monitor.test answers at once; the domains under dead.test keep the run going.
-    let config = dir.path().join("monitor.toml");
     let slow: Vec<String> = (0..8).map(|i| format!("\"d{i}.dead.test\"")).collect();
-    std::fs::write(
-        &config,
-        format!("domains = [\"monitor.test\", {}]\n", slow.join(", ")),
-    )
-    .unwrap();
-    let child = command(
-        &world,
-        &[
-            "monitor",
-            "--config",
-            config.to_str().unwrap(),
-            "--once",
-            "--db",
-            db.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let config = config_file(
+        dir.path(),
+        &format!("domains = [\"monitor.test\", {}]\n", slow.join(", ")),
+    );
+    let child = command(&world, &support::monitor_once_json(&config, &db))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     while world.queries_for("d7.dead.test").is_empty() {
         assert!(
@@ -664,19 +655,9 @@ fn a_resolver_that_does_not_answer_stops_the_monitor_before_anything_is_stored()
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let resolver = silent.local_addr().unwrap().to_string();
     let config = fixture("monitor.toml");
-    let output = command_asking(
-        &resolver,
-        &[
-            "monitor",
-            "--config",
-            &config,
-            "--once",
-            "--db",
-            db.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let output = command_asking(&resolver, &support::monitor_once(Path::new(&config), &db))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&resolver), "{stderr}");
@@ -695,16 +676,7 @@ fn two_monitors_at_once_on_one_database_both_store_their_runs() {
     let spawn = || {
         command(
             world(1),
-            &[
-                "monitor",
-                "--config",
-                &config,
-                "--once",
-                "--db",
-                db.to_str().unwrap(),
-                "--format",
-                "json",
-            ],
+            &support::monitor_once_json(Path::new(&config), &db),
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -740,21 +712,11 @@ fn a_monitor_killed_mid_run_leaves_the_history_intact() {
     let (_dir, db) = temp();
     let (_, first) = monitor(world(1), &db, &[]);
     let dead = fixture("dead.toml");
-    let mut child = command(
-        world(1),
-        &[
-            "monitor",
-            "--config",
-            &dead,
-            "--once",
-            "--db",
-            db.to_str().unwrap(),
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let mut child = command(world(1), &support::monitor_once(Path::new(&dead), &db))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.try_wait().unwrap().is_none(), "still waiting for DNS");
     child.kill().unwrap();
@@ -820,19 +782,9 @@ fn a_bad_config_exits_2_naming_the_file_and_the_problem() {
         ("missing.toml", "cannot read"),
     ] {
         let path = fixture(file);
-        let output = command(
-            world(1),
-            &[
-                "monitor",
-                "--config",
-                &path,
-                "--once",
-                "--db",
-                db.to_str().unwrap(),
-            ],
-        )
-        .output()
-        .unwrap();
+        let output = command(world(1), &support::monitor_once(Path::new(&path), &db))
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{file}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");

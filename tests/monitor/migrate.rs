@@ -40,32 +40,6 @@ fn world_with(dir: &Path, mx: &str, spf: &str) -> TestDns {
     dns_server::start_with_overlays("127.0.0.1:0".parse().expect("loopback"), &[&migrate, dir])
 }
 
-fn run(world: &TestDns, config: &Path, db: &Path) -> (Output, RunReport) {
-    let output = command(
-        world,
-        &[
-            "monitor",
-            "--config",
-            config.to_str().expect("UTF-8 path"),
-            "--once",
-            "--db",
-            db.to_str().expect("UTF-8 path"),
-            "--format",
-            "json",
-        ],
-    )
-    .output()
-    .expect("run mailaudit");
-    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "monitor run: {e}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (output, report)
-}
-
 fn step_changes<'a>(report: &'a RunReport, kind: &str) -> Vec<&'a ChangeOut> {
     report.changes.iter().filter(|c| c.kind == kind).collect()
 }
@@ -73,15 +47,14 @@ fn step_changes<'a>(report: &'a RunReport, kind: &str) -> Vec<&'a ChangeOut> {
 #[test]
 fn a_migration_step_undone_is_a_worse_change_and_a_failed_lookup_is_none() {
     let (dir, db) = temp();
-    let config = dir.path().join("monitor.toml");
-    std::fs::write(&config, CONFIG).expect("write the config");
+    let config = config_file(dir.path(), CONFIG);
 
     let switched = world_with(
         &dir.path().join("run1"),
         "0 mx-g2m-test.mail.protection.outlook.com.",
         BOTH_INCLUDES,
     );
-    let (output, first) = run(&switched, &config, &db);
+    let (output, first) = monitor_config(&switched, &config, &db, &[]);
     assert!(
         first
             .targets
@@ -97,7 +70,7 @@ fn a_migration_step_undone_is_a_worse_change_and_a_failed_lookup_is_none() {
 
     // Every lookup fails: each step is unknown, which says nothing about it.
     switched.degrade();
-    let (output, failed) = run(&switched, &config, &db);
+    let (output, failed) = monitor_config(&switched, &config, &db, &[]);
     assert!(failed.changes.is_empty(), "{:?}", failed.changes);
     assert_eq!(output.status.code(), Some(0), "{failed:?}");
 
@@ -107,7 +80,7 @@ fn a_migration_step_undone_is_a_worse_change_and_a_failed_lookup_is_none() {
         "1 smtp.google.com.",
         BOTH_INCLUDES,
     );
-    let (output, third) = run(&reverted, &config, &db);
+    let (output, third) = monitor_config(&reverted, &config, &db, &[]);
     let undone = step_changes(&third, "migration-step-undone");
     assert_eq!(undone.len(), 1, "{:?}", third.changes);
     assert_eq!(undone[0].target, DOMAIN);
@@ -124,19 +97,17 @@ fn a_migration_step_undone_is_a_worse_change_and_a_failed_lookup_is_none() {
 #[test]
 fn a_hybrid_server_dropped_from_spf_is_a_worse_change() {
     let (dir, db) = temp();
-    let config = dir.path().join("monitor.toml");
-    std::fs::write(
-        &config,
+    let config = config_file(
+        dir.path(),
         r#"domains = [{ name = "watch.g2m.test", migrate = { to = "microsoft365", from = "google-workspace", tenant = "contoso", hybrid = "mail.watch.g2m.test" } }]"#,
-    )
-    .expect("write the config");
+    );
     let mx = "0 mx-g2m-test.mail.protection.outlook.com.";
     let kept = world_with(
         &dir.path().join("run1"),
         mx,
         "v=spf1 ip4:192.0.2.30 include:_spf.google.com include:spf.protection.outlook.com ~all",
     );
-    let (_, first) = run(&kept, &config, &db);
+    let (_, first) = monitor_config(&kept, &config, &db, &[]);
     assert!(
         first
             .targets
@@ -147,7 +118,7 @@ fn a_hybrid_server_dropped_from_spf_is_a_worse_change() {
 
     // The server's address is gone from SPF: its mail fails SPF.
     let dropped = world_with(&dir.path().join("run2"), mx, BOTH_INCLUDES);
-    let (output, second) = run(&dropped, &config, &db);
+    let (output, second) = monitor_config(&dropped, &config, &db, &[]);
     let undone = step_changes(&second, "migration-step-undone");
     assert_eq!(undone.len(), 1, "{:?}", second.changes);
     assert!(
@@ -170,25 +141,13 @@ fn a_hybrid_server_dropped_from_spf_is_a_worse_change() {
 #[test]
 fn a_migrate_naming_no_provider_stops_the_monitor_before_any_run() {
     let (dir, db) = temp();
-    let config = dir.path().join("monitor.toml");
-    std::fs::write(
-        &config,
+    let config = config_file(
+        dir.path(),
         r#"domains = [{ name = "watch.g2m.test", migrate = { to = "nosuchprovider" } }]"#,
-    )
-    .expect("write the config");
-    let output = command(
-        world(1),
-        &[
-            "monitor",
-            "--config",
-            config.to_str().unwrap(),
-            "--once",
-            "--db",
-            db.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .expect("run mailaudit");
+    );
+    let output = command(world(1), &support::monitor_once(&config, &db))
+        .output()
+        .expect("run mailaudit");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("nosuchprovider"), "{stderr}");

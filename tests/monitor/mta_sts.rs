@@ -5,10 +5,9 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use super::support::dns_server;
 use super::support::https_server::{HttpsServer, Serve};
 use super::support::smtp_server::{Ca, Leaf};
-use super::{ChangeOut, RunReport, command_asking};
+use super::{ChangeOut, config_file, monitor_config, serve_zones};
 
 /// The zone of `stsmon.test` with this policy id.
 fn write_world(dir: &Path, id: &str) {
@@ -31,31 +30,6 @@ fn policy(mode: &str) -> Serve {
     ))
 }
 
-fn run(dns: &dns_server::TestDns, config: &Path, db: &Path) -> RunReport {
-    let output = command_asking(
-        &dns.resolver_arg(),
-        &[
-            "monitor",
-            "--config",
-            config.to_str().expect("UTF-8 path"),
-            "--once",
-            "--db",
-            db.to_str().expect("UTF-8 path"),
-            "--format",
-            "json",
-        ],
-    )
-    .output()
-    .expect("run mailaudit");
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "monitor run: {e}\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
 fn record_change<'a>(changes: &'a [ChangeOut], record: &str) -> &'a ChangeOut {
     changes
         .iter()
@@ -74,23 +48,20 @@ fn a_new_policy_id_and_mode_are_changes() {
             .server_config(),
         policy("testing"),
     );
-    let config = dir.path().join("monitor.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = config_file(
+        dir.path(),
+        &format!(
             "domains = [\"stsmon.test\"]\nca_file = '{}'\n",
             ca_file.display()
         ),
-    )
-    .expect("write the config");
+    );
     let db = dir.path().join("history.sqlite3");
     write_world(&dir.path().join("world1"), "20250101");
     write_world(&dir.path().join("world2"), "20250202");
-    let loopback = "127.0.0.1:0".parse().expect("address");
-    let first = dns_server::start_with_zones(loopback, &dir.path().join("world1"));
-    let second = dns_server::start_with_zones(loopback, &dir.path().join("world2"));
+    let first = serve_zones(&dir.path().join("world1"));
+    let second = serve_zones(&dir.path().join("world2"));
 
-    let baseline = run(&first, &config, &db);
+    let baseline = monitor_config(&first, &config, &db, &[]).1;
     assert!(baseline.changes.is_empty(), "{:#?}", baseline.changes);
     assert_eq!(
         server.requests().len(),
@@ -99,11 +70,11 @@ fn a_new_policy_id_and_mode_are_changes() {
     );
 
     // The same world: no change.
-    let again = run(&first, &config, &db);
+    let again = monitor_config(&first, &config, &db, &[]).1;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
 
     server.set(policy("enforce"));
-    let changed = run(&second, &config, &db);
+    let changed = monitor_config(&second, &config, &db, &[]).1;
     let id = record_change(&changed.changes, "mta-sts");
     assert_eq!(id.old.as_ref().expect("old"), "v=STSv1; id=20250101");
     assert_eq!(id.new.as_ref().expect("new"), "v=STSv1; id=20250202");

@@ -244,14 +244,7 @@ fn write_config(dir: &Path, port: u16, ca_file: &Path) -> PathBuf {
 
 /// One `monitor --once` run of `config`, in `format`.
 fn run_config(config: &Path, db: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "monitor",
-        "--config",
-        config.to_str().expect("UTF-8 path"),
-        "--once",
-        "--db",
-        db.to_str().expect("UTF-8 path"),
-    ];
+    let mut args = support::monitor_once(config, db);
     args.extend_from_slice(extra);
     command(world(1), &args).output().expect("run mailaudit")
 }

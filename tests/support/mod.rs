@@ -11,6 +11,7 @@ pub mod report;
 pub mod smtp_server;
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 #[allow(unused_imports)] // not every test binary reads reports
@@ -63,6 +64,37 @@ pub fn command_with_resolvers(args: &[&str], resolvers: &[String], timeout: &str
 /// Runs [`command`] and returns its output.
 pub fn run(args: &[&str]) -> Output {
     command(args).output().expect("run mailaudit")
+}
+
+/// Runs `command` and checks that it exits 0 (its standard error shown if not); its output.
+pub fn run_ok(command: &mut Command) -> Output {
+    let output = command.output().expect("run mailaudit");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The arguments of one `monitor --once` run of `config`, its history in `db`.
+pub fn monitor_once<'a>(config: &'a Path, db: &'a Path) -> Vec<&'a str> {
+    vec![
+        "monitor",
+        "--config",
+        config.to_str().expect("UTF-8 path"),
+        "--once",
+        "--db",
+        db.to_str().expect("UTF-8 path"),
+    ]
+}
+
+/// [`monitor_once`] with `--format json`.
+pub fn monitor_once_json<'a>(config: &'a Path, db: &'a Path) -> Vec<&'a str> {
+    let mut args = monitor_once(config, db);
+    args.extend(["--format", "json"]);
+    args
 }
 
 /// Runs [`command`] with `input` on its standard input and returns its output.
