@@ -40,8 +40,11 @@ pub struct DkimReport {
     /// Every selector tried, in the order tried.
     pub selectors: Vec<SelectorReport>,
     /// The answer at `_domainkey.<domain>`, asked first: `nxdomain` means no selector exists
-    /// below it (RFC 8020 §2), and the built-in selectors were not asked.
+    /// below it (RFC 8020 §2).
     pub domainkey: String,
+    /// `_domainkey.<domain>` is NXDOMAIN and no selector of the domain's providers showed that
+    /// wrong, so the built-in selectors were not asked.
+    pub builtin_skipped: bool,
 }
 
 /// What one selector's name held.
@@ -351,6 +354,7 @@ fn evaluate(
             found,
             selectors,
             domainkey: domainkey.answer.clone(),
+            builtin_skipped: domainkey.denied,
         },
         findings,
     }

@@ -946,7 +946,7 @@ fn dkim(report: &DkimReport) -> AreaLine {
     }
     let found_count = found.len();
     let mut found = capped(found);
-    let denied = report.domainkey == "nxdomain" && report.found.is_empty();
+    let denied = report.builtin_skipped;
     if found_count == 0 && !denied {
         found.push("no key at any selector tried".to_owned());
     }

@@ -315,6 +315,7 @@ fn no_selector_is_guessed_below_a_domainkey_that_does_not_exist() {
         assert!(server.queries_for(&name).is_empty(), "{name} was asked");
     }
     assert_eq!(report.dkim["domainkey"], "nxdomain");
+    assert_eq!(report.dkim["builtin_skipped"], true);
     assert_eq!(report.dkim["selectors"], serde_json::json!([]));
     assert_eq!(dkim_codes(&report), ["dkim.not-found"]);
     let finding = &report.with_code("dkim.not-found")[0];
@@ -377,6 +378,8 @@ fn selectors_below_an_existing_domainkey_are_all_asked() {
 fn the_senders_provider_is_asked_first_and_despite_a_wrong_nxdomain() {
     let report = audit("entlie.dkim.test");
     assert_eq!(report.dkim["domainkey"], "nxdomain");
+    // A provider's key showed the NXDOMAIN wrong: the built-in selectors were asked too.
+    assert_eq!(report.dkim["builtin_skipped"], false);
     assert_eq!(report.dkim["selectors"][0]["selector"], "google");
     assert_eq!(report.dkim["selectors"][0]["provider"], "Google Workspace");
     assert_eq!(
