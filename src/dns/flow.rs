@@ -30,7 +30,7 @@ use tokio::time::Instant;
 
 use super::adaptive::Window;
 use super::rate::RateLimit;
-use super::raw::Reply;
+use super::raw::{Asked, Reply, Timing};
 use super::rtt::RttEstimate;
 use super::scope::{Alone, Outcome, Scope, Turn};
 
@@ -125,10 +125,7 @@ impl Flow {
         if let Some(scope) = scope {
             scope.sent();
         }
-        let rto = self.rto();
-        let wait = rto
-            .saturating_mul(WAIT_IN_RTOS)
-            .clamp(MIN_WAIT.min(self.timeout), self.timeout);
+        let (rto, wait) = self.waits();
         let first_sent = Instant::now();
         // The resolver's own time-out (`--timeout`, as long as the longest wait) is this one's.
         // Boxed: two lookups' state would make every audit's future large.
@@ -205,22 +202,31 @@ impl Flow {
     /// Sends a question the resolver library cannot ask or read (see [`super::raw`]) as any
     /// other is sent: through the audited domain's gate when `name` is at or below it (so a dead
     /// domain's DNSSEC questions cost no more than its others), in the window, at the `--rate`,
-    /// counted for the run and for `scope`. It has its own time-out and no round trip is
+    /// counted for the run and for `scope`. Its datagram is sent again after the retransmission
+    /// time-out and waited for as long as the others' ([`Flow::waits`]); no round trip is
     /// sampled.
-    pub(super) async fn raw(
+    pub(super) async fn raw<F>(
         &self,
         scope: Option<&Scope>,
         name: &str,
-        ask: impl Future<Output = Option<Reply>>,
-    ) -> Option<Reply> {
+        ask: impl FnOnce(Timing) -> F,
+    ) -> Option<Reply>
+    where
+        F: Future<Output = Asked>,
+    {
         let (domain, _alone) = domain_turn(scope, name).await?;
         let slot = self.slot().await;
         self.sent.fetch_add(1, Ordering::Relaxed);
         if let Some(scope) = scope {
             scope.sent();
         }
-        let reply = ask.await;
+        let (resend_after, wait) = self.waits();
+        // Boxed: the question's state would make every audit's future large.
+        let Asked { reply, resent } = Box::pin(ask(Timing { resend_after, wait })).await;
         drop(slot);
+        if resent && let Some(scope) = scope {
+            scope.resent();
+        }
         if reply.is_none()
             && let Some(scope) = scope
         {
@@ -255,6 +261,16 @@ impl Flow {
     /// The current retransmission time-out, at most `--timeout`.
     fn rto(&self) -> Duration {
         self.lock().rtt.timeout(MIN_RTO, self.timeout)
+    }
+
+    /// The retransmission time-out, and how long a question waits in all (seven of them, at
+    /// least [`MIN_WAIT`], at most `--timeout`).
+    fn waits(&self) -> (Duration, Duration) {
+        let rto = self.rto();
+        let wait = rto
+            .saturating_mul(WAIT_IN_RTOS)
+            .clamp(MIN_WAIT.min(self.timeout), self.timeout);
+        (rto, wait)
     }
 
     fn lost(&self) {

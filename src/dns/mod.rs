@@ -426,12 +426,8 @@ impl Dns {
             dnssec_ok: true,
             checking_disabled,
         };
-        let ask = raw::ask(&self.servers, &fqdn, record_type, flags, self.timeout);
-        if let Some(reply) = self
-            .flow
-            .raw(self.scope.as_deref(), name, Box::pin(ask))
-            .await
-        {
+        let ask = |timing| raw::ask(&self.servers, &fqdn, record_type, flags, timing);
+        if let Some(reply) = self.flow.raw(self.scope.as_deref(), name, ask).await {
             let answer = match reply.response_code {
                 ResponseCode::NoError => from_answer_section(name, record_type, &reply.answers),
                 ResponseCode::NXDomain => Answer::nx_domain(),
@@ -505,12 +501,8 @@ impl Dns {
             }
             Err(NetError::Proto(error)) if raw::is_empty_record(&error) => {
                 let flags = raw::Flags::default();
-                let ask = raw::ask(&self.servers, &fqdn, record_type, flags, self.timeout);
-                match self
-                    .flow
-                    .raw(self.scope.as_deref(), name, Box::pin(ask))
-                    .await
-                {
+                let ask = |timing| raw::ask(&self.servers, &fqdn, record_type, flags, timing);
+                match self.flow.raw(self.scope.as_deref(), name, ask).await {
                     Some(reply) if reply.response_code == ResponseCode::NoError => {
                         from_answer_section(name, record_type, &reply.answers)
                     }

@@ -44,6 +44,21 @@ pub(super) struct Flags {
     pub checking_disabled: bool,
 }
 
+/// When a question's datagram is sent again, and how long it is waited for in all: the flow's
+/// retransmission time-out (RFC 6298, from the round trips seen) and wait, as for the
+/// questions the resolver library asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Timing {
+    pub resend_after: Duration,
+    pub wait: Duration,
+}
+
+/// What [`ask`] got, and whether a datagram had to be sent again.
+pub(super) struct Asked {
+    pub reply: Option<Reply>,
+    pub resent: bool,
+}
+
 /// What a server answered, read leniently.
 pub(super) struct Reply {
     /// The server that answered.
@@ -64,13 +79,27 @@ pub(super) fn is_empty_record(error: &ProtoError) -> bool {
 }
 
 /// Asks `servers` in turn for (`name`, `record_type`) with `flags` and reads the first answer
-/// that can be read; `None` when none can (no server answered in `wait`, or only unreadably).
+/// that can be read; no reply when none can (no server answered in the wait, or only
+/// unreadably).
 pub(super) async fn ask(
     servers: &[SocketAddr],
     name: &Name,
     record_type: RecordType,
     flags: Flags,
-    wait: Duration,
+    timing: Timing,
+) -> Asked {
+    let mut resent = false;
+    let reply = ask_servers(servers, name, record_type, flags, timing, &mut resent).await;
+    Asked { reply, resent }
+}
+
+async fn ask_servers(
+    servers: &[SocketAddr],
+    name: &Name,
+    record_type: RecordType,
+    flags: Flags,
+    timing: Timing,
+    resent: &mut bool,
 ) -> Option<Reply> {
     let mut query = Message::query();
     query.add_query(Query::query(name.clone(), record_type));
@@ -84,11 +113,11 @@ pub(super) async fn ask(
     let id = query.metadata.id;
     let bytes = query.to_vec().ok()?;
     for &server in servers {
-        let Some(mut reply) = over_udp(server, &bytes, wait).await else {
+        let Some(mut reply) = over_udp(server, &bytes, timing, resent).await else {
             continue;
         };
         if read(&reply, id, server).is_some_and(|(truncated, _)| truncated) {
-            match timeout(wait, over_tcp(server, &bytes)).await {
+            match timeout(timing.wait, over_tcp(server, &bytes)).await {
                 Ok(Some(whole)) => reply = whole,
                 _ => continue,
             }
@@ -100,9 +129,15 @@ pub(super) async fn ask(
     None
 }
 
-/// The query to `server` in a datagram, sent again halfway through `wait` when no reply came
-/// (a datagram may be lost); the first reply carrying the query's ID back, within `wait`.
-async fn over_udp(server: SocketAddr, query: &[u8], wait: Duration) -> Option<Vec<u8>> {
+/// The query to `server` in a datagram, sent again after `timing.resend_after` when no reply
+/// came (a datagram may be lost; `resent` then says so); the first reply carrying the query's ID
+/// back, within `timing.wait`.
+async fn over_udp(
+    server: SocketAddr,
+    query: &[u8],
+    timing: Timing,
+    resent: &mut bool,
+) -> Option<Vec<u8>> {
     let local: SocketAddr = if server.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -121,12 +156,14 @@ async fn over_udp(server: SocketAddr, query: &[u8], wait: Duration) -> Option<Ve
             }
         }
     };
+    let first = timing.resend_after.min(timing.wait);
     socket.send(query).await.ok()?;
-    if let Ok(reply) = timeout(wait / 2, receive()).await {
+    if let Ok(reply) = timeout(first, receive()).await {
         return reply;
     }
     socket.send(query).await.ok()?;
-    timeout(wait.saturating_sub(wait / 2), receive())
+    *resent = true;
+    timeout(timing.wait.saturating_sub(first), receive())
         .await
         .ok()
         .flatten()
@@ -245,5 +282,40 @@ mod tests {
             read(&reply[..20], 7, server()).is_none(),
             "a cut reply is unreadable"
         );
+    }
+
+    /// A server on loopback that drops the first datagram of a question (lost on the way) and
+    /// answers the second: the question is sent again after `resend_after`, not after half of
+    /// a long wait, and says it was.
+    #[tokio::test]
+    async fn a_lost_datagram_is_sent_again_after_the_retransmission_time_out() {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = socket.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut buffer = vec![0; 512];
+            let (_, _) = socket.recv_from(&mut buffer).await.unwrap();
+            let (_, client) = socket.recv_from(&mut buffer).await.unwrap();
+            let id = u16::from_be_bytes([buffer[0], buffer[1]]);
+            socket
+                .send_to(&response(id, &[txt(&["v=spf1 -all"])]), client)
+                .await
+                .unwrap();
+        });
+        let name = Name::from_ascii("null.example.com.").unwrap();
+        let timing = Timing {
+            resend_after: Duration::from_millis(50),
+            wait: Duration::from_mins(1),
+        };
+        // Far below half the wait (30 s), far above a resend after 50 ms on a loaded machine.
+        let asked = timeout(
+            Duration::from_secs(10),
+            ask(&[address], &name, RecordType::TXT, Flags::default(), timing),
+        )
+        .await
+        .expect("answered after the resend, long before half the wait");
+        assert!(asked.resent);
+        let reply = asked.reply.expect("the second datagram's answer");
+        assert_eq!(reply.answers.len(), 1);
+        server.await.unwrap();
     }
 }
