@@ -5,6 +5,9 @@
 //!   `--dnsbl`) or as another output is refused before anything runs.
 //! - [`create_unique`]: a new file (a dated HTML report) is created with `O_CREAT|O_EXCL`, so an
 //!   existing file or a planted symlink at the name is never opened; a taken name gets a counter.
+//! - [`read_small`]: a small input (a config, a catalog, profiles, a PEM file) is read up to a
+//!   limit counted while reading, so a device or a FIFO that never ends is refused, not read
+//!   until memory runs out.
 //! - [`replace_regular`]: a file rewritten whole (the metrics textfile) is written to a new
 //!   temporary file of its own directory (random name, `O_EXCL`) and renamed over the target, so
 //!   a reader never sees half a file and a link planted at a predictable temporary name is never
@@ -12,8 +15,32 @@
 //!   refused rather than replaced.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+
+/// The most a small input file (a config, a blocklist catalog, provider profiles, a PEM file)
+/// may hold.
+pub const SMALL_INPUT_LIMIT: u64 = 1024 * 1024;
+
+/// Reads the input file `path` whole, refusing it once it holds more than `limit` bytes: the
+/// limit is counted while reading, not taken from its declared size, which a device
+/// (`/dev/zero`) or a FIFO does not have.
+///
+/// # Errors
+/// The file cannot be opened or read, or holds more than `limit` bytes.
+pub fn read_small(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!("larger than the {limit}-byte limit"),
+        ));
+    }
+    Ok(bytes)
+}
 
 /// A path the user named, and the option that named it (`--output`, `--file` ...).
 #[derive(Clone, Copy, Debug)]
@@ -167,6 +194,18 @@ pub fn replace_regular(path: &Path, contents: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_small_input_is_read_up_to_its_limit_and_refused_past_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("input");
+        fs::write(&path, "12345").unwrap();
+        assert_eq!(read_small(&path, 5).unwrap(), b"12345");
+        let error = read_small(&path, 4).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(error.to_string(), "larger than the 4-byte limit");
+        assert!(read_small(Path::new("/dev/zero"), 1024).is_err());
+    }
 
     #[test]
     fn an_output_that_is_an_input_is_refused_however_it_is_spelled() {

@@ -225,17 +225,8 @@ impl Catalog {
             file: file.clone(),
             reason,
         };
-        let metadata = std::fs::metadata(path).map_err(|e| read_error(e.to_string()))?;
-        if metadata.is_dir() {
-            return Err(read_error("is a directory".to_owned()));
-        }
-        if metadata.len() > MAX_FILE_BYTES {
-            return Err(read_error(format!(
-                "{} bytes: larger than the {MAX_FILE_BYTES}-byte limit",
-                metadata.len()
-            )));
-        }
-        let bytes = std::fs::read(path).map_err(|e| read_error(e.to_string()))?;
+        let bytes = crate::files::read_small(path, MAX_FILE_BYTES)
+            .map_err(|e| read_error(e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|_| read_error("not UTF-8 text".to_owned()))?;
         parse(&text, &file)
     }

@@ -8,11 +8,8 @@ use crate::dkim::selectors::{self, Provider};
 /// A profile file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("cannot read the profiles {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot read the profiles {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
     #[error("the profiles {path} are not [[provider]] entries: {source}")]
     Parse {
         path: PathBuf,
@@ -47,10 +44,13 @@ impl Profiles {
     pub fn load(path: Option<&Path>) -> Result<Profiles, ProfileError> {
         let mut list = selectors::providers().to_vec();
         if let Some(path) = path {
-            let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            let read = |reason: String| ProfileError::Read {
                 path: path.to_owned(),
-                source,
-            })?;
+                reason,
+            };
+            let bytes = crate::files::read_small(path, crate::files::SMALL_INPUT_LIMIT)
+                .map_err(|e| read(e.to_string()))?;
+            let text = String::from_utf8(bytes).map_err(|_| read("not UTF-8 text".to_owned()))?;
             let own = selectors::parse_providers(&text).map_err(|source| ProfileError::Parse {
                 path: path.to_owned(),
                 source,

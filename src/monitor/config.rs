@@ -116,10 +116,14 @@ pub struct Config {
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let fail = |problem: String| ConfigError {
             file: path.display().to_string(),
-            problem: format!("cannot read: {e}"),
-        })?;
+            problem,
+        };
+        let bytes = crate::files::read_small(path, crate::files::SMALL_INPUT_LIMIT)
+            .map_err(|e| fail(format!("cannot read: {e}")))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| fail("cannot read: not UTF-8 text".to_owned()))?;
         Config::parse(&text).map_err(|problem| ConfigError {
             file: path.display().to_string(),
             problem,

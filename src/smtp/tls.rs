@@ -76,8 +76,9 @@ impl Trust {
                 path: path.display().to_string(),
                 reason,
             };
-            let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| fail(e.to_string()))?
+            let pem = crate::files::read_small(path, crate::files::SMALL_INPUT_LIMIT)
+                .map_err(|e| fail(e.to_string()))?;
+            let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<_, _>>()
                 .map_err(|e| fail(e.to_string()))?;
             if certificates.is_empty() {

@@ -288,6 +288,36 @@ fn nonsense_at_the_edge_is_refused_before_anything_runs() {
     }
 }
 
+/// A config, a catalog, profiles or a CA file that never ends (a device, a FIFO) is refused
+/// at a size limit counted while reading, never read until memory runs out.
+#[test]
+fn an_endless_input_file_is_refused_at_its_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.sqlite3");
+    let db = db.to_str().unwrap();
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent = silent.local_addr().unwrap().to_string();
+    for args in [
+        vec!["audit", "good.test", "--dnsbl", "/dev/zero"],
+        vec!["migrate", "good.test", "--profiles", "/dev/zero"],
+        vec!["smtp", "127.0.0.1", "--ca-file", "/dev/zero"],
+        vec!["monitor", "--config", "/dev/zero", "--once", "--db", db],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mailaudit"))
+            .args(&args)
+            .args(["--resolver", &silent, "--timeout", "0.1"])
+            .output()
+            .unwrap();
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
+        assert!(
+            message.contains("/dev/zero") && message.contains("larger than the 1048576-byte limit"),
+            "{args:?}: {message}"
+        );
+        assert_eq!(message.trim_end().lines().count(), 1, "{args:?}: {message}");
+    }
+}
+
 #[test]
 fn a_list_line_that_is_not_text_is_named() {
     let dir = tempfile::tempdir().unwrap();
