@@ -134,7 +134,7 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         return Ok(status);
     };
     if let Some(line) = list.duplicates_note() {
-        eprintln!("mailaudit: {line}");
+        crate::warn_line!("mailaudit: {line}");
     }
     match list.into_error() {
         Some(error) if !is_stopped(status) => Err(error),
@@ -587,7 +587,7 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
     let mut output = Output::open(&report_args)?;
     let sources = crate::reports::read::sources(&args.paths);
     let collection = crate::reports::Collection::read(sources, &|skipped| {
-        eprintln!("mailaudit: {}: {}", skipped.file, skipped.error);
+        crate::warn_line!("mailaudit: {}: {}", skipped.file, skipped.error);
     });
     let ptr = if args.resolvers.is_empty() {
         std::collections::BTreeMap::new()
@@ -603,7 +603,7 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
         let mut store = crate::monitor::store::Store::open(db)?;
         let (stored, new) =
             store.save_dmarc_reports(&collection.dmarc, std::time::SystemTime::now())?;
-        eprintln!(
+        crate::warn_line!(
             "mailaudit: {stored} of {} DMARC reports stored in '{}' (the others were stored before); {new} sources newly failing DMARC",
             collection.dmarc.len(),
             db.display()
@@ -911,7 +911,7 @@ where
         let of_total = total
             .map(|total| format!(" of {total}"))
             .unwrap_or_default();
-        eprintln!(
+        crate::warn_line!(
             "mailaudit: interrupted after {written}{of_total} targets; what was written is complete"
         );
         return Ok(ExitCode::from(EXIT_INTERRUPTED));

@@ -4,6 +4,17 @@
 //! [`dkim`], [`mx`], [`ip`], [`dnsbl`]) evaluate and raise [`finding::Finding`]s, scored by
 //! [`score`]; [`report`] renders. [`cli`] and [`app`] are the command line around them.
 
+/// Writes one line to standard error, as `eprintln!` does, but a standard error that is gone
+/// (a closed pipe: `mailaudit ... 2>&1 | head -1`) is no reason to stop: `eprintln!` panics
+/// there, and the run would end with a panic's status instead of its own.
+#[macro_export]
+macro_rules! warn_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod app;
 pub mod audit;
 pub mod bimi;

@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match mailaudit::app::run(cli) {
         Ok(status) => status,
         Err(error) => {
-            eprintln!("mailaudit: {error:#}");
+            mailaudit::warn_line!("mailaudit: {error:#}");
             ExitCode::from(2)
         }
     }

@@ -136,7 +136,7 @@ impl Progress {
 
     /// Writes a line on standard error without tearing the bar.
     pub fn note(&self, line: &str) {
-        self.bar.suspend(|| eprintln!("mailaudit: {line}"));
+        self.bar.suspend(|| crate::warn_line!("mailaudit: {line}"));
     }
 
     /// Removes the bar.

@@ -333,20 +333,21 @@ impl Monitor<'_> {
                 result = self.run_once(store, out) => match result {
                     Ok(outcome) => outcome.exit_code(),
                     Err(error) => {
-                        eprintln!("mailaudit: the run failed: {}", one_line(&error));
+                        crate::warn_line!("mailaudit: the run failed: {}", one_line(&error));
                         ExitCode::from(EXIT_FAILED)
                     }
                 },
                 _ = stop_rx.wait_for(|&signals| signals >= 2) => {
-                    match self.stored.get() {
-                        Some(run) => eprintln!(
+                    if let Some(run) = self.stored.get() {
+                        crate::warn_line!(
                             "mailaudit: stopped by a second signal; run {run} is stored, its \
                              alerts were not all sent"
-                        ),
-                        None => eprintln!(
+                        );
+                    } else {
+                        crate::warn_line!(
                             "mailaudit: stopped by a second signal; the run under way was not \
                              stored"
-                        ),
+                        );
                     }
                     return ExitCode::from(EXIT_INTERRUPTED);
                 }
@@ -417,7 +418,7 @@ impl Monitor<'_> {
                 alert::write_metrics(path, &saved.run, &reports, &saved.snapshots, &saved.changes)
             });
             if let Err(error) = written {
-                eprintln!(
+                crate::warn_line!(
                     "mailaudit: cannot write the metrics file '{}': {error}",
                     path.display()
                 );
@@ -428,7 +429,7 @@ impl Monitor<'_> {
         {
             let body = alert::WebhookBody::new(&saved.run, &saved.changes);
             if let Err(error) = alert::post_webhook(url, &body, self.retry).await {
-                eprintln!(
+                crate::warn_line!(
                     "mailaudit: webhook not delivered (run {} is stored): {error}",
                     saved.run.id
                 );
@@ -443,7 +444,7 @@ impl Monitor<'_> {
                 .collect();
             let total = self.config.target_count();
             let servers: Vec<String> = dns.servers().iter().map(ToString::to_string).collect();
-            eprintln!(
+            crate::warn_line!(
                 "mailaudit: the resolver ({}) stopped answering: run {} stored {} of {total} \
                  targets; incomplete, their unknown parts compared with nothing: {}{}",
                 servers.join(", "),
@@ -545,7 +546,7 @@ async fn count_stop_signals(count: tokio::sync::watch::Sender<u32>) {
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
         ) else {
-            eprintln!("mailaudit: cannot listen for Ctrl-C and SIGTERM");
+            crate::warn_line!("mailaudit: cannot listen for Ctrl-C and SIGTERM");
             return;
         };
         loop {

@@ -251,6 +251,28 @@ fn a_reader_that_goes_away_ends_the_run() {
     );
 }
 
+/// A standard error nobody reads any more (`2>&1 | head -1` gone) does not turn the run's own
+/// exit status into a panic's (101).
+#[test]
+fn a_closed_standard_error_keeps_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("not-a-report.xml");
+    std::fs::write(&bad, "hello").unwrap();
+    for args in [
+        vec!["audit", "bad domain"],
+        vec!["reports", bad.to_str().unwrap()],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mailaudit"))
+            .args(&args)
+            .stderr(writer)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+}
+
 #[test]
 fn nonsense_at_the_edge_is_refused_before_anything_runs() {
     let long = "s".repeat(300);
