@@ -274,7 +274,9 @@ pub struct MigrateArgs {
     #[arg(value_name = "DOMAIN")]
     pub domain: String,
 
-    /// The provider the mail moves to (a profile id, e.g. microsoft365, google-workspace).
+    /// The provider the mail moves to, by its profile id: microsoft365, google-workspace, zoho,
+    /// fastmail, proton, icloud, amazon-ses, sendgrid, mailgun, postmark, mailchimp, mandrill,
+    /// brevo, mailjet, zendesk (and those of --profiles).
     #[arg(long, value_name = "PROVIDER")]
     pub to: Option<String>,
 

@@ -183,6 +183,23 @@ mod tests {
     }
 
     #[test]
+    fn the_help_of_to_names_every_built_in_profile() {
+        use clap::CommandFactory;
+        let command = crate::cli::Cli::command();
+        let help = command
+            .find_subcommand("migrate")
+            .and_then(|migrate| migrate.get_arguments().find(|a| a.get_id() == "to"))
+            .and_then(|to| to.get_help())
+            .map(ToString::to_string)
+            .unwrap();
+        for provider in Profiles::load(None).unwrap().all() {
+            if let Some(id) = &provider.id {
+                assert!(help.contains(id.as_str()), "--to's help lacks {id}: {help}");
+            }
+        }
+    }
+
+    #[test]
     fn a_user_profile_replaces_the_built_in_one_of_its_id_or_adds_one() {
         let dir = std::env::temp_dir().join(format!("mailaudit-profiles-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

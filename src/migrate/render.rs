@@ -21,7 +21,12 @@ pub fn write_table(out: &mut dyn Write, report: &MigrateReport) -> io::Result<()
         writeln!(out, "  outbound: include:{include} (no profile knows it)")?;
     }
     let Some(plan) = &report.plan else {
-        return Ok(());
+        writeln!(out)?;
+        return writeln!(
+            out,
+            "Plan a move: mailaudit migrate {} --to PROVIDER [--verify] (providers: mailaudit migrate --help)",
+            report.domain
+        );
     };
     writeln!(out)?;
     writeln!(out, "{}", heading(report, plan))?;
