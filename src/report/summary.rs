@@ -768,7 +768,11 @@ fn lists_outcome(lists: &[ListAnswer]) -> String {
     } else if listed.is_empty() && clean == 0 {
         parts.push("unknown: no list could answer".to_owned());
     } else if listed.is_empty() {
-        parts.push(format!("not listed on the {clean} lists that answered"));
+        parts.push(if clean == 1 {
+            "not listed on the 1 list that answered".to_owned()
+        } else {
+            format!("not listed on the {clean} lists that answered")
+        });
     } else {
         parts.push(format!("LISTED on {}", listed.join(", ")));
         if clean > 0 {
