@@ -185,16 +185,19 @@ pub async fn read(
     }
 }
 
-/// Whether an evaluation passed only through the domain's own MX hosts: the deciding term
-/// (or, through includes, the innermost one) is an `mx` of `domain` (RFC 7208 §5.4), and no
-/// `ip4`/`ip6` term of the domain's record lets the address pass (§5.6) once that term names
-/// other hosts.
+/// Whether an evaluation passed only through the domain's own MX hosts: the deciding term (in
+/// the domain's record, a record it redirects to, or through includes the innermost one) is an
+/// `mx` of `domain` (RFC 7208 §5.4), and no `ip4`/`ip6` term of the record evaluated lets the
+/// address pass (§5.6) once that term names other hosts.
 fn only_through_own_mx(evaluation: &Evaluation, domain: &str) -> bool {
     let Some(matched) = evaluation.matched.as_ref() else {
         return false;
     };
+    // The domain's own record's `mx`, or `mx:<domain>` in a record it redirects to or
+    // includes (the innermost term that matched).
     let own_mx = (matched.domain.eq_ignore_ascii_case(domain)
         && names_own_mx(&matched.term, domain))
+        || names_own_mx_explicitly(&matched.term, domain)
         || matched
             .inner
             .last()

@@ -330,3 +330,28 @@ fn bad_hybrid_input_is_refused_before_any_question() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn mx_of_the_domain_reached_through_a_redirect_follows_the_switch_too() {
+    let (report, _) = json(&[
+        "redirect.hybrid.test",
+        "--to",
+        "microsoft365",
+        "--hybrid",
+        "mail.redirect.hybrid.test",
+        "--verify",
+    ]);
+    let plan = report.plan.unwrap();
+    let spf = &plan.hybrid.as_ref().unwrap().spf[0];
+    assert_eq!(spf.matched.as_deref(), Some("mx:redirect.hybrid.test"));
+    assert!(spf.only_through_mx);
+    let keep = plan.step("keep-hybrid-in-spf");
+    assert_eq!(keep.status.as_deref(), Some("not-done"));
+    // The address goes in the domain's own record, before its redirect (RFC 7208 §6.1).
+    assert_eq!(
+        keep.add,
+        [
+            "redirect.hybrid.test. IN TXT \"v=spf1 ip4:192.0.2.29 redirect=_spf.redirect.hybrid.test\""
+        ]
+    );
+}
