@@ -205,16 +205,22 @@ fn only_through_own_mx(evaluation: &Evaluation, domain: &str) -> bool {
     if evaluation.result != SpfResult::Pass || !own_mx {
         return false;
     }
-    let (record, _) = parse_lenient(evaluation.record().unwrap_or_default());
-    !record.directives().any(|(_, directive)| {
+    // An ip4/ip6 term beside it, in the domain's record or in the one that matched.
+    let records = [
+        evaluation.record().unwrap_or_default(),
+        matched.record.as_str(),
+    ];
+    !records.iter().any(|text| covers(text, evaluation.ip))
+}
+
+/// Whether a `+ip4`/`+ip6` term of the SPF record `text` covers `ip` (RFC 7208 §5.6).
+fn covers(text: &str, ip: IpAddr) -> bool {
+    let (record, _) = parse_lenient(text);
+    record.directives().any(|(_, directive)| {
         directive.qualifier == Qualifier::Pass
             && match directive.mechanism {
-                Mechanism::Ip4 { network, prefix } => {
-                    in_network(evaluation.ip, IpAddr::V4(network), prefix)
-                }
-                Mechanism::Ip6 { network, prefix } => {
-                    in_network(evaluation.ip, IpAddr::V6(network), prefix)
-                }
+                Mechanism::Ip4 { network, prefix } => in_network(ip, IpAddr::V4(network), prefix),
+                Mechanism::Ip6 { network, prefix } => in_network(ip, IpAddr::V6(network), prefix),
                 _ => false,
             }
     })
