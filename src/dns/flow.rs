@@ -164,7 +164,7 @@ impl Flow {
     }
 
     /// The first answer to `fqdn` and when the send it answers went out: sent once, and once more
-    /// if none came within `rto`; `None` when none came within `wait`.
+    /// if none came within `rto` (or half the wait); `None` when none came within `wait`.
     async fn ask(
         &self,
         scope: Option<&Scope>,
@@ -177,7 +177,8 @@ impl Flow {
         let deadline = first_sent + wait;
         let first = self.resolvers[0].lookup(fqdn.clone(), record_type);
         tokio::pin!(first);
-        if let Ok(result) = tokio::time::timeout(rto.min(wait), &mut first).await {
+        // At most half the wait: a second send at the deadline could not be answered.
+        if let Ok(result) = tokio::time::timeout(rto.min(wait / 2), &mut first).await {
             return Some((result, first_sent));
         }
         let resolver = self.resolvers.get(1)?;

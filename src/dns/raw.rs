@@ -24,7 +24,7 @@ use hickory_resolver::proto::rr::{Name, Record, RecordData, RecordType};
 use hickory_resolver::proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 
 /// The largest answer read over UDP (without EDNS 512 bytes is the most a server sends; with
 /// DO set, [`EDNS_PAYLOAD`]; a bigger buffer costs nothing and tolerates servers that ignore
@@ -112,12 +112,22 @@ async fn ask_servers(
     }
     let id = query.metadata.id;
     let bytes = query.to_vec().ok()?;
+    // One wait for the question, whatever the number of servers asked in turn.
+    let deadline = Instant::now() + timing.wait;
+    let left = || deadline.saturating_duration_since(Instant::now());
     for &server in servers {
+        if left().is_zero() {
+            break;
+        }
+        let timing = Timing {
+            wait: left(),
+            ..timing
+        };
         let Some(mut reply) = over_udp(server, &bytes, timing, resent).await else {
             continue;
         };
         if read(&reply, id, server).is_some_and(|(truncated, _)| truncated) {
-            match timeout(timing.wait, over_tcp(server, &bytes)).await {
+            match timeout(left(), over_tcp(server, &bytes)).await {
                 Ok(Some(whole)) => reply = whole,
                 _ => continue,
             }
@@ -129,9 +139,10 @@ async fn ask_servers(
     None
 }
 
-/// The query to `server` in a datagram, sent again after `timing.resend_after` when no reply
-/// came (a datagram may be lost; `resent` then says so); the first reply carrying the query's ID
-/// back, within `timing.wait`.
+/// The query to `server` in a datagram, sent again after `timing.resend_after` (at most half
+/// the wait, so that the second has time to be answered) when no reply came (a datagram may be
+/// lost; `resent` then says so); the first reply carrying the query's ID back, within
+/// `timing.wait`.
 async fn over_udp(
     server: SocketAddr,
     query: &[u8],
@@ -156,7 +167,7 @@ async fn over_udp(
             }
         }
     };
-    let first = timing.resend_after.min(timing.wait);
+    let first = timing.resend_after.min(timing.wait / 2);
     socket.send(query).await.ok()?;
     if let Ok(reply) = timeout(first, receive()).await {
         return reply;

@@ -15,9 +15,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::dns::{QueryName, Syntax};
 
-/// A catalog file larger than this is not a catalog (the built-in one is about 20 KiB).
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
-
 /// What a list can be asked about: RFC 5782 §2.1 (IPv4), §2.4 (IPv6), §2.3 (domain names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -225,7 +222,7 @@ impl Catalog {
             file: file.clone(),
             reason,
         };
-        let bytes = crate::files::read_small(path, MAX_FILE_BYTES)
+        let bytes = crate::files::read_small(path, crate::files::SMALL_INPUT_LIMIT)
             .map_err(|e| read_error(e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|_| read_error("not UTF-8 text".to_owned()))?;
         parse(&text, &file)

@@ -111,7 +111,7 @@ pub async fn check_domain(
             let lists = catalog
                 .enabled()
                 .filter(|list| list.takes(Takes::Domain))
-                .map(|list| skipped(list, domain, format!("cannot be asked: {problem}"), None))
+                .map(|list| skipped(list, domain, format!("{CANNOT_BE_ASKED}: {problem}"), None))
                 .collect();
             (domain.to_owned(), lists)
         }
@@ -154,28 +154,42 @@ pub(crate) fn lists_verdict(findings: &[Finding], lists: &[ListAnswer]) -> Optio
     (lists_unknown(lists).is_some() && !failing).then_some(Verdict::Unknown)
 }
 
-/// Why the standing of an item no enabled list of the catalog takes is unknown.
+/// What is said of an item no enabled list of the catalog takes: nothing was asked, so it is
+/// neither clean nor unknown, and not graded.
 pub const NOT_CHECKED: &str =
     "not checked: no enabled blocklist of the catalog (--dnsbl) takes this kind of item";
 
-/// Why a set of list answers leaves the subject's standing unknown: no list takes it
-/// ([`NOT_CHECKED`]), no list that takes it could answer, or a major list (the ones receivers
-/// reject on) could not. `None` when the answers decide.
+/// How a list that takes an item but could not ask about it (a name that cannot be a query)
+/// says why.
+const CANNOT_BE_ASKED: &str = "cannot be asked";
+
+/// Whether an answer is of a list that takes the item: asked, failed, skipped for its health
+/// check, or unable to ask it; not a list of another kind of item.
+fn takes_item(answer: &ListAnswer) -> bool {
+    answer.status != ListStatus::Skipped
+        || answer.health.is_some()
+        || answer
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with(CANNOT_BE_ASKED))
+}
+
+/// Whether any enabled list of the catalog takes the item of these answers.
+pub fn any_list_takes(lists: &[ListAnswer]) -> bool {
+    lists.iter().any(takes_item)
+}
+
+/// Why a set of list answers leaves the subject's standing unknown: no list that takes it could
+/// answer, or a major list (the ones receivers reject on) could not. `None` when the answers
+/// decide, and when no list takes it ([`NOT_CHECKED`]: nothing was asked).
 pub fn lists_unknown(lists: &[ListAnswer]) -> Option<String> {
     // Lists that do not take this kind of item were never going to answer.
-    let relevant: Vec<&ListAnswer> = lists
-        .iter()
-        .filter(|l| l.status != ListStatus::Skipped || l.health.is_some())
-        .collect();
+    let relevant: Vec<&ListAnswer> = lists.iter().filter(|l| takes_item(l)).collect();
     let unanswered: Vec<&ListAnswer> = relevant
         .iter()
         .copied()
         .filter(|l| !matches!(l.status, ListStatus::Listed | ListStatus::NotListed))
         .collect();
-    if relevant.is_empty() {
-        // Nothing was asked: "not listed" would claim what nobody said.
-        return Some(NOT_CHECKED.to_owned());
-    }
     if unanswered.is_empty() {
         return None;
     }

@@ -38,7 +38,11 @@ pub fn areas(areas: &Areas) -> Vec<AreaLine> {
         Areas::Domain(domain) => domain_areas(domain),
         Areas::Smtp(smtp) => smtp.smtp.probes.iter().map(smtp_line).collect(),
         Areas::Ip(ip) => {
-            let mut lines = vec![reverse_dns(&ip.ip), ip_lists(&ip.ip)];
+            let mut lines = vec![reverse_dns(&ip.ip)];
+            // No list of the catalog takes the address: nothing asked, nothing graded.
+            if crate::dnsbl::any_list_takes(&ip.ip.lists) {
+                lines.push(ip_lists(&ip.ip));
+            }
             let found = spf_lines(&ip.ip);
             if !found.is_empty() {
                 lines.push(AreaLine {
@@ -763,7 +767,7 @@ fn lists_outcome(lists: &[ListAnswer]) -> String {
         + count(ListStatus::Unavailable);
     let clean = count(ListStatus::NotListed);
     let mut parts = Vec::new();
-    if crate::dnsbl::lists_unknown(lists).as_deref() == Some(crate::dnsbl::NOT_CHECKED) {
+    if !crate::dnsbl::any_list_takes(lists) {
         parts.push(crate::dnsbl::NOT_CHECKED.to_owned());
     } else if listed.is_empty() && clean == 0 {
         parts.push("unknown: no list could answer".to_owned());

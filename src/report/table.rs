@@ -400,6 +400,9 @@ fn write_requirements(
 
 /// The IP × blocklist matrix: one row a list, one column an IP, the answer in each cell.
 fn write_matrix(out: &mut dyn Write, ips: &[&IpReport], color: bool) -> io::Result<()> {
+    if summary::list_names(ips).is_empty() {
+        return Ok(());
+    }
     let mut table = new_table(color);
     let mut header = vec!["Blocklist".to_owned()];
     header.extend(ips.iter().map(|r| r.ip.to_string()));

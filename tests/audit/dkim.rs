@@ -391,3 +391,18 @@ fn the_senders_provider_is_asked_first_and_despite_a_wrong_nxdomain() {
     assert!(report.dkim["selectors"].as_array().unwrap().len() > 30);
     assert!(!report.has("dkim.not-found"));
 }
+
+/// A key at a selector given with --selector shows a denied `_domainkey` wrong as well as a
+/// provider's does: the built-in selectors are asked, and the key at s1 is found.
+#[test]
+fn a_given_selectors_key_also_shows_a_wrong_nxdomain() {
+    let report = audit_with("entlie.dkim.test", &["--selector", "google"]);
+    assert_eq!(report.dkim["builtin_skipped"], false, "{}", report.dkim);
+    assert_eq!(
+        report.dkim["found"],
+        serde_json::json!(["google", "s1"]),
+        "{}",
+        report.dkim
+    );
+    assert!(!report.has("dkim.not-found"));
+}

@@ -249,14 +249,20 @@ fn a_catalog_without_a_list_for_the_item_never_reports_it_clean() {
     let v4_only = ip_only.replace("takes = [\"ipv4\", \"ipv6\"]", "takes = [\"ipv4\"]");
     let catalog = dir.path().join("v4-only.toml");
     std::fs::write(&catalog, v4_only).unwrap();
-    let reports = ip_reports(&["2001:db8::10", "--dnsbl", catalog.to_str().unwrap()]);
-    assert!(reports[0].incomplete, "{:?}", reports[0].unknown);
+    // Nothing asked: not "not listed", and not incomplete either (the catalog is the user's
+    // choice), as for the domain above.
+    let args = ["2001:db8::10", "--dnsbl", catalog.to_str().unwrap()];
+    let reports = ip_reports(&args);
+    assert!(!reports[0].incomplete, "{:?}", reports[0].unknown);
+    let lists = reports[0].ip["lists"].as_array().unwrap();
+    assert!(!lists.is_empty());
+    assert!(lists.iter().all(|l| l["status"] == "skipped"), "{lists:?}");
+    let mut all = vec!["ip"];
+    all.extend_from_slice(&args);
+    let table = support::render(&all, "table");
+    assert!(!table.contains("│ Blocklists"), "{table}");
     assert!(
-        reports[0]
-            .unknown
-            .iter()
-            .any(|u| u.reason.starts_with("not checked")),
-        "{:?}",
-        reports[0].unknown
+        table.contains("not asked (other address family)"),
+        "{table}"
     );
 }
