@@ -506,21 +506,7 @@ fn run_migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
             .await
             .map_err(anyhow::Error::from)
     })?;
-    let report_args = ReportArgs {
-        // Html: without --output the page goes to a dated file, as the domain report's does.
-        format: if args.format == MigrateFormat::Html {
-            Format::Html
-        } else {
-            Format::Table
-        },
-        output: OutputArgs {
-            path: args.output.path.clone(),
-        },
-        fail_on: crate::cli::FailOnArgs {
-            level: FailOn::Error,
-        },
-    };
-    let mut output = Output::open(&report_args)?;
+    let mut output = Output::page(args.format == MigrateFormat::Html, &args.output)?;
     let dated_html = output.dated_html;
     let writer = &mut output.writer;
     match args.format {
@@ -570,21 +556,7 @@ fn run_reports(args: &ReportsArgs) -> anyhow::Result<ExitCode> {
         rate: None,
     };
     let setup = DnsSetup::from_args(&dns, None)?;
-    let report_args = ReportArgs {
-        // Html: without --output the page goes to a dated file, as the domain report's does.
-        format: if args.format == ReportsFormat::Html {
-            Format::Html
-        } else {
-            Format::Table
-        },
-        output: OutputArgs {
-            path: args.output.path.clone(),
-        },
-        fail_on: crate::cli::FailOnArgs {
-            level: FailOn::Never,
-        },
-    };
-    let mut output = Output::open(&report_args)?;
+    let mut output = Output::page(args.format == ReportsFormat::Html, &args.output)?;
     let sources = crate::reports::read::sources(&args.paths);
     let collection = crate::reports::Collection::read(sources, &|skipped| {
         crate::warn_line!("mailaudit: {}: {}", skipped.file, skipped.error);
@@ -1113,6 +1085,21 @@ impl Output {
             color,
             dated_html: report.format == Format::Html && report.output.path.is_none(),
             verbose: false,
+        })
+    }
+
+    /// The output of a command that writes one page (`migrate`, `reports`): an HTML page goes
+    /// to a new dated file without `--output`, as the domain report does; any other format to
+    /// standard output.
+    fn page(html: bool, output: &OutputArgs) -> anyhow::Result<Output> {
+        Output::open(&ReportArgs {
+            format: if html { Format::Html } else { Format::Table },
+            output: OutputArgs {
+                path: output.path.clone(),
+            },
+            fail_on: crate::cli::FailOnArgs {
+                level: FailOn::Never,
+            },
         })
     }
 

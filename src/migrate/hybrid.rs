@@ -229,26 +229,26 @@ fn covers(text: &str, ip: IpAddr) -> bool {
 /// Whether an SPF term of the domain's own record is `mx` of the domain itself (`mx`,
 /// `mx/24`, `mx:<domain>`, RFC 7208 §5.4), whatever its qualifier.
 fn names_own_mx(term: &str, domain: &str) -> bool {
-    mx_target(term).is_some_and(|target| target.is_empty() || same_name(target, domain))
+    mx_target(term).is_some_and(|target| target.is_empty() || same_name(&target, domain))
 }
 
 /// Whether a term of another record (an included one) is `mx:<domain>`.
 fn names_own_mx_explicitly(term: &str, domain: &str) -> bool {
-    mx_target(term).is_some_and(|target| same_name(target, domain))
+    mx_target(term).is_some_and(|target| same_name(&target, domain))
 }
 
-/// The domain an `mx` term names (empty for the record's own), or `None` for another term.
-fn mx_target(term: &str) -> Option<&str> {
-    let term = term.trim_start_matches(['+', '-', '~', '?']);
-    let rest = term
-        .get(..2)
-        .filter(|m| m.eq_ignore_ascii_case("mx"))
-        .map(|_| &term[2..])?;
-    let target = rest.split('/').next().unwrap_or_default();
-    if target.is_empty() {
-        Some("")
-    } else {
-        target.strip_prefix(':')
+/// The domain an `mx` term names (empty for the record's own), or `None` for another term: the
+/// term read by the project's SPF parser (RFC 7208 §5.4 `mx [ ":" domain-spec ] [ cidr ]`).
+fn mx_target(term: &str) -> Option<String> {
+    let (record, _) = parse_lenient(&format!("v=spf1 {term}"));
+    let (_, directive) = record.directives().next()?;
+    match &directive.mechanism {
+        Mechanism::Mx { domain, .. } => Some(
+            domain
+                .as_ref()
+                .map_or(String::new(), |d| d.as_str().to_owned()),
+        ),
+        _ => None,
     }
 }
 

@@ -59,6 +59,9 @@ struct ChangeOut {
     old: Option<serde_json::Value>,
     #[serde(default)]
     new: Option<serde_json::Value>,
+    /// The migration step of a `migration-step-*` change.
+    #[serde(default)]
+    step: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
